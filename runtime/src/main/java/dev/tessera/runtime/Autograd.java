@@ -1,0 +1,132 @@
+package dev.tessera.runtime;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** Records graph nodes and runs the backward pass. */
+final class Autograd {
+    private Autograd() {}
+
+    /** True when an op on these inputs must record a node. */
+    static boolean needed(Tensor... inputs) {
+        if (!Grad.isEnabled()) return false;
+        for (Tensor t : inputs) if (t != null && t.requiresGrad) return true;
+        return false;
+    }
+
+    /**
+     * Attaches a node to {@code out} when any input requires grad (and checks for anomalies when enabled).
+     * {@code backward} must reach saved data only through its {@code saved} argument.
+     */
+    static Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved, Node.Backward backward) {
+        if (Grad.isAnomalyDetectionEnabled()) checkFinite(op, out, "output");
+        if (!needed(inputs)) return out;
+        Tensor[] edges = new Tensor[inputs.length];
+        for (int i = 0; i < inputs.length; i++) edges[i] = inputs[i] != null && inputs[i].requiresGrad ? inputs[i] : null;
+        Node n = new Node(op, edges, saved, backward, out.shape.clone());
+        Scope.register(n);
+        out.requiresGrad = true;
+        out.gradFn = n;
+        return out;
+    }
+
+    static void checkFinite(String op, Tensor t, String what) {
+        if (!t.dtype.isFloating() || t.isReleased()) return;
+        try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
+            Tensor bad = Pointwise.unaryRaw(dev.tessera.runtime.cpu.UnaryOp.NONFINITE, 0, 0, t, DType.F32);
+            if (Reductions.sumRaw(bad) > 0) {
+                throw new ArithmeticException("anomaly detected: op '" + op + "' produced NaN or Inf in its " + what
+                        + " (shape " + Shape.str(t.shape) + ")");
+            }
+        }
+    }
+
+    static void backward(Tensor root, Tensor gradient, boolean retainGraph) {
+        root.checkAlive("backward");
+        if (!root.requiresGrad) {
+            throw new IllegalStateException("backward: the tensor does not require grad (no input of its graph has requiresGrad(true))");
+        }
+        if (gradient == null && root.numel() != 1) {
+            throw new IllegalArgumentException("backward: implicit gradient only for a scalar; this tensor has shape "
+                    + Shape.str(root.shape) + ", pass a gradient");
+        }
+        if (gradient != null && !Arrays.equals(gradient.shape, root.shape)) {
+            throw new IllegalArgumentException("backward: gradient shape " + Shape.str(gradient.shape) + " differs from tensor shape "
+                    + Shape.str(root.shape));
+        }
+        try (Grad.Region noGrad = Grad.noGrad(); Scope temporaries = Scope.open()) {
+            Tensor g0 = gradient != null ? gradient.to(root.dtype) : Tensor.full(1, root.dtype, root.shape);
+            if (root.gradFn == null) { // backward on a leaf: its gradient is the seed itself
+                accumulateLeaf(root, g0);
+                return;
+            }
+            List<Node> order = topologicalOrder(root.gradFn);
+            Map<Node, Tensor> pending = new IdentityHashMap<>();
+            pending.put(root.gradFn, g0);
+            for (Node node : order) {
+                Tensor g = pending.remove(node);
+                if (g == null) continue;
+                Tensor[] gin = node.runBackward(g);
+                if (!retainGraph) node.releaseSaved();
+                for (int i = 0; i < node.inputs.length; i++) {
+                    Tensor in = node.inputs[i];
+                    if (in == null || gin[i] == null) continue;
+                    Tensor gi = gin[i];
+                    if (!Arrays.equals(gi.shape, in.shape)) {
+                        throw new IllegalStateException("internal: backward of '" + node.op + "' gave gradient " + Shape.str(gi.shape)
+                                + " for input " + i + " of shape " + Shape.str(in.shape));
+                    }
+                    if (Grad.isAnomalyDetectionEnabled()) checkFinite(node.op + " (backward)", gi, "gradient for input " + i);
+                    if (in.gradFn == null) {
+                        accumulateLeaf(in, gi);
+                    } else {
+                        Tensor prev = pending.get(in.gradFn);
+                        pending.put(in.gradFn, prev == null ? gi : prev.add(gi));
+                    }
+                }
+            }
+        }
+    }
+
+    private static void accumulateLeaf(Tensor leaf, Tensor g) {
+        if (leaf.grad == null || leaf.grad.isReleased()) {
+            // Always a fresh copy: g may be shared with another input (add gives both the same tensor).
+            Tensor copy = ShapeOps.copyOf(g, leaf.dtype);
+            Scope.detach(copy);
+            leaf.grad = copy;
+        } else {
+            leaf.grad.addInPlace(g);
+        }
+    }
+
+    /** Nodes ordered so that each comes before every node it feeds gradients into (reverse topological order). */
+    private static List<Node> topologicalOrder(Node root) {
+        List<Node> post = new ArrayList<>();
+        Set<Node> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        // Iterative DFS: graphs of long sequences are deep enough to overflow the Java stack.
+        ArrayDeque<Object[]> stack = new ArrayDeque<>();
+        stack.push(new Object[] {root, 0});
+        seen.add(root);
+        while (!stack.isEmpty()) {
+            Object[] top = stack.peek();
+            Node n = (Node) top[0];
+            int i = (Integer) top[1];
+            if (i < n.inputs.length) {
+                top[1] = i + 1;
+                Tensor in = n.inputs[i];
+                if (in != null && in.gradFn != null && seen.add(in.gradFn)) stack.push(new Object[] {in.gradFn, 0});
+            } else {
+                stack.pop();
+                post.add(n);
+            }
+        }
+        java.util.Collections.reverse(post);
+        return post;
+    }
+
+}

@@ -1,0 +1,57 @@
+package dev.tessera.runtime;
+
+import dev.tessera.runtime.cpu.BinaryOp;
+import dev.tessera.runtime.cpu.UnaryOp;
+
+/**
+ * The primitive kernels an op layer needs from a device. Ops validate shapes, allocate outputs and record
+ * autograd; a backend only computes. Operands arrive with their final shapes (broadcast operands as
+ * stride-0 views), so backends never broadcast.
+ */
+interface Backend {
+    static Backend of(Tensor t) {
+        if (t.device().isCpu()) return CpuBackend.INSTANCE;
+        throw new TesseraException("no backend for device " + t.device());
+    }
+
+    /** Throws naming both devices when the tensors are not all on one device. */
+    static Backend of(String op, Tensor... ts) {
+        Device d = null;
+        for (Tensor t : ts) {
+            if (t == null) continue;
+            if (d == null) d = t.device();
+            else if (!d.equals(t.device())) {
+                throw new IllegalArgumentException(op + ": tensors on different devices: " + d + " and " + t.device());
+            }
+        }
+        return of(ts[0]);
+    }
+
+    void fill(Tensor out, double v);
+
+    /** out = (out.dtype) x, elementwise, same shapes. */
+    void copy(Tensor x, Tensor out);
+
+    /** out = op(x) where x is viewed at out's shape. */
+    void unary(UnaryOp op, double a, double b, Tensor x, Tensor out);
+
+    /** out = op(x, y), x and y viewed (broadcast) at out's shape. */
+    void binary(BinaryOp op, Tensor x, Tensor y, Tensor out);
+
+    void where(Tensor cond, Tensor x, Tensor y, Tensor out);
+
+    /** Reduces each row of a contiguous [rows, n] tensor into out[rows]. */
+    void reduceRows(ReduceKind kind, Tensor x, int rows, int n, Tensor out);
+
+    /** Batched C[b] = A[b]·B[b]: a [batch,m,k], b [batch,k,n] with any strides (batch stride 0 broadcasts); out contiguous. */
+    void matmul(Tensor a, Tensor b, Tensor out);
+
+    /** Softmax (or log-softmax) over the last dim of a contiguous [rows, n] x. */
+    void softmax(Tensor x, Tensor out, boolean log);
+
+    /** Gradient of softmax / log-softmax over rows: given y and dy, writes dx. */
+    void softmaxBackward(Tensor y, Tensor dy, Tensor dx, boolean log);
+
+    /** The kinds of row reduction. */
+    enum ReduceKind { SUM, MAX, MIN, ARGMAX, ARGMIN, LOGSUMEXP }
+}

@@ -1,0 +1,149 @@
+package dev.tessera.runtime;
+
+import dev.tessera.runtime.cpu.Conv1dKernel;
+import dev.tessera.runtime.cpu.NormKernels;
+
+/** Neural-network functions on tensors: losses, normalisations, dropout and the causal depthwise convolution. */
+public final class Functional {
+    private Functional() {}
+
+    /** How a loss combines its per-element values. */
+    public enum Reduction { MEAN, SUM, NONE }
+
+    /** Cross entropy of {@code logits} [N, C] against class {@code targets} [N], averaged over targets that are not ignored. */
+    public static Tensor crossEntropy(Tensor logits, Tensor targets) { return crossEntropy(logits, targets, -100, Reduction.MEAN); }
+
+    /**
+     * Cross entropy from logits [..., C] and integer targets [...]. Targets equal to {@code ignoreIndex} contribute
+     * nothing, and MEAN divides by the number of the others (0 when all are ignored).
+     */
+    public static Tensor crossEntropy(Tensor logits, Tensor targets, long ignoreIndex, Reduction reduction) {
+        logits.checkAlive("cross_entropy");
+        targets.checkAlive("cross_entropy");
+        int r = logits.shape.length;
+        if (r < 1) throw new IllegalArgumentException("cross_entropy: logits need a class dimension, got shape " + Shape.str(logits.shape));
+        int c = logits.shape[r - 1];
+        int[] lead = java.util.Arrays.copyOf(logits.shape, r - 1);
+        if (!java.util.Arrays.equals(lead, targets.shape)) {
+            throw new IllegalArgumentException("cross_entropy: logits " + Shape.str(logits.shape) + " and targets " + Shape.str(targets.shape)
+                    + " do not match (targets must be the logits' shape without the class dim)");
+        }
+        if (!targets.dtype.isIntegral() || targets.dtype == DType.BOOL) {
+            throw new IllegalArgumentException("cross_entropy: targets must be integer class indices, got " + targets.dtype);
+        }
+        long[] t = targets.toLongArray();
+        boolean[] keep = new boolean[t.length];
+        long[] safe = new long[t.length];
+        int kept = 0;
+        for (int i = 0; i < t.length; i++) {
+            if (t[i] == ignoreIndex) continue;
+            if (t[i] < 0 || t[i] >= c) {
+                throw new IndexOutOfBoundsException("cross_entropy: target " + t[i] + " out of range for " + c + " classes");
+            }
+            keep[i] = true;
+            safe[i] = t[i];
+            kept++;
+        }
+        Tensor logp = logits.reshape(-1, c).logSoftmax(-1);
+        Tensor picked = logp.gather(1, Tensor.of(safe, t.length, 1)).reshape(t.length);
+        Tensor mask = Tensor.of(keep, t.length).to(logits.dtype);
+        Tensor nll = picked.mul(mask).neg();
+        return switch (reduction) {
+            case NONE -> nll.reshape(lead);
+            case SUM -> nll.sum();
+            case MEAN -> nll.sum().div(Math.max(1, kept));
+        };
+    }
+
+    /** LayerNorm over the last dimension; {@code weight} and {@code bias} [D] may be null. */
+    public static Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) { return norm("layer_norm", x, weight, bias, eps, false); }
+
+    /** RMSNorm over the last dimension: x / sqrt(mean(x²) + eps) · weight; {@code weight} may be null. */
+    public static Tensor rmsNorm(Tensor x, Tensor weight, double eps) { return norm("rms_norm", x, weight, null, eps, true); }
+
+    private static Tensor norm(String op, Tensor x, Tensor w, Tensor b, double eps, boolean rms) {
+        x.checkAlive(op);
+        if (!x.dtype.isFloating()) throw new IllegalArgumentException(op + ": needs a floating tensor, got " + x.dtype);
+        if (x.shape.length == 0) throw new IllegalArgumentException(op + ": needs at least 1 dim");
+        int d = x.shape[x.shape.length - 1];
+        for (Tensor p : new Tensor[] {w, b}) {
+            if (p != null && (p.shape.length != 1 || p.shape[0] != d)) {
+                throw new IllegalArgumentException(op + ": weight/bias must be [" + d + "] for input " + Shape.str(x.shape) + ", got " + Shape.str(p.shape));
+            }
+        }
+        Backend.of(op, x, w, b);
+        int rows = (int) (x.numel() / Math.max(1, d));
+        double[] mean = rms ? null : new double[rows], rstd = new double[rows];
+        Tensor out = Tensor.allocate(x.dtype, x.shape, x.device());
+        try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
+            Tensor xc = x.contiguous(), wc = w == null ? null : w.contiguous(), bc = b == null ? null : b.contiguous();
+            if (rows > 0) {
+                NormKernels.forward(xc.operand(), wc == null ? null : wc.operand(), bc == null ? null : bc.operand(), out.operand(),
+                        mean, rstd, rows, d, eps, rms);
+            }
+        }
+        boolean hasW = w != null, hasB = b != null;
+        return Autograd.record(op, out, new Tensor[] {x, w, b}, new Tensor[] {x, w}, (g, s) -> {
+            Tensor dx = Tensor.allocate(s[0].dtype, s[0].shape, s[0].device());
+            Tensor dw = hasW ? Tensor.allocate(s[1].dtype, s[1].shape, s[1].device()) : null;
+            Tensor db = hasB ? Tensor.allocate(s[0].dtype, new int[] {d}, s[0].device()) : null;
+            try (Scope sc = Scope.open()) {
+                Tensor xc = s[0].contiguous(), gc = g.contiguous(), wc = hasW ? s[1].contiguous() : null;
+                if (rows > 0) {
+                    NormKernels.backward(xc.operand(), wc == null ? null : wc.operand(), gc.operand(), mean, rstd, rows, d, rms,
+                            dx.operand(), dw == null ? null : dw.operand(), db == null ? null : db.operand());
+                }
+            }
+            return new Tensor[] {dx, dw, db};
+        });
+    }
+
+    /** Zeroes each element with probability {@code p} and scales the rest by 1/(1−p); the identity when not training. */
+    public static Tensor dropout(Tensor x, double p, Generator gen, boolean training) {
+        if (p < 0 || p > 1) throw new IllegalArgumentException("dropout: probability must be in [0, 1], got " + p);
+        if (!training || p == 0) return x;
+        if (p == 1) return x.mul(0);
+        Tensor keep;
+        try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
+            keep = s.keep(Tensor.bernoulli(gen, Tensor.full(1 - p, x.dtype, x.shape)).mul(1 / (1 - p)));
+        }
+        return x.mul(keep);
+    }
+
+    /**
+     * Causal depthwise 1-D convolution, channels last: x [B, L, C], weight [C, K], bias [C] or null;
+     * y[b,t,c] = bias[c] + Σ_j weight[c,j]·x[b, t−K+1+j, c] with zeros before t = 0.
+     */
+    public static Tensor causalConv1d(Tensor x, Tensor weight, Tensor bias) {
+        x.checkAlive("causal_conv1d");
+        weight.checkAlive("causal_conv1d");
+        if (x.shape.length != 3) throw new IllegalArgumentException("causal_conv1d: x must be [B, L, C], got " + Shape.str(x.shape));
+        int bsz = x.shape[0], len = x.shape[1], ch = x.shape[2];
+        if (weight.shape.length != 2 || weight.shape[0] != ch) {
+            throw new IllegalArgumentException("causal_conv1d: weight must be [C, K] = [" + ch + ", K] for x " + Shape.str(x.shape)
+                    + ", got " + Shape.str(weight.shape));
+        }
+        if (bias != null && (bias.shape.length != 1 || bias.shape[0] != ch)) {
+            throw new IllegalArgumentException("causal_conv1d: bias must be [" + ch + "], got " + Shape.str(bias.shape));
+        }
+        Backend.of("causal_conv1d", x, weight, bias);
+        int k = weight.shape[1];
+        Tensor y = Tensor.allocate(x.dtype, x.shape, x.device());
+        try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
+            Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias == null ? null : bias.contiguous();
+            Conv1dKernel.forward(xc.operand(), wc.operand(), bc == null ? null : bc.operand(), y.operand(), bsz, len, ch, k);
+        }
+        boolean hasBias = bias != null;
+        return Autograd.record("causal_conv1d", y, new Tensor[] {x, weight, bias}, new Tensor[] {x, weight}, (g, s) -> {
+            Tensor dx = Tensor.allocate(s[0].dtype, s[0].shape, s[0].device());
+            Tensor dw = Tensor.allocate(s[1].dtype, s[1].shape, s[1].device());
+            Tensor db = hasBias ? Tensor.allocate(s[1].dtype, new int[] {ch}, s[1].device()) : null;
+            try (Scope sc = Scope.open()) {
+                Tensor xc = s[0].contiguous(), wc = s[1].contiguous(), gc = g.contiguous();
+                Conv1dKernel.backward(xc.operand(), wc.operand(), gc.operand(), dx.operand(), dw.operand(), db == null ? null : db.operand(),
+                        bsz, len, ch, k);
+            }
+            return new Tensor[] {dx, dw, db};
+        });
+    }
+}

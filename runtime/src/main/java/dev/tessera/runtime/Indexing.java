@@ -1,0 +1,121 @@
+package dev.tessera.runtime;
+
+import dev.tessera.runtime.cpu.IndexKernels;
+
+/** embedding, index_select, gather and scatter_add, with their gradients. */
+final class Indexing {
+    private Indexing() {}
+
+    private static long[] checkedIndices(String op, Tensor idx, int bound, int dim) {
+        idx.checkAlive(op);
+        if (!idx.dtype.isIntegral() || idx.dtype == DType.BOOL) {
+            throw new IllegalArgumentException(op + ": indices must be I32, I64 or U8, got " + idx.dtype);
+        }
+        long[] v = idx.toLongArray();
+        for (long i : v) {
+            if (i < 0 || i >= bound) {
+                throw new IndexOutOfBoundsException(op + ": index " + i + " out of range for dimension " + dim + " of size " + bound);
+            }
+        }
+        return v;
+    }
+
+    private static int prod(int[] s, int from, int to) {
+        int p = 1;
+        for (int i = from; i < to; i++) p *= s[i];
+        return p;
+    }
+
+    static Tensor embedding(Tensor table, Tensor idx) {
+        table.checkAlive("embedding");
+        if (table.shape.length != 2) throw new IllegalArgumentException("embedding: table must be [V, D], got " + Shape.str(table.shape));
+        int[] outShape = java.util.Arrays.copyOf(idx.shape, idx.shape.length + 1);
+        outShape[idx.shape.length] = table.shape[1];
+        try (Scope s = Scope.open()) {
+            return s.keep(indexSelectChecked("embedding", table, 0, idx.reshape(-1)).reshape(outShape));
+        }
+    }
+
+    static Tensor indexSelect(Tensor x, int dim, Tensor idx) {
+        if (idx.shape.length != 1) throw new IllegalArgumentException("index_select: indices must be 1-D, got " + Shape.str(idx.shape));
+        return indexSelectChecked("index_select", x, dim, idx);
+    }
+
+    private static Tensor indexSelectChecked(String op, Tensor x, int dim, Tensor idx) {
+        x.checkAlive(op);
+        int d = Shape.dim(op, dim, x.shape.length);
+        long[] ix = checkedIndices(op, idx, x.shape[d], d);
+        int outer = prod(x.shape, 0, d), size = x.shape[d], inner = prod(x.shape, d + 1, x.shape.length);
+        int[] outShape = x.shape.clone();
+        outShape[d] = ix.length;
+        Tensor out = Tensor.allocate(x.dtype, outShape, x.device());
+        try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
+            Tensor xc = x.contiguous();
+            if (out.numel() > 0) IndexKernels.selectRows(xc.operand(), outer, size, inner, ix, out.operand());
+        }
+        int[] in = x.shape.clone();
+        DType dt = x.dtype;
+        return Autograd.record(op, out, new Tensor[] {x}, new Tensor[0], (g, s) -> {
+            Tensor acc = Tensor.zeros(dt, in);
+            try (Scope sc = Scope.open()) {
+                Tensor gc = g.contiguous();
+                IndexKernels.addRows(gc.operand(), outer, size, inner, ix, acc.operand());
+            }
+            return new Tensor[] {acc};
+        });
+    }
+
+    private static void checkIndexShape(String op, Tensor x, int d, Tensor idx) {
+        if (idx.shape.length != x.shape.length) {
+            throw new IllegalArgumentException(op + ": index rank " + idx.shape.length + " differs from input rank " + x.shape.length
+                    + " (index " + Shape.str(idx.shape) + ", input " + Shape.str(x.shape) + ")");
+        }
+        for (int i = 0; i < x.shape.length; i++) {
+            if (i != d && idx.shape[i] != x.shape[i]) {
+                throw new IllegalArgumentException(op + ": index shape " + Shape.str(idx.shape) + " must match input shape " + Shape.str(x.shape)
+                        + " in every dimension but " + d);
+            }
+        }
+    }
+
+    static Tensor gather(Tensor x, int dim, Tensor idx) {
+        x.checkAlive("gather");
+        int d = Shape.dim("gather", dim, x.shape.length);
+        checkIndexShape("gather", x, d, idx);
+        checkedIndices("gather", idx, x.shape[d], d);
+        int outer = prod(x.shape, 0, d), size = x.shape[d], inner = prod(x.shape, d + 1, x.shape.length), n = idx.shape[d];
+        Tensor out = Tensor.allocate(x.dtype, idx.shape, x.device());
+        try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
+            Tensor xc = x.contiguous(), ic = idx.contiguous();
+            IndexKernels.gather(xc.operand(), outer, size, inner, ic.operand(), n, out.operand());
+        }
+        int[] in = x.shape.clone();
+        DType dt = x.dtype;
+        return Autograd.record("gather", out, new Tensor[] {x}, new Tensor[] {idx}, (g, s) -> {
+            Tensor acc = Tensor.zeros(dt, in);
+            try (Scope sc = Scope.open()) {
+                IndexKernels.scatterAdd(acc.operand(), outer, size, inner, s[0].contiguous().operand(), n, g.contiguous().operand());
+            }
+            return new Tensor[] {acc};
+        });
+    }
+
+    static Tensor scatterAdd(Tensor x, int dim, Tensor idx, Tensor src) {
+        x.checkAlive("scatter_add");
+        src.checkAlive("scatter_add");
+        int d = Shape.dim("scatter_add", dim, x.shape.length);
+        checkIndexShape("scatter_add", x, d, idx);
+        if (!Tensor.sameShape(idx, src)) {
+            throw new IllegalArgumentException("scatter_add: index shape " + Shape.str(idx.shape) + " and source shape " + Shape.str(src.shape) + " differ");
+        }
+        checkedIndices("scatter_add", idx, x.shape[d], d);
+        int outer = prod(x.shape, 0, d), size = x.shape[d], inner = prod(x.shape, d + 1, x.shape.length), n = idx.shape[d];
+        Tensor out;
+        try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
+            out = s.keep(ShapeOps.copyOf(x, DType.promote(x.dtype, src.dtype)));
+            IndexKernels.scatterAdd(out.operand(), outer, size, inner, idx.contiguous().operand(), n, src.contiguous().operand());
+        }
+        return Autograd.record("scatter_add", out, new Tensor[] {x, src}, new Tensor[] {idx},
+                (g, s) -> new Tensor[] {g, gather(g, d, s[0])});
+    }
+}

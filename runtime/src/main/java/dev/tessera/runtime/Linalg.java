@@ -1,0 +1,113 @@
+package dev.tessera.runtime;
+
+/** Matrix products with NumPy semantics and their gradients. */
+final class Linalg {
+    private Linalg() {}
+
+    static Tensor matmul(Tensor a, Tensor b) {
+        a.checkAlive("matmul");
+        b.checkAlive("matmul");
+        if (a.shape.length == 0 || b.shape.length == 0) {
+            throw new IllegalArgumentException("matmul: both operands need at least 1 dim, got " + Shape.str(a.shape) + " and " + Shape.str(b.shape));
+        }
+        if (!a.dtype.isFloating() || !b.dtype.isFloating()) {
+            throw new IllegalArgumentException("matmul: unsupported dtypes " + a.dtype + " and " + b.dtype + " (floating types only)");
+        }
+        if (a.dtype != b.dtype) {
+            DType t = DType.promote(a.dtype, b.dtype);
+            return matmul(a.to(t), b.to(t));
+        }
+        if (a.shape.length == 1 && b.shape.length == 1) {
+            checkInner(a.shape, b.shape, a.shape[0], b.shape[0]);
+            return core(a.unsqueeze(0), b.unsqueeze(1)).reshape();
+        }
+        if (a.shape.length == 1) return core(a.unsqueeze(0), b).squeeze(-2);
+        if (b.shape.length == 1) return core(a, b.unsqueeze(1)).squeeze(-1);
+        return core(a, b);
+    }
+
+    private static void checkInner(int[] as, int[] bs, int ka, int kb) {
+        if (ka != kb) {
+            throw new IllegalArgumentException("matmul: shapes " + Shape.str(as) + " and " + Shape.str(bs) + " cannot be multiplied ("
+                    + ka + " columns vs " + kb + " rows)");
+        }
+    }
+
+    /** Both operands have rank >= 2. */
+    private static Tensor core(Tensor a, Tensor b) {
+        int ra = a.shape.length, rb = b.shape.length;
+        int m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
+        checkInner(a.shape, b.shape, k, b.shape[rb - 2]);
+        Tensor out;
+        try (Grad.Region g = Grad.noGrad()) {
+            out = compute(a, b, m, k, n);
+        }
+        int[] as = a.shape.clone(), bs = b.shape.clone();
+        return Autograd.record("matmul", out, new Tensor[] {a, b}, new Tensor[] {a, b}, (g, s) -> new Tensor[] {
+                a.requiresGrad ? Pointwise.sumTo(g.matmul(s[1].transpose(-1, -2)), as) : null,
+                b.requiresGrad ? Pointwise.sumTo(s[0].transpose(-1, -2).matmul(g), bs) : null});
+    }
+
+    private static Tensor compute(Tensor a, Tensor b, int m, int k, int n) {
+        DType dt = a.dtype;
+        if (dt == DType.BF16 || dt == DType.F16) { // the CPU multiplies these in F32
+            try (Scope s = Scope.open()) {
+                return s.keep(compute(a.to(DType.F32), b.to(DType.F32), m, k, n).to(dt));
+            }
+        }
+        int ra = a.shape.length, rb = b.shape.length;
+        if (rb == 2) { // fold a's batch dims into its rows: one large GEMM instead of many small ones
+            int[] outShape = a.shape.clone();
+            outShape[ra - 1] = n;
+            int rows = (int) (Shape.numel(a.shape) / Math.max(1, k));
+            if (k == 0) rows = (int) (Shape.numel(outShape) / Math.max(1, n));
+            Tensor out = Tensor.allocate(dt, outShape, a.device());
+            try (Scope s = Scope.open()) {
+                Tensor a3 = a.reshape(1, rows, k);
+                Tensor b3 = b.unsqueeze(0);
+                Tensor o3 = out.view(new int[] {1, rows, n}, new long[] {(long) rows * n, n, 1}, 0);
+                if (rows > 0 && n > 0) Backend.of("matmul", a, b).matmul(a3, b3, o3);
+            }
+            return out;
+        }
+        int[] ab = java.util.Arrays.copyOf(a.shape, ra - 2), bb = java.util.Arrays.copyOf(b.shape, rb - 2);
+        int[] batch = Shape.broadcast("matmul", ab, bb);
+        int nb = (int) Shape.numel(batch);
+        int[] outShape = java.util.Arrays.copyOf(batch, batch.length + 2);
+        outShape[batch.length] = m;
+        outShape[batch.length + 1] = n;
+        Tensor out = Tensor.allocate(dt, outShape, a.device());
+        try (Scope s = Scope.open()) {
+            Tensor a3 = flattenBatch(a.expand(concat(batch, m, k)), nb, m, k);
+            Tensor b3 = flattenBatch(b.expand(concat(batch, k, n)), nb, k, n);
+            Tensor o3 = out.view(new int[] {nb, m, n}, new long[] {(long) m * n, n, 1}, 0);
+            if (nb > 0 && m > 0 && n > 0) Backend.of("matmul", a, b).matmul(a3, b3, o3);
+        }
+        return out;
+    }
+
+    private static int[] concat(int[] batch, int r, int c) {
+        int[] s = java.util.Arrays.copyOf(batch, batch.length + 2);
+        s[batch.length] = r;
+        s[batch.length + 1] = c;
+        return s;
+    }
+
+    /** [batch..., r, c] as [nb, r, c]: a view when the batch dims merge (stride 0 included), else a copy. */
+    private static Tensor flattenBatch(Tensor t, int nb, int r, int c) {
+        int rank = t.shape.length;
+        long[] st = t.strides;
+        boolean mergeable = true;
+        long bstride = 0;
+        int prev = -1;
+        for (int i = 0; i < rank - 2; i++) {
+            if (t.shape[i] == 1) continue;
+            if (prev >= 0 && st[prev] != st[i] * t.shape[i]) { mergeable = false; break; }
+            prev = i;
+            bstride = st[i];
+        }
+        if (mergeable) return t.view(new int[] {nb, r, c}, new long[] {bstride, st[rank - 2], st[rank - 1]}, t.offset);
+        Tensor cc = t.contiguous();
+        return cc.view(new int[] {nb, r, c}, new long[] {(long) r * c, c, 1}, cc.offset);
+    }
+}

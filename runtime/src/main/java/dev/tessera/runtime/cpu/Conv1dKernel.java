@@ -1,0 +1,67 @@
+package dev.tessera.runtime.cpu;
+
+/**
+ * The causal depthwise 1-D convolution Mamba uses, channels last: x [B, L, C], weight [C, K], bias [C]:
+ * y[b,t,c] = bias[c] + Σ_j w[c,j]·x[b, t−(K−1)+j, c], with zeros before the start (left padding K−1).
+ * All operands contiguous. The weight gradient is summed per channel by one thread, in order.
+ */
+public final class Conv1dKernel {
+    private Conv1dKernel() {}
+
+    public static void forward(Operand x, Operand w, Operand bias, Operand y, int batch, int len, int ch, int k) {
+        CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
+            for (long bt = s; bt < e; bt++) {
+                int t = (int) (bt % len);
+                long b = bt / len;
+                for (int c = 0; c < ch; c++) {
+                    double acc = bias == null ? 0 : Elements.get(bias.seg(), bias.dtype(), bias.offset() + c);
+                    for (int j = 0; j < k; j++) {
+                        int src = t - (k - 1) + j;
+                        if (src < 0) continue;
+                        acc += Elements.get(w.seg(), w.dtype(), w.offset() + (long) c * k + j)
+                                * Elements.get(x.seg(), x.dtype(), x.offset() + (b * len + src) * ch + c);
+                    }
+                    Elements.set(y.seg(), y.dtype(), y.offset() + bt * ch + c, acc);
+                }
+            }
+        });
+    }
+
+    public static void backward(Operand x, Operand w, Operand g, Operand dx, Operand dw, Operand db, int batch, int len, int ch, int k) {
+        CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
+            for (long bt = s; bt < e; bt++) {
+                int t = (int) (bt % len);
+                long b = bt / len;
+                for (int c = 0; c < ch; c++) {
+                    double acc = 0;
+                    for (int j = 0; j < k; j++) {
+                        int dst = t + (k - 1) - j; // output position that read x[t] through tap j
+                        if (dst >= len) continue;
+                        acc += Elements.get(w.seg(), w.dtype(), w.offset() + (long) c * k + j)
+                                * Elements.get(g.seg(), g.dtype(), g.offset() + (b * len + dst) * ch + c);
+                    }
+                    Elements.set(dx.seg(), dx.dtype(), dx.offset() + bt * ch + c, acc);
+                }
+            }
+        });
+        if (dw == null && db == null) return;
+        CpuPool.parallelFor(ch, 1, (s, e) -> {
+            for (long c = s; c < e; c++) {
+                double[] aw = new double[k];
+                double ab = 0;
+                for (long b = 0; b < batch; b++) {
+                    for (int t = 0; t < len; t++) {
+                        double gv = Elements.get(g.seg(), g.dtype(), g.offset() + (b * len + t) * ch + c);
+                        ab += gv;
+                        for (int j = 0; j < k; j++) {
+                            int src = t - (k - 1) + j;
+                            if (src >= 0) aw[j] += gv * Elements.get(x.seg(), x.dtype(), x.offset() + (b * len + src) * ch + c);
+                        }
+                    }
+                }
+                if (dw != null) for (int j = 0; j < k; j++) Elements.set(dw.seg(), dw.dtype(), dw.offset() + c * k + j, aw[j]);
+                if (db != null) Elements.set(db.seg(), db.dtype(), db.offset() + c, ab);
+            }
+        });
+    }
+}

@@ -1,0 +1,69 @@
+package dev.tessera.runtime.spi;
+
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Device;
+import dev.tessera.runtime.Tensor;
+import dev.tessera.runtime.cpu.CpuPool;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The kernel interface of the runtime, for the fused-kernels module only: raw memory of tensors, fresh output
+ * tensors, custom autograd functions, and the shared CPU pool.
+ */
+public final class KernelSupport {
+    private static volatile TensorInternals internals;
+
+    private KernelSupport() {}
+
+    /** The gradient of a custom op's inputs from its output gradient; reaches saved data only through {@code saved}. */
+    @FunctionalInterface
+    public interface Backward {
+        Tensor[] apply(Tensor gradOutput, Tensor[] saved);
+    }
+
+    /** A body over an index range, for {@link #parallelFor}. */
+    @FunctionalInterface
+    public interface Range {
+        void run(long start, long end);
+    }
+
+    /** Called once by the runtime itself. */
+    public static void install(TensorInternals impl) {
+        synchronized (KernelSupport.class) {
+            if (internals != null) throw new IllegalStateException("kernel support is already installed");
+            internals = impl;
+        }
+    }
+
+    private static TensorInternals get() {
+        if (internals == null) {
+            try { // initialising Tensor installs the internals
+                Class.forName(Tensor.class.getName(), true, Tensor.class.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return internals;
+    }
+
+    /** The tensor's memory (the whole storage; index it with {@link #offset} and {@link #strides}, in elements). */
+    public static MemorySegment segment(Tensor t) { return get().segment(t); }
+
+    public static long offset(Tensor t) { return get().offset(t); }
+
+    public static long[] strides(Tensor t) { return get().strides(t); }
+
+    /** A new zero-filled contiguous tensor in the current scope. */
+    public static Tensor allocate(DType dtype, int[] shape, Device device) { return get().allocate(dtype, shape, device); }
+
+    /** Records a custom op in the autograd graph when an input requires grad; returns {@code out}. */
+    public static Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved, Backward backward) {
+        return get().record(op, out, inputs, saved, backward);
+    }
+
+    /** Runs {@code body} over {@code [0, n)} on the runtime's CPU pool in contiguous chunks of at least {@code grain}. */
+    public static void parallelFor(long n, long grain, Range body) { CpuPool.parallelFor(n, grain, body::run); }
+
+    /** Threads in the CPU pool. */
+    public static int cpuThreads() { return CpuPool.threads(); }
+}
