@@ -85,8 +85,8 @@ public final class Functional {
         boolean hasW = w != null, hasB = b != null;
         return Autograd.record(op, out, new Tensor[] {x, w, b}, new Tensor[] {x, w}, (g, s) -> {
             Tensor dx = Tensor.allocate(s[0].dtype, s[0].shape, s[0].device());
-            Tensor dw = hasW ? Tensor.allocate(s[1].dtype, s[1].shape, s[1].device()) : null;
-            Tensor db = hasB ? Tensor.allocate(s[0].dtype, new int[] {d}, s[0].device()) : null;
+            Tensor dw = hasW ? Tensor.allocate(s[1].dtype, s[1].shape, s[1].device(), true) : null;
+            Tensor db = hasB ? Tensor.allocate(s[0].dtype, new int[] {d}, s[0].device(), true) : null;
             try (Scope sc = Scope.open()) {
                 Tensor xc = s[0].contiguous(), gc = g.contiguous(), wc = hasW ? s[1].contiguous() : null;
                 if (rows > 0) {

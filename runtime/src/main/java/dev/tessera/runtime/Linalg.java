@@ -61,12 +61,12 @@ final class Linalg {
             outShape[ra - 1] = n;
             int rows = (int) (Shape.numel(a.shape) / Math.max(1, k));
             if (k == 0) rows = (int) (Shape.numel(outShape) / Math.max(1, n));
-            Tensor out = Tensor.allocate(dt, outShape, a.device());
+            Tensor out = Tensor.allocate(dt, outShape, a.device(), k == 0);
             try (Scope s = Scope.open()) {
                 Tensor a3 = a.reshape(1, rows, k);
                 Tensor b3 = b.unsqueeze(0);
                 Tensor o3 = out.view(new int[] {1, rows, n}, new long[] {(long) rows * n, n, 1}, 0);
-                if (rows > 0 && n > 0) Backend.of("matmul", a, b).matmul(a3, b3, o3);
+                if (rows > 0 && n > 0 && k > 0) Backend.of("matmul", a, b).matmul(a3, b3, o3);
             }
             return out;
         }
@@ -76,12 +76,12 @@ final class Linalg {
         int[] outShape = java.util.Arrays.copyOf(batch, batch.length + 2);
         outShape[batch.length] = m;
         outShape[batch.length + 1] = n;
-        Tensor out = Tensor.allocate(dt, outShape, a.device());
+        Tensor out = Tensor.allocate(dt, outShape, a.device(), k == 0);
         try (Scope s = Scope.open()) {
             Tensor a3 = flattenBatch(a.expand(concat(batch, m, k)), nb, m, k);
             Tensor b3 = flattenBatch(b.expand(concat(batch, k, n)), nb, k, n);
             Tensor o3 = out.view(new int[] {nb, m, n}, new long[] {(long) m * n, n, 1}, 0);
-            if (nb > 0 && m > 0 && n > 0) Backend.of("matmul", a, b).matmul(a3, b3, o3);
+            if (nb > 0 && m > 0 && n > 0 && k > 0) Backend.of("matmul", a, b).matmul(a3, b3, o3);
         }
         return out;
     }

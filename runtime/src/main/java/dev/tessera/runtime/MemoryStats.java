@@ -3,7 +3,7 @@ package dev.tessera.runtime;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Native-memory accounting: bytes of tensor storage alive now, and the peak, per device kind.
+ * Native-memory accounting: bytes of tensor storage alive now, the peak, and what the caching allocator holds.
  * The flat-memory tests read these instead of the process RSS.
  */
 public final class MemoryStats {
@@ -18,6 +18,12 @@ public final class MemoryStats {
 
     /** Highest value {@link #cpuLiveBytes()} has reached. */
     public static long cpuPeakBytes() { return CPU_PEAK.get(); }
+
+    /** Bytes of freed host blocks the caching allocator keeps for reuse (not counted as live). */
+    public static long cpuCachedBytes() { return CpuAllocator.cachedBytes(); }
+
+    /** Returns every cached host block to the system. */
+    public static void emptyCpuCache() { CpuAllocator.trim(0); }
 
     /** Number of CPU storage allocations made so far. */
     public static long cpuAllocations() { return CPU_ALLOCS.get(); }

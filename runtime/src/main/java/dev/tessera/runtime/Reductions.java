@@ -36,7 +36,7 @@ final class Reductions {
                     + Shape.str(x.shape));
         }
         try (Grad.Region g = Grad.noGrad()) {
-            Tensor out = Tensor.allocate(outType, outShape, x.device());
+            Tensor out = Tensor.allocate(outType, outShape, x.device(), n == 0);
             if (rows == 0 || n == 0) return out; // sum over nothing is 0
             try (Scope s = Scope.open()) {
                 Tensor rowsView = x.permute(order).contiguous().reshape((int) rows, (int) n);

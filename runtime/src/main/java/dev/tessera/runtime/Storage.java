@@ -1,6 +1,5 @@
 package dev.tessera.runtime;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -8,7 +7,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A reference-counted block of native memory shared by a tensor and its views.
  * Each tensor object holds one reference; autograd's saved tensors hold their own. The memory is freed
- * the moment the count reaches zero. The {@link Cleaner} only catches storages that were never
+ * to the {@link CpuAllocator} the moment the count reaches zero. The {@link Cleaner} only catches storages that were never
  * released, which is a bug in the caller's scoping, never the plan.
  */
 final class Storage {
@@ -20,46 +19,39 @@ final class Storage {
     private final long byteSize;
     private final MemorySegment segment;
     private final AtomicInteger refs = new AtomicInteger(1);
-    private final Release release;
     private final Cleaner.Cleanable cleanable;
 
     /** The part of a storage the cleaner may touch: it must not reference the storage itself. */
     private static final class Release implements Runnable {
-        private final Arena arena;
+        private final CpuAllocator.Block block;
         private final long bytes;
         private final java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
 
-        Release(Arena arena, long bytes) { this.arena = arena; this.bytes = bytes; }
+        Release(CpuAllocator.Block block, long bytes) { this.block = block; this.bytes = bytes; }
 
         @Override public void run() {
             if (done.compareAndSet(false, true)) {
-                arena.close();
+                CpuAllocator.release(block);
                 MemoryStats.cpuFreed(bytes);
             }
         }
     }
 
-    private Storage(Device device, long byteSize) {
+    private Storage(Device device, long byteSize, boolean zero) {
         this.device = device;
         this.byteSize = byteSize;
-        Arena arena = Arena.ofShared();
-        try {
-            // An arena zero-fills what it allocates, so fresh storages read as zeros.
-            this.segment = arena.allocate(Math.max(byteSize, 1), ALIGNMENT);
-        } catch (OutOfMemoryError e) {
-            arena.close();
-            throw new TesseraException("out of host memory allocating " + byteSize + " bytes (live: "
-                    + MemoryStats.cpuLiveBytes() + " bytes)", e);
-        }
+        CpuAllocator.Block block = CpuAllocator.acquire(byteSize);
+        this.segment = block.segment.asSlice(0, Math.max(byteSize, 1));
+        if (zero) segment.fill((byte) 0);
         MemoryStats.cpuAllocated(byteSize);
-        this.release = new Release(arena, byteSize);
-        this.cleanable = CLEANER.register(this, release);
+        this.cleanable = CLEANER.register(this, new Release(block, byteSize));
     }
 
-    static Storage allocate(Device device, long byteSize) {
+    /** Uninitialised memory (reused blocks hold old data) unless {@code zero}. */
+    static Storage allocate(Device device, long byteSize, boolean zero) {
         if (!device.isCpu()) throw new TesseraException("no backend for device " + device + " in this build");
         if (byteSize < 0) throw new IllegalArgumentException("negative allocation size " + byteSize);
-        return new Storage(device, byteSize);
+        return new Storage(device, byteSize, zero);
     }
 
     Device device() { return device; }

@@ -34,7 +34,7 @@ public final class Tensor implements AutoCloseable {
             @Override public MemorySegment segment(Tensor t) { return t.segment(); }
             @Override public long offset(Tensor t) { return t.offset; }
             @Override public long[] strides(Tensor t) { return t.strides.clone(); }
-            @Override public Tensor allocate(DType dtype, int[] shape, Device device) { return Tensor.allocate(dtype, shape, device); }
+            @Override public Tensor allocate(DType dtype, int[] shape, Device device) { return Tensor.allocate(dtype, shape, device, true); }
             @Override public Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved,
                                            dev.tessera.runtime.spi.KernelSupport.Backward backward) {
                 return Autograd.record(op, out, inputs, saved, backward::apply);
@@ -51,10 +51,12 @@ public final class Tensor implements AutoCloseable {
         Scope.register(this);
     }
 
-    /** A fresh contiguous tensor (zero-filled) of the given dtype and shape on {@code device}. */
-    static Tensor allocate(DType dtype, int[] shape, Device device) {
+    /** A fresh contiguous tensor of the given dtype and shape; its contents are undefined until written. */
+    static Tensor allocate(DType dtype, int[] shape, Device device) { return allocate(dtype, shape, device, false); }
+
+    static Tensor allocate(DType dtype, int[] shape, Device device, boolean zero) {
         Shape.checkShape("allocate", shape);
-        Storage s = Storage.allocate(device, Shape.numel(shape) * dtype.byteSize());
+        Storage s = Storage.allocate(device, Shape.numel(shape) * dtype.byteSize(), zero);
         return new Tensor(s, dtype, shape.clone(), Shape.contiguousStrides(shape), 0);
     }
 
@@ -63,7 +65,7 @@ public final class Tensor implements AutoCloseable {
     /** Zeros of dtype F32. */
     public static Tensor zeros(int... shape) { return zeros(DType.F32, shape); }
 
-    public static Tensor zeros(DType dtype, int... shape) { return allocate(dtype, shape, Device.cpu()); }
+    public static Tensor zeros(DType dtype, int... shape) { return allocate(dtype, shape, Device.cpu(), true); }
 
     public static Tensor ones(int... shape) { return full(1, DType.F32, shape); }
 
@@ -71,7 +73,7 @@ public final class Tensor implements AutoCloseable {
 
     /** A tensor filled with {@code value}. */
     public static Tensor full(double value, DType dtype, int... shape) {
-        Tensor t = allocate(dtype, shape, Device.cpu());
+        Tensor t = allocate(dtype, shape, Device.cpu(), value == 0);
         if (value != 0) Backend.of(t).fill(t, value);
         return t;
     }
