@@ -52,6 +52,33 @@ interface Backend {
     /** Gradient of softmax / log-softmax over rows: given y and dy, writes dx. */
     void softmaxBackward(Tensor y, Tensor dy, Tensor dx, boolean log);
 
+    /** LayerNorm (or RMSNorm) over rows of contiguous [rows, d] x; fills mean (LayerNorm) and rstd per row. */
+    void normForward(Tensor x, Tensor w, Tensor b, Tensor y, double[] mean, double[] rstd, double eps, boolean rms);
+
+    /** Gradients of {@link #normForward}; dw and db may be null. */
+    void normBackward(Tensor x, Tensor w, Tensor dy, double[] mean, double[] rstd, boolean rms, Tensor dx, Tensor dw, Tensor db);
+
+    /** Causal depthwise conv over contiguous x [B, L, C] with weight [C, K] and optional bias. */
+    void conv1dForward(Tensor x, Tensor w, Tensor bias, Tensor y);
+
+    void conv1dBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db);
+
+    /** out[o, i, :] = x[o, idx[i], :] over contiguous x viewed [outer, size, inner]. */
+    void selectRows(Tensor x, int outer, int size, int inner, long[] idx, Tensor out);
+
+    /** acc[o, idx[i], :] += g[o, i, :], in index order. */
+    void addRows(Tensor g, int outer, int size, int inner, long[] idx, Tensor acc);
+
+    /** Along the middle dim of [outer, size, inner]: out = x[idx], elementwise index; contiguous operands. */
+    void gather(Tensor x, int outer, int size, int inner, Tensor idx, int n, Tensor out);
+
+    void scatterAdd(Tensor acc, int outer, int size, int inner, Tensor idx, int n, Tensor src);
+
+    /** Inclusive cumulative sum or product of the rows of a contiguous [rows, n]. */
+    void scanRows(Tensor x, int rows, int n, Tensor out, boolean product);
+
+    void cumprodBackward(Tensor x, Tensor g, int rows, int n, Tensor dx);
+
     /** The kinds of row reduction. */
     enum ReduceKind { SUM, MAX, MIN, ARGMAX, ARGMIN, LOGSUMEXP }
 }

@@ -1,7 +1,5 @@
 package dev.tessera.runtime;
 
-import dev.tessera.runtime.cpu.Conv1dKernel;
-import dev.tessera.runtime.cpu.NormKernels;
 
 /** Neural-network functions on tensors: losses, normalisations, dropout and the causal depthwise convolution. */
 public final class Functional {
@@ -77,10 +75,7 @@ public final class Functional {
         Tensor out = Tensor.allocate(x.dtype, x.shape, x.device());
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             Tensor xc = x.contiguous(), wc = w == null ? null : w.contiguous(), bc = b == null ? null : b.contiguous();
-            if (rows > 0) {
-                NormKernels.forward(xc.operand(), wc == null ? null : wc.operand(), bc == null ? null : bc.operand(), out.operand(),
-                        mean, rstd, rows, d, eps, rms);
-            }
+            Backend.of(x).normForward(xc, wc, bc, out, mean, rstd, eps, rms);
         }
         boolean hasW = w != null, hasB = b != null;
         return Autograd.record(op, out, new Tensor[] {x, w, b}, new Tensor[] {x, w}, (g, s) -> {
@@ -89,10 +84,7 @@ public final class Functional {
             Tensor db = hasB ? Tensor.allocate(s[0].dtype, new int[] {d}, s[0].device(), true) : null;
             try (Scope sc = Scope.open()) {
                 Tensor xc = s[0].contiguous(), gc = g.contiguous(), wc = hasW ? s[1].contiguous() : null;
-                if (rows > 0) {
-                    NormKernels.backward(xc.operand(), wc == null ? null : wc.operand(), gc.operand(), mean, rstd, rows, d, rms,
-                            dx.operand(), dw == null ? null : dw.operand(), db == null ? null : db.operand());
-                }
+                Backend.of(xc).normBackward(xc, wc, gc, mean, rstd, rms, dx, dw, db);
             }
             return new Tensor[] {dx, dw, db};
         });
@@ -131,7 +123,7 @@ public final class Functional {
         Tensor y = Tensor.allocate(x.dtype, x.shape, x.device());
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias == null ? null : bias.contiguous();
-            Conv1dKernel.forward(xc.operand(), wc.operand(), bc == null ? null : bc.operand(), y.operand(), bsz, len, ch, k);
+            Backend.of(x).conv1dForward(xc, wc, bc, y);
         }
         boolean hasBias = bias != null;
         return Autograd.record("causal_conv1d", y, new Tensor[] {x, weight, bias}, new Tensor[] {x, weight}, (g, s) -> {
@@ -140,8 +132,7 @@ public final class Functional {
             Tensor db = hasBias ? Tensor.allocate(s[1].dtype, new int[] {ch}, s[1].device()) : null;
             try (Scope sc = Scope.open()) {
                 Tensor xc = s[0].contiguous(), wc = s[1].contiguous(), gc = g.contiguous();
-                Conv1dKernel.backward(xc.operand(), wc.operand(), gc.operand(), dx.operand(), dw.operand(), db == null ? null : db.operand(),
-                        bsz, len, ch, k);
+                Backend.of(xc).conv1dBackward(xc, wc, gc, dx, dw, db);
             }
             return new Tensor[] {dx, dw, db};
         });

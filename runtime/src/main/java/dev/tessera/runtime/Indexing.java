@@ -1,7 +1,5 @@
 package dev.tessera.runtime;
 
-import dev.tessera.runtime.cpu.IndexKernels;
-
 /** embedding, index_select, gather and scatter_add, with their gradients. */
 final class Indexing {
     private Indexing() {}
@@ -51,7 +49,7 @@ final class Indexing {
         Tensor out = Tensor.allocate(x.dtype, outShape, x.device());
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             Tensor xc = x.contiguous();
-            if (out.numel() > 0) IndexKernels.selectRows(xc.operand(), outer, size, inner, ix, out.operand());
+            if (out.numel() > 0) Backend.of(xc).selectRows(xc, outer, size, inner, ix, out);
         }
         int[] in = x.shape.clone();
         DType dt = x.dtype;
@@ -59,7 +57,7 @@ final class Indexing {
             Tensor acc = Tensor.zeros(dt, in);
             try (Scope sc = Scope.open()) {
                 Tensor gc = g.contiguous();
-                IndexKernels.addRows(gc.operand(), outer, size, inner, ix, acc.operand());
+                Backend.of(gc).addRows(gc, outer, size, inner, ix, acc);
             }
             return new Tensor[] {acc};
         });
@@ -87,14 +85,14 @@ final class Indexing {
         Tensor out = Tensor.allocate(x.dtype, idx.shape, x.device());
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             Tensor xc = x.contiguous(), ic = idx.contiguous();
-            IndexKernels.gather(xc.operand(), outer, size, inner, ic.operand(), n, out.operand());
+            Backend.of(xc).gather(xc, outer, size, inner, ic, n, out);
         }
         int[] in = x.shape.clone();
         DType dt = x.dtype;
         return Autograd.record("gather", out, new Tensor[] {x}, new Tensor[] {idx}, (g, s) -> {
             Tensor acc = Tensor.zeros(dt, in);
             try (Scope sc = Scope.open()) {
-                IndexKernels.scatterAdd(acc.operand(), outer, size, inner, s[0].contiguous().operand(), n, g.contiguous().operand());
+                Backend.of(acc).scatterAdd(acc, outer, size, inner, s[0].contiguous(), n, g.contiguous());
             }
             return new Tensor[] {acc};
         });
@@ -113,7 +111,7 @@ final class Indexing {
         Tensor out;
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             out = s.keep(ShapeOps.copyOf(x, DType.promote(x.dtype, src.dtype)));
-            IndexKernels.scatterAdd(out.operand(), outer, size, inner, idx.contiguous().operand(), n, src.contiguous().operand());
+            Backend.of("scatter_add", out, idx, src).scatterAdd(out, outer, size, inner, idx.contiguous(), n, src.contiguous());
         }
         return Autograd.record("scatter_add", out, new Tensor[] {x, src}, new Tensor[] {idx},
                 (g, s) -> new Tensor[] {g, gather(g, d, s[0])});

@@ -1,7 +1,5 @@
 package dev.tessera.runtime;
 
-import dev.tessera.runtime.cpu.IndexKernels;
-
 /** Cumulative sum and product along one dimension. */
 final class Scans {
     private Scans() {}
@@ -15,7 +13,7 @@ final class Scans {
             Tensor out = Tensor.allocate(dt, xl.shape, x.device());
             int n = xl.shape[r - 1];
             int rows = (int) (xl.numel() / Math.max(1, n));
-            if (n > 0 && rows > 0) IndexKernels.scanRows(xl.operand(), rows, n, out.operand(), product);
+            if (n > 0 && rows > 0) Backend.of(xl).scanRows(xl, rows, n, out, product);
             return s.keep(out.transpose(d, r - 1).contiguous());
         }
     }
@@ -42,7 +40,7 @@ final class Scans {
                 Tensor dx = Tensor.allocate(xl.dtype, xl.shape, xl.device());
                 int n = xl.shape[r - 1];
                 int rows = (int) (xl.numel() / Math.max(1, n));
-                if (n > 0 && rows > 0) IndexKernels.cumprodBackward(xl.operand(), gl.operand(), rows, n, dx.operand());
+                if (n > 0 && rows > 0) Backend.of(xl).cumprodBackward(xl, gl, rows, n, dx);
                 return new Tensor[] {sc.keep(dx.transpose(d, r - 1).contiguous())};
             }
         });

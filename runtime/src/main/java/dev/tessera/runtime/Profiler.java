@@ -1,0 +1,60 @@
+package dev.tessera.runtime;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Per-op profiling: when enabled, every backend kernel adds its call count and wall time under its op name.
+ * Off by default; when off the hook costs one volatile read.
+ */
+public final class Profiler {
+    private static volatile boolean enabled;
+    private static final Map<String, LongAdder[]> STATS = new ConcurrentHashMap<>();
+
+    private Profiler() {}
+
+    /** Calls and total nanoseconds of one op. */
+    public record OpStats(long calls, long nanos) {
+        public double millis() { return nanos / 1e6; }
+    }
+
+    public static void enable() { enabled = true; }
+
+    public static void disable() { enabled = false; }
+
+    public static boolean isEnabled() { return enabled; }
+
+    /** Clears all counters. */
+    public static void reset() { STATS.clear(); }
+
+    /** The counters so far, by op name. */
+    public static Map<String, OpStats> snapshot() {
+        Map<String, OpStats> out = new TreeMap<>();
+        STATS.forEach((k, v) -> out.put(k, new OpStats(v[0].sum(), v[1].sum())));
+        return out;
+    }
+
+    /** A table of the ops sorted by total time. */
+    public static String report() {
+        StringBuilder sb = new StringBuilder(String.format(java.util.Locale.ROOT, "%-24s %10s %12s%n", "op", "calls", "ms"));
+        snapshot().entrySet().stream()
+                .sorted((a, b) -> Long.compare(b.getValue().nanos(), a.getValue().nanos()))
+                .forEach(e -> sb.append(String.format(java.util.Locale.ROOT, "%-24s %10d %12.3f%n", e.getKey(), e.getValue().calls(),
+                        e.getValue().millis())));
+        return sb.toString();
+    }
+
+    /** Start of a timed region: 0 when profiling is off. */
+    static long start() { return enabled ? System.nanoTime() : 0; }
+
+    /** End of a timed region started by {@link #start()}. */
+    static void stop(String op, long start) {
+        if (start == 0) return;
+        long dt = System.nanoTime() - start;
+        LongAdder[] a = STATS.computeIfAbsent(op, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
+        a[0].increment();
+        a[1].add(dt);
+    }
+}
