@@ -27,7 +27,6 @@ class ReadmeExampleTest {
             assertNotNull(w.grad());
             assertArrayEquals(new int[] {4, 3}, w.grad().shape());
             grad = w.grad().toFloatArray();
-            w.close(); // w holds its gradient; close releases both
         }
         assertEquals(before, MemoryStats.cpuLiveBytes(), "the scope released every tensor made inside it");
         double norm = 0;
