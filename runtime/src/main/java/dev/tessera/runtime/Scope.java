@@ -52,6 +52,15 @@ public final class Scope implements AutoCloseable {
         for (Tensor t : ts) keep(t);
     }
 
+    /**
+     * Takes {@code t} out of whatever scope owns it: it then lives until its holder calls {@link Tensor#close()}.
+     * For long-lived tensors such as parameters and optimizer state. Returns {@code t}.
+     */
+    public static <T extends Tensor> T persist(T t) {
+        t.owner = null;
+        return t;
+    }
+
     static void register(Tensor t) {
         Scope s = CURRENT.get();
         if (s != null) {

@@ -149,6 +149,43 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
+    /**
+     * A tensor holding a copy of {@code numel·byteSize} little-endian bytes of {@code src} from {@code byteOffset}
+     * (the layout of safetensors and NumPy files).
+     */
+    public static Tensor fromBytes(DType dtype, int[] shape, MemorySegment src, long byteOffset) {
+        Shape.checkShape("fromBytes", shape);
+        long bytes = Shape.numel(shape) * dtype.byteSize();
+        if (byteOffset < 0 || byteOffset + bytes > src.byteSize()) {
+            throw new IndexOutOfBoundsException("fromBytes: " + bytes + " bytes at offset " + byteOffset + " exceed the source of "
+                    + src.byteSize() + " bytes");
+        }
+        requireLittleEndian();
+        Tensor t = allocate(dtype, shape, Device.cpu());
+        MemorySegment.copy(src, byteOffset, t.segment(), 0, bytes);
+        return t;
+    }
+
+    /** Writes this tensor's elements in row-major order as little-endian bytes into {@code dst} at {@code byteOffset}. */
+    public void copyBytesTo(MemorySegment dst, long byteOffset) {
+        long bytes = numel() * dtype.byteSize();
+        if (byteOffset < 0 || byteOffset + bytes > dst.byteSize()) {
+            throw new IndexOutOfBoundsException("copyBytesTo: " + bytes + " bytes at offset " + byteOffset + " exceed the destination of "
+                    + dst.byteSize() + " bytes");
+        }
+        requireLittleEndian();
+        try (Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+            Tensor c = contiguous();
+            MemorySegment.copy(c.segment(), c.offset * dtype.byteSize(), dst, byteOffset, bytes);
+        }
+    }
+
+    private static void requireLittleEndian() {
+        if (java.nio.ByteOrder.nativeOrder() != java.nio.ByteOrder.LITTLE_ENDIAN) {
+            throw new UnsupportedOperationException("Tessera's byte I/O assumes a little-endian machine");
+        }
+    }
+
     private static Tensor fromArrayChecked(String op, int length, DType dtype, int[] shape) {
         Shape.checkShape(op, shape);
         if (Shape.numel(shape) != length) {

@@ -1,0 +1,117 @@
+package dev.tessera.nn;
+
+import dev.tessera.runtime.Device;
+import dev.tessera.runtime.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A network component with named parameters and submodules. Names join with dots in registration order
+ * ({@code layers.0.mixer.in_proj.weight}), exactly as PyTorch state dicts name them, so checkpoints of the
+ * reference implementations map one to one.
+ */
+public abstract class Module implements AutoCloseable {
+    private final Map<String, Parameter> params = new LinkedHashMap<>();
+    private final Map<String, Module> children = new LinkedHashMap<>();
+    private boolean training = true;
+
+    /** Registers a parameter under {@code name}. */
+    protected Parameter parameter(String name, Parameter p) {
+        checkName(name);
+        params.put(name, p);
+        return p;
+    }
+
+    /** Registers a submodule under {@code name}. */
+    protected <M extends Module> M module(String name, M m) {
+        checkName(name);
+        children.put(name, m);
+        return m;
+    }
+
+    private void checkName(String name) {
+        if (name.isEmpty() || name.contains(".")) throw new IllegalArgumentException("bad module member name '" + name + "'");
+        if (params.containsKey(name) || children.containsKey(name)) throw new IllegalArgumentException("name '" + name + "' registered twice");
+    }
+
+    /** Every parameter with its dotted name, depth first in registration order. */
+    public Map<String, Parameter> namedParameters() {
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        collect("", out);
+        return out;
+    }
+
+    private void collect(String prefix, Map<String, Parameter> out) {
+        params.forEach((n, p) -> out.put(prefix + n, p));
+        children.forEach((n, m) -> m.collect(prefix + n + ".", out));
+    }
+
+    public List<Parameter> parameters() { return new ArrayList<>(namedParameters().values()); }
+
+    /** Direct submodules by name. */
+    public Map<String, Module> children() { return java.util.Collections.unmodifiableMap(children); }
+
+    /** Total number of scalar parameters. */
+    public long parameterCount() {
+        long n = 0;
+        for (Parameter p : parameters()) n += p.numel();
+        return n;
+    }
+
+    public boolean isTraining() { return training; }
+
+    /** Sets training mode here and in every submodule; returns this. */
+    public Module train(boolean on) {
+        training = on;
+        children.values().forEach(m -> m.train(on));
+        return this;
+    }
+
+    public Module eval() { return train(false); }
+
+    public void zeroGrad() { parameters().forEach(Parameter::zeroGrad); }
+
+    /** Moves the parameters to {@code device}; only the CPU exists in this build, where it is a no-op. */
+    public Module to(Device device) {
+        if (!device.isCpu()) throw new dev.tessera.runtime.TesseraException("to(" + device + "): no CUDA backend in this build");
+        return this;
+    }
+
+    /** The parameter tensors by dotted name (views of the live values, not copies). */
+    public Map<String, Tensor> stateDict() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        namedParameters().forEach((n, p) -> out.put(n, p.value()));
+        return out;
+    }
+
+    /**
+     * Copies tensors into the parameters of the same name. With {@code strict}, a missing or unexpected name
+     * fails before anything is written; a shape mismatch always fails, naming the parameter.
+     */
+    public void loadStateDict(Map<String, Tensor> state, boolean strict) {
+        Map<String, Parameter> mine = namedParameters();
+        List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>();
+        for (String n : mine.keySet()) if (!state.containsKey(n)) missing.add(n);
+        for (String n : state.keySet()) if (!mine.containsKey(n)) unexpected.add(n);
+        if (strict && (!missing.isEmpty() || !unexpected.isEmpty())) {
+            throw new IllegalArgumentException("load_state_dict: missing keys " + missing + ", unexpected keys " + unexpected);
+        }
+        for (var e : mine.entrySet()) { // validate every shape before writing any
+            Tensor t = state.get(e.getKey());
+            if (t != null && !java.util.Arrays.equals(t.shape(), e.getValue().shape())) {
+                throw new IllegalArgumentException("load_state_dict: '" + e.getKey() + "' has shape " + java.util.Arrays.toString(t.shape())
+                        + " in the state dict but " + java.util.Arrays.toString(e.getValue().shape()) + " in the model");
+            }
+        }
+        for (var e : mine.entrySet()) {
+            Tensor t = state.get(e.getKey());
+            if (t != null) e.getValue().set(t);
+        }
+    }
+
+    /** Releases every parameter. */
+    @Override
+    public void close() { parameters().forEach(Parameter::close); }
+}

@@ -1,0 +1,83 @@
+package dev.tessera.nn;
+
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Base of the optimizers: parameter groups with their own learning-rate multiplier, a step counter,
+ * and state tensors that survive every scope and are saved with checkpoints.
+ */
+public abstract class Optimizer implements AutoCloseable {
+    /** Parameters that share a learning-rate multiplier (e.g. one H-Net stage). */
+    public record Group(String name, Map<String, Parameter> params, double lrMultiplier) {}
+
+    protected final List<Group> groups;
+    protected double lr;
+    protected long step;
+    /** Named state tensors, e.g. "exp_avg.layers.0.weight". */
+    protected final Map<String, Tensor> state = new LinkedHashMap<>();
+
+    protected Optimizer(List<Group> groups, double lr) {
+        if (lr < 0) throw new IllegalArgumentException("learning rate must be >= 0, got " + lr);
+        this.groups = List.copyOf(groups);
+        this.lr = lr;
+    }
+
+    /** One group holding every parameter of {@code module}. */
+    public static List<Group> allOf(Module module) { return List.of(new Group("all", module.namedParameters(), 1.0)); }
+
+    public double learningRate() { return lr; }
+
+    /** Sets the base learning rate (schedules call this every step). */
+    public void setLearningRate(double lr) { this.lr = lr; }
+
+    /** Steps taken so far. */
+    public long stepCount() { return step; }
+
+    public List<Group> groups() { return groups; }
+
+    /** Applies one update from the parameters' gradients. */
+    public abstract void step();
+
+    public void zeroGrad() { for (Group g : groups) g.params().values().forEach(Parameter::zeroGrad); }
+
+    /** A zero tensor shaped like {@code p} under {@code key}, created once. */
+    protected Tensor stateFor(String key, Parameter p) {
+        return state.computeIfAbsent(key, k -> Scope.persist(Tensor.zeros(p.value().dtype(), p.shape())));
+    }
+
+    /** The state tensors by name (live, not copies) plus the step as a one-element tensor. */
+    public Map<String, Tensor> stateDict() {
+        Map<String, Tensor> out = new LinkedHashMap<>(state);
+        return out;
+    }
+
+    /** Restores state saved by {@link #stateDict()} and the step count. */
+    public void loadStateDict(Map<String, Tensor> saved, long stepCount) {
+        for (var e : saved.entrySet()) {
+            Tensor mine = state.get(e.getKey());
+            if (mine == null) {
+                state.put(e.getKey(), Scope.persist(e.getValue().clone()));
+            } else {
+                if (!java.util.Arrays.equals(mine.shape(), e.getValue().shape())) {
+                    throw new IllegalArgumentException("optimizer state '" + e.getKey() + "' has shape " + java.util.Arrays.toString(e.getValue().shape())
+                            + ", expected " + java.util.Arrays.toString(mine.shape()));
+                }
+                mine.copyFrom(e.getValue());
+            }
+        }
+        this.step = stepCount;
+    }
+
+    protected List<Map.Entry<String, Parameter>> entries(Group g) { return new ArrayList<>(g.params().entrySet()); }
+
+    @Override
+    public void close() {
+        state.values().forEach(Tensor::close);
+        state.clear();
+    }
+}

@@ -1,0 +1,52 @@
+package dev.tessera.nn;
+
+import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+
+/**
+ * A trainable tensor of a {@link Module}. Its value is a leaf that requires grad and belongs to no scope,
+ * so it survives every training step; {@link #set} replaces the data in place (loading, optimizer updates).
+ */
+public final class Parameter implements AutoCloseable {
+    private final Tensor value;
+    private final boolean noWeightDecay;
+
+    /** Takes ownership of {@code init} (it leaves its scope). */
+    public Parameter(Tensor init) { this(init, false); }
+
+    /** @param noWeightDecay true for biases and norm weights, which AdamW must not decay */
+    public Parameter(Tensor init, boolean noWeightDecay) {
+        this.value = Scope.persist(init.isLeaf() && !init.requiresGrad() ? init : init.detach().clone());
+        this.value.requiresGrad(true);
+        this.noWeightDecay = noWeightDecay;
+    }
+
+    /** The tensor to compute with. */
+    public Tensor value() { return value; }
+
+    /** The accumulated gradient, or null. */
+    public Tensor grad() { return value.grad(); }
+
+    public boolean noWeightDecay() { return noWeightDecay; }
+
+    public int[] shape() { return value.shape(); }
+
+    public long numel() { return value.numel(); }
+
+    /** Copies {@code data} (same shape, converted to this dtype) into the parameter, outside autograd. */
+    public void set(Tensor data) {
+        if (!java.util.Arrays.equals(data.shape(), value.shape())) {
+            throw new IllegalArgumentException("parameter set: shape " + java.util.Arrays.toString(data.shape())
+                    + " differs from the parameter's " + java.util.Arrays.toString(value.shape()));
+        }
+        try (Grad.Region g = Grad.noGrad()) {
+            value.copyFrom(data);
+        }
+    }
+
+    public void zeroGrad() { value.zeroGrad(); }
+
+    /** Releases the value and its gradient. */
+    @Override public void close() { value.close(); }
+}

@@ -1,0 +1,59 @@
+package dev.tessera.nn;
+
+import dev.tessera.runtime.Tensor;
+import java.util.List;
+
+/**
+ * Rotary position embedding, GPT-NeoX style (non-interleaved; RoFormer, arXiv 2104.09864): the first
+ * {@code rotaryDim} channels of each head are split into halves (x₁, x₂) and rotated by angle pos·θ_i with
+ * θ_i = base^(−2i/rotaryDim): (x₁cos − x₂sin, x₂cos + x₁sin); the remaining channels pass through.
+ */
+public final class RotaryEmbedding {
+    private final int rotaryDim;
+    private final double base;
+
+    public RotaryEmbedding(int rotaryDim, double base) {
+        if (rotaryDim <= 0 || rotaryDim % 2 != 0) throw new IllegalArgumentException("rotary dim must be positive and even, got " + rotaryDim);
+        this.rotaryDim = rotaryDim;
+        this.base = base;
+    }
+
+    public int rotaryDim() { return rotaryDim; }
+
+    /** cos and sin tables [positions.length, rotaryDim/2] for the given absolute positions. */
+    Tensor[] tables(int[] positions) {
+        int half = rotaryDim / 2;
+        float[] c = new float[positions.length * half], s = new float[positions.length * half];
+        for (int t = 0; t < positions.length; t++) {
+            for (int i = 0; i < half; i++) {
+                double theta = positions[t] * Math.pow(base, -2.0 * i / rotaryDim);
+                c[t * half + i] = (float) Math.cos(theta);
+                s[t * half + i] = (float) Math.sin(theta);
+            }
+        }
+        return new Tensor[] {Tensor.of(c, positions.length, half), Tensor.of(s, positions.length, half)};
+    }
+
+    /** Rotates x [B, H, L, P] whose rows sit at {@code positions} [L] (restart them per packed document). */
+    public Tensor apply(Tensor x, int[] positions) {
+        int p = x.size(-1), l = x.size(-2);
+        if (rotaryDim > p) throw new IllegalArgumentException("rotary dim " + rotaryDim + " exceeds head dim " + p);
+        if (positions.length != l) throw new IllegalArgumentException("rotary: " + positions.length + " positions for length " + l);
+        Tensor[] cs = tables(positions);
+        Tensor cos = cs[0].to(x.dtype()), sin = cs[1].to(x.dtype());
+        int half = rotaryDim / 2;
+        Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+        Tensor r1 = x1.mul(cos).sub(x2.mul(sin));
+        Tensor r2 = x2.mul(cos).add(x1.mul(sin));
+        if (rotaryDim == p) return Tensor.cat(List.of(r1, r2), -1);
+        return Tensor.cat(List.of(r1, r2, x.narrow(-1, rotaryDim, p - rotaryDim)), -1);
+    }
+
+    /** Positions 0..l−1 offset by {@code start}. */
+    public static int[] positions(int start, int l) {
+        int[] p = new int[l];
+        for (int i = 0; i < l; i++) p[i] = start + i;
+        return p;
+    }
+
+}
