@@ -2,5 +2,6 @@
 module dev.tessera.nn {
     requires transitive dev.tessera.runtime;
     requires transitive dev.tessera.kernels;
+    requires com.fasterxml.jackson.databind;
     exports dev.tessera.nn;
 }
