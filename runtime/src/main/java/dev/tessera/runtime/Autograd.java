@@ -12,6 +12,13 @@ import java.util.Set;
 final class Autograd {
     private Autograd() {}
 
+    /**
+     * Per thread, how deep we are in code whose ops anomaly mode must not check one by one: the check itself
+     * (its ops would check themselves without end) and a node's backward (intermediates may be non-finite
+     * on purpose, as in gelu's; the gradients it returns are checked and blamed on the node).
+     */
+    private static final ThreadLocal<int[]> ANOMALY_PAUSED = ThreadLocal.withInitial(() -> new int[1]);
+
     /** True when an op on these inputs must record a node. */
     static boolean needed(Tensor... inputs) {
         if (!Grad.isEnabled()) return false;
@@ -24,7 +31,7 @@ final class Autograd {
      * {@code backward} must reach saved data only through its {@code saved} argument.
      */
     static Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved, Node.Backward backward) {
-        if (Grad.isAnomalyDetectionEnabled()) checkFinite(op, out, "output");
+        if (Grad.isAnomalyDetectionEnabled() && ANOMALY_PAUSED.get()[0] == 0) checkFinite(op, out, "output");
         if (!needed(inputs)) return out;
         Tensor[] edges = new Tensor[inputs.length];
         for (int i = 0; i < inputs.length; i++) edges[i] = inputs[i] != null && inputs[i].requiresGrad ? inputs[i] : null;
@@ -37,12 +44,17 @@ final class Autograd {
 
     static void checkFinite(String op, Tensor t, String what) {
         if (!t.dtype.isFloating() || t.isReleased()) return;
+        int[] paused = ANOMALY_PAUSED.get();
+        double bad;
+        paused[0]++;
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
-            Tensor bad = Pointwise.unaryRaw(dev.tessera.runtime.cpu.UnaryOp.NONFINITE, 0, 0, t, DType.F32);
-            if (Reductions.sumRaw(bad) > 0) {
-                throw new ArithmeticException("anomaly detected: op '" + op + "' produced NaN or Inf in its " + what
-                        + " (shape " + Shape.str(t.shape) + ")");
-            }
+            bad = Reductions.sumRaw(Pointwise.unaryRaw(dev.tessera.runtime.cpu.UnaryOp.NONFINITE, 0, 0, t, DType.F32));
+        } finally {
+            paused[0]--;
+        }
+        if (bad > 0) {
+            throw new ArithmeticException("anomaly detected: op '" + op + "' produced NaN or Inf in its " + what
+                    + " (shape " + Shape.str(t.shape) + ")");
         }
     }
 
@@ -71,7 +83,14 @@ final class Autograd {
             for (Node node : order) {
                 Tensor g = pending.remove(node);
                 if (g == null) continue;
-                Tensor[] gin = node.runBackward(g);
+                Tensor[] gin;
+                int[] paused = ANOMALY_PAUSED.get();
+                paused[0]++;
+                try {
+                    gin = node.runBackward(g);
+                } finally {
+                    paused[0]--;
+                }
                 if (!retainGraph) node.releaseSaved();
                 for (int i = 0; i < node.inputs.length; i++) {
                     Tensor in = node.inputs[i];

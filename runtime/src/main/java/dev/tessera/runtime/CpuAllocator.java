@@ -1,7 +1,11 @@
 package dev.tessera.runtime;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
@@ -13,17 +17,56 @@ import java.util.Map;
  * {@link #cacheLimit()} cached bytes are returned to the system, oldest first.
  */
 final class CpuAllocator {
-    /** One allocation: its own arena, so that returning it to the system is independent of all others. */
+    /** One allocation from the C allocator. */
     static final class Block {
-        final Arena arena;
         final MemorySegment segment;
         final long classBytes;
         boolean cached;
 
-        Block(Arena arena, MemorySegment segment, long classBytes) {
-            this.arena = arena;
+        Block(MemorySegment segment, long classBytes) {
             this.segment = segment;
             this.classBytes = classBytes;
+        }
+    }
+
+    /**
+     * {@code posix_memalign} and {@code free}. A shared {@link Arena} per block would be simpler, but closing one
+     * costs a handshake with every Java thread (tens of µs). Use after free cannot happen through a tensor: a
+     * tensor that is not released holds a reference to its storage, and every access checks that first.
+     */
+    private static final class Native {
+        static final MethodHandle MEMALIGN, FREE;
+
+        static {
+            Linker linker = Linker.nativeLinker();
+            var libc = linker.defaultLookup();
+            MEMALIGN = linker.downcallHandle(libc.find("posix_memalign").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+            FREE = linker.downcallHandle(libc.find("free").orElseThrow(), FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
+        }
+
+        /** {@code bytes} of uninitialised memory aligned to {@link Storage#ALIGNMENT}, or null when there is none. */
+        static MemorySegment allocate(long bytes) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+                int rc = (int) MEMALIGN.invokeExact(out, Storage.ALIGNMENT, bytes);
+                if (rc != 0) return null;
+                return out.get(ValueLayout.ADDRESS, 0).reinterpret(bytes);
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable e) {
+                throw new IllegalStateException("posix_memalign failed", e);
+            }
+        }
+
+        static void free(MemorySegment m) {
+            try {
+                FREE.invokeExact(m);
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable e) {
+                throw new IllegalStateException("free failed", e);
+            }
         }
     }
 
@@ -59,21 +102,16 @@ final class CpuAllocator {
     }
 
     private static Block fresh(long cls) {
-        Arena arena = Arena.ofShared();
-        try {
-            return new Block(arena, arena.allocate(cls, Storage.ALIGNMENT), cls);
-        } catch (OutOfMemoryError e) {
-            arena.close();
+        MemorySegment m = Native.allocate(cls);
+        if (m == null) {
             trim(0); // give back everything cached and try once more
-            Arena retry = Arena.ofShared();
-            try {
-                return new Block(retry, retry.allocate(cls, Storage.ALIGNMENT), cls);
-            } catch (OutOfMemoryError e2) {
-                retry.close();
-                throw new TesseraException("out of host memory allocating " + cls + " bytes (tensors alive: "
-                        + MemoryStats.cpuLiveBytes() + " bytes)", e2);
-            }
+            m = Native.allocate(cls);
         }
+        if (m == null) {
+            throw new TesseraException("out of host memory allocating " + cls + " bytes (tensors alive: "
+                    + MemoryStats.cpuLiveBytes() + " bytes)");
+        }
+        return new Block(m, cls);
     }
 
     static synchronized void release(Block b) {
@@ -92,7 +130,7 @@ final class CpuAllocator {
             if (!b.cached) continue;
             b.cached = false;
             cachedBytes -= b.classBytes;
-            b.arena.close();
+            Native.free(b.segment);
         }
         if (FIFO.size() > 4 * (BINS.size() + 16)) FIFO.removeIf(b -> !b.cached); // drop stale entries now and then
     }

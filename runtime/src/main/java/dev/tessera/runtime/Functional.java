@@ -61,6 +61,8 @@ public final class Functional {
 
     private static Tensor norm(String op, Tensor x, Tensor w, Tensor b, double eps, boolean rms) {
         x.checkAlive(op);
+        if (w != null) w.checkAlive(op);
+        if (b != null) b.checkAlive(op);
         if (!x.dtype.isFloating()) throw new IllegalArgumentException(op + ": needs a floating tensor, got " + x.dtype);
         if (x.shape.length == 0) throw new IllegalArgumentException(op + ": needs at least 1 dim");
         int d = x.shape[x.shape.length - 1];
@@ -92,7 +94,7 @@ public final class Functional {
 
     /** Zeroes each element with probability {@code p} and scales the rest by 1/(1−p); the identity when not training. */
     public static Tensor dropout(Tensor x, double p, Generator gen, boolean training) {
-        if (p < 0 || p > 1) throw new IllegalArgumentException("dropout: probability must be in [0, 1], got " + p);
+        if (!(p >= 0 && p <= 1)) throw new IllegalArgumentException("dropout: probability must be in [0, 1], got " + p);
         if (!training || p == 0) return x;
         if (p == 1) return x.mul(0);
         Tensor keep;
@@ -109,6 +111,7 @@ public final class Functional {
     public static Tensor causalConv1d(Tensor x, Tensor weight, Tensor bias) {
         x.checkAlive("causal_conv1d");
         weight.checkAlive("causal_conv1d");
+        if (bias != null) bias.checkAlive("causal_conv1d");
         if (x.shape.length != 3) throw new IllegalArgumentException("causal_conv1d: x must be [B, L, C], got " + Shape.str(x.shape));
         int bsz = x.shape[0], len = x.shape[1], ch = x.shape[2];
         if (weight.shape.length != 2 || weight.shape[0] != ch) {

@@ -13,6 +13,17 @@ final class Linalg {
         if (!a.dtype.isFloating() || !b.dtype.isFloating()) {
             throw new IllegalArgumentException("matmul: unsupported dtypes " + a.dtype + " and " + b.dtype + " (floating types only)");
         }
+        // Check against the shapes as given, so the message names them rather than the promoted 2-D forms.
+        checkInner(a.shape, b.shape, a.shape[a.shape.length - 1], b.shape[Math.max(0, b.shape.length - 2)]);
+        if (a.shape.length > 2 && b.shape.length > 2) {
+            int[] ab = java.util.Arrays.copyOf(a.shape, a.shape.length - 2), bb = java.util.Arrays.copyOf(b.shape, b.shape.length - 2);
+            try {
+                Shape.broadcast("matmul", ab, bb);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("matmul: batch dimensions of " + Shape.str(a.shape) + " and " + Shape.str(b.shape)
+                        + " cannot be broadcast together (" + Shape.str(ab) + " vs " + Shape.str(bb) + ")");
+            }
+        }
         if (a.dtype != b.dtype) {
             DType t = DType.promote(a.dtype, b.dtype);
             return matmul(a.to(t), b.to(t));

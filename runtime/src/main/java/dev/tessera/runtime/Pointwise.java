@@ -149,6 +149,8 @@ final class Pointwise {
 
     static Tensor where(Tensor cond, Tensor x, Tensor y) {
         cond.checkAlive("where");
+        x.checkAlive("where");
+        y.checkAlive("where");
         if (cond.dtype != DType.BOOL) throw new IllegalArgumentException("where: condition must be BOOL, got " + cond.dtype);
         int[] shape = Shape.broadcast("where", Shape.broadcast("where", cond.shape, x.shape), y.shape);
         DType ot = DType.promote(x.dtype, y.dtype);

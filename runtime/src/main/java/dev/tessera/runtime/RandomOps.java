@@ -13,6 +13,7 @@ final class RandomOps {
 
     static Tensor uniform(Generator gen, DType dt, int[] shape) {
         if (!dt.isFloating()) throw new IllegalArgumentException("rand: needs a floating dtype, got " + dt);
+        Shape.checkShape("rand", shape);
         Tensor t = Tensor.allocate(dt, shape, Device.cpu());
         long n = t.numel();
         long start = gen.reserve((n + 3) / 4);
@@ -30,6 +31,7 @@ final class RandomOps {
     /** Box–Muller on word pairs (0,1) and (2,3) of each block: cos for the even element, sin for the odd. */
     static Tensor normal(Generator gen, DType dt, int[] shape) {
         if (!dt.isFloating()) throw new IllegalArgumentException("randn: needs a floating dtype, got " + dt);
+        Shape.checkShape("randn", shape);
         Tensor t = Tensor.allocate(dt, shape, Device.cpu());
         long n = t.numel();
         long start = gen.reserve((n + 3) / 4);
@@ -52,6 +54,7 @@ final class RandomOps {
 
     static Tensor randint(Generator gen, long low, long high, int[] shape) {
         if (high <= low) throw new IllegalArgumentException("randint: empty range [" + low + ", " + high + ")");
+        Shape.checkShape("randint", shape);
         Tensor t = Tensor.allocate(DType.I64, shape, Device.cpu());
         long n = t.numel();
         long start = gen.reserve((n + 1) / 2);

@@ -95,13 +95,14 @@ final class ShapeOps {
         x.checkAlive("pad");
         int r = x.shape.length;
         if (pads.length % 2 != 0 || pads.length / 2 > r) {
-            throw new IllegalArgumentException("pad: expected (before, after) pairs for at most " + r + " dims, got " + pads.length + " values");
+            throw new IllegalArgumentException("pad: expected (before, after) pairs for at most " + r + " dims, got " + pads.length + " values for a tensor "
+                    + Shape.str(x.shape));
         }
         int[] shape = x.shape.clone();
         int[] before = new int[r];
         for (int p = 0; p < pads.length / 2; p++) {
             int d = r - 1 - p;
-            if (pads[2 * p] < 0 || pads[2 * p + 1] < 0) throw new IllegalArgumentException("pad: negative padding " + java.util.Arrays.toString(pads));
+            if (pads[2 * p] < 0 || pads[2 * p + 1] < 0) throw new IllegalArgumentException("pad: negative padding " + java.util.Arrays.toString(pads) + " for a tensor " + Shape.str(x.shape));
             before[d] = pads[2 * p];
             shape[d] += pads[2 * p] + pads[2 * p + 1];
         }

@@ -65,7 +65,10 @@ public final class Tensor implements AutoCloseable {
     /** Zeros of dtype F32. */
     public static Tensor zeros(int... shape) { return zeros(DType.F32, shape); }
 
-    public static Tensor zeros(DType dtype, int... shape) { return allocate(dtype, shape, Device.cpu(), true); }
+    public static Tensor zeros(DType dtype, int... shape) {
+        Shape.checkShape("zeros", shape);
+        return allocate(dtype, shape, Device.cpu(), true);
+    }
 
     public static Tensor ones(int... shape) { return full(1, DType.F32, shape); }
 
@@ -73,6 +76,7 @@ public final class Tensor implements AutoCloseable {
 
     /** A tensor filled with {@code value}. */
     public static Tensor full(double value, DType dtype, int... shape) {
+        Shape.checkShape("full", shape);
         Tensor t = allocate(dtype, shape, Device.cpu(), value == 0);
         if (value != 0) Backend.of(t).fill(t, value);
         return t;
@@ -305,8 +309,8 @@ public final class Tensor implements AutoCloseable {
 
     /** Marks a leaf tensor as needing gradients (floating dtypes only). Returns this. */
     public Tensor requiresGrad(boolean on) {
-        if (gradFn != null && !on) throw new IllegalStateException("requiresGrad(false) on a non-leaf tensor: use detach()");
-        if (on && !dtype.isFloating()) throw new IllegalArgumentException("only floating tensors can require grad, not " + dtype);
+        if (gradFn != null && !on) throw new IllegalStateException("requiresGrad(false) on a non-leaf tensor (made by '" + gradFn.op + "'): use detach()");
+        if (on && !dtype.isFloating()) throw new IllegalArgumentException("requiresGrad: only floating tensors can require grad, not " + dtype);
         requiresGrad = on;
         return this;
     }
@@ -404,12 +408,14 @@ public final class Tensor implements AutoCloseable {
 
     /** The single value of a one-element tensor. */
     public double item() {
+        checkAlive("item");
         if (numel() != 1) throw new IllegalArgumentException("item: tensor of shape " + Shape.str(shape) + " has " + numel() + " elements, not 1");
         return dev.tessera.runtime.cpu.Elements.get(segment(), dtype, offset);
     }
 
     /** The element at a multi-index. */
     public double get(int... index) {
+        checkAlive("get");
         if (index.length != shape.length) {
             throw new IllegalArgumentException("get: " + index.length + " indices for a tensor of rank " + shape.length);
         }

@@ -18,10 +18,11 @@ final class Views {
         long known = 1;
         for (int i = 0; i < out.length; i++) {
             if (out[i] == -1) {
-                if (infer >= 0) throw new IllegalArgumentException(op + ": only one dimension can be -1 in " + Shape.str(shape));
+                if (infer >= 0) throw new IllegalArgumentException(op + ": only one dimension can be -1 in " + Shape.str(shape)
+                            + " (input shape " + Shape.str(x.shape) + ")");
                 infer = i;
             } else if (out[i] < 0) {
-                throw new IllegalArgumentException(op + ": negative dimension in " + Shape.str(shape));
+                throw new IllegalArgumentException(op + ": negative dimension in " + Shape.str(shape) + " (input shape " + Shape.str(x.shape) + ")");
             } else {
                 known *= out[i];
             }
@@ -112,7 +113,10 @@ final class Views {
         boolean[] used = new boolean[r];
         for (int i = 0; i < r; i++) {
             int d = Shape.dim("permute", order[i], r);
-            if (used[d]) throw new IllegalArgumentException("permute: dimension " + d + " repeated in " + Arrays.toString(order));
+            if (used[d]) {
+                throw new IllegalArgumentException("permute: dimension " + d + " repeated in " + Arrays.toString(order) + " for a tensor "
+                        + Shape.str(x.shape));
+            }
             used[d] = true;
             shape[i] = x.shape[d];
             st[i] = x.strides[d];
@@ -221,6 +225,9 @@ final class Views {
         long[] st = new long[r];
         for (int i = 0; i < r; i++) {
             int want = target[i];
+            if (want < -1) {
+                throw new IllegalArgumentException("expand: negative size " + want + " in " + Shape.str(target) + " for input " + Shape.str(x.shape));
+            }
             if (i < lead) {
                 if (want < 0) throw new IllegalArgumentException("expand: -1 is not allowed for a new leading dimension in " + Shape.str(target));
                 shape[i] = want;
