@@ -3,5 +3,8 @@ module dev.tessera.nn {
     requires transitive dev.tessera.runtime;
     requires transitive dev.tessera.kernels;
     requires com.fasterxml.jackson.databind;
+    requires me.tongfei.progressbar;
+    requires org.knowm.xchart;
+    requires java.desktop;
     exports dev.tessera.nn;
 }

@@ -1,0 +1,206 @@
+package dev.tessera.nn;
+
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Tensor;
+import dev.tessera.runtime.TesseraException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+
+/**
+ * A byte corpus for language-model training: one byte sequence (documents joined end to end), memory-mapped
+ * when it is a single file, with its document boundaries, a deterministic held-out split (the last
+ * {@code heldOutFraction} of the bytes) and seeded random windows.
+ */
+public final class ByteCorpus implements AutoCloseable {
+    private final String name;
+    private final Arena arena;
+    private final MemorySegment bytes;
+    private final long[] documentStarts;
+
+    private ByteCorpus(String name, Arena arena, MemorySegment bytes, long[] documentStarts) {
+        this.name = name;
+        this.arena = arena;
+        this.bytes = bytes;
+        this.documentStarts = documentStarts;
+    }
+
+    /** A corpus over the bytes of one file, memory-mapped. */
+    public static ByteCorpus ofFile(Path file) {
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            if (ch.size() == 0) throw new IllegalArgumentException("corpus file " + file + " is empty");
+            return new ByteCorpus(file.toString(), arena, ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena), new long[] {0});
+        } catch (IOException e) {
+            arena.close();
+            throw new TesseraException("cannot read corpus file " + file + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** A corpus of the in-memory {@code data} (tests, small texts). */
+    public static ByteCorpus ofBytes(String name, byte[] data) {
+        if (data.length == 0) throw new IllegalArgumentException("corpus '" + name + "' is empty");
+        Arena arena = Arena.ofShared();
+        MemorySegment m = arena.allocate(data.length);
+        MemorySegment.copy(data, 0, m, ValueLayout.JAVA_BYTE, 0, data.length);
+        return new ByteCorpus(name, arena, m, new long[] {0});
+    }
+
+    /** Every regular file under {@code dir} (sorted by path, so the order is reproducible), each a document. */
+    public static ByteCorpus ofDirectory(Path dir) {
+        List<Path> files;
+        try (Stream<Path> s = Files.walk(dir)) {
+            files = s.filter(Files::isRegularFile).sorted().toList();
+        } catch (IOException e) {
+            throw new TesseraException("cannot list corpus directory " + dir + ": " + e.getMessage(), e);
+        }
+        List<byte[]> docs = new ArrayList<>();
+        for (Path f : files) {
+            try {
+                byte[] b = Files.readAllBytes(f);
+                if (b.length > 0) docs.add(b);
+            } catch (IOException e) {
+                throw new TesseraException("cannot read corpus file " + f + ": " + e.getMessage(), e);
+            }
+        }
+        if (docs.isEmpty()) throw new IllegalArgumentException("corpus directory " + dir + " holds no non-empty files");
+        return join(dir.toString(), docs);
+    }
+
+    /** The running JDK's own source code ({@code lib/src.zip}), or null when this JDK ships none. */
+    public static Path jdkSourceZip() {
+        Path p = Path.of(System.getProperty("java.home"), "lib", "src.zip");
+        return Files.isRegularFile(p) ? p : null;
+    }
+
+    /**
+     * The {@code .java} files of a JDK {@code src.zip} whose path starts with {@code prefix} (e.g. "java.base/java/"),
+     * in archive order, up to {@code maxBytes} bytes: real source code present on every full JDK.
+     */
+    public static ByteCorpus ofSourceZip(Path zip, String prefix, long maxBytes) {
+        List<byte[]> docs = new ArrayList<>();
+        long total = 0;
+        try (ZipFile z = new ZipFile(zip.toFile())) {
+            List<? extends ZipEntry> entries = Collections.list(z.entries());
+            for (ZipEntry e : entries) {
+                if (e.isDirectory() || !e.getName().startsWith(prefix) || !e.getName().endsWith(".java")) continue;
+                try (InputStream in = z.getInputStream(e)) {
+                    byte[] b = in.readAllBytes();
+                    if (total + b.length > maxBytes) break;
+                    docs.add(b);
+                    total += b.length;
+                }
+            }
+        } catch (IOException e) {
+            throw new TesseraException("cannot read source archive " + zip + ": " + e.getMessage(), e);
+        }
+        if (docs.isEmpty()) throw new IllegalArgumentException("source archive " + zip + " has no .java files under '" + prefix + "'");
+        return join(zip + "!" + prefix, docs);
+    }
+
+    private static ByteCorpus join(String name, List<byte[]> docs) {
+        long total = 0;
+        for (byte[] d : docs) total += d.length;
+        Arena arena = Arena.ofShared();
+        MemorySegment m = arena.allocate(total);
+        long[] starts = new long[docs.size()];
+        long at = 0;
+        for (int i = 0; i < docs.size(); i++) {
+            starts[i] = at;
+            MemorySegment.copy(docs.get(i), 0, m, ValueLayout.JAVA_BYTE, at, docs.get(i).length);
+            at += docs.get(i).length;
+        }
+        return new ByteCorpus(name, arena, m, starts);
+    }
+
+    public String name() { return name; }
+
+    public long size() { return bytes.byteSize(); }
+
+    /** Start offsets of the documents, ascending, the first 0. */
+    public long[] documentStarts() { return documentStarts.clone(); }
+
+    public byte byteAt(long i) { return bytes.get(ValueLayout.JAVA_BYTE, i); }
+
+    /** Bytes {@code [from, from+len)}. */
+    public byte[] slice(long from, int len) {
+        if (from < 0 || len < 0 || from + len > size()) {
+            throw new IndexOutOfBoundsException("corpus slice [" + from + ", " + (from + len) + ") outside [0, " + size() + ")");
+        }
+        return bytes.asSlice(from, len).toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    /** Which part of the corpus a window comes from. */
+    public enum Split { TRAIN, HELD_OUT }
+
+    /** The byte range [start, end) of a split: held-out is the last {@code heldOutFraction} of the corpus. */
+    public long[] range(Split split, double heldOutFraction) {
+        if (heldOutFraction <= 0 || heldOutFraction >= 1) {
+            throw new IllegalArgumentException("held-out fraction must be in (0, 1), got " + heldOutFraction);
+        }
+        long cut = size() - (long) Math.ceil(size() * heldOutFraction);
+        return split == Split.TRAIN ? new long[] {0, cut} : new long[] {cut, size()};
+    }
+
+    /** A batch of windows: inputs and next-byte targets, both [batch, length] I64. */
+    public record Batch(Tensor inputs, Tensor targets) {}
+
+    /**
+     * {@code batch} windows of {@code length + 1} bytes at offsets drawn from {@code gen} inside the split;
+     * inputs are the first {@code length} bytes, targets the last {@code length}. The generator's offset is the data
+     * position a checkpoint saves.
+     */
+    public Batch sample(Generator gen, Split split, double heldOutFraction, int batch, int length) {
+        long[] r = range(split, heldOutFraction);
+        long span = r[1] - r[0] - (length + 1);
+        if (span < 0) {
+            throw new IllegalArgumentException("corpus split " + split + " of " + name + " has " + (r[1] - r[0])
+                    + " bytes, fewer than one window of " + (length + 1));
+        }
+        long[] in = new long[batch * length], tg = new long[batch * length];
+        try (var s = dev.tessera.runtime.Scope.open()) {
+            long[] offs = Tensor.randint(gen, 0, span + 1, batch).toLongArray();
+            for (int b = 0; b < batch; b++) {
+                byte[] w = slice(r[0] + offs[b], length + 1);
+                for (int t = 0; t < length; t++) {
+                    in[b * length + t] = w[t] & 0xFF;
+                    tg[b * length + t] = w[t + 1] & 0xFF;
+                }
+            }
+        }
+        return new Batch(Tensor.of(in, batch, length), Tensor.of(tg, batch, length));
+    }
+
+    /** Consecutive non-overlapping windows of a split, for a deterministic evaluation pass: at most {@code maxWindows}. */
+    public List<long[]> evaluationWindows(Split split, double heldOutFraction, int length, int maxWindows) {
+        long[] r = range(split, heldOutFraction);
+        List<long[]> out = new ArrayList<>();
+        for (long at = r[0]; at + length + 1 <= r[1] && out.size() < maxWindows; at += length) out.add(new long[] {at, length + 1});
+        return out;
+    }
+
+    /** Bytes as an I64 tensor [n] (for scoring a text). */
+    public static Tensor bytesToTensor(byte[] b) {
+        long[] v = new long[b.length];
+        for (int i = 0; i < b.length; i++) v[i] = b[i] & 0xFF;
+        return Tensor.of(v, b.length);
+    }
+
+
+    @Override public void close() { arena.close(); }
+}
