@@ -29,9 +29,12 @@ final class Indexing {
         if (table.shape.length != 2) throw new IllegalArgumentException("embedding: table must be [V, D], got " + Shape.str(table.shape));
         int[] outShape = java.util.Arrays.copyOf(idx.shape, idx.shape.length + 1);
         outShape[idx.shape.length] = table.shape[1];
-        try (Scope s = Scope.open()) {
-            return s.keep(indexSelectChecked("embedding", table, 0, idx.reshape(-1)).reshape(outShape));
-        }
+        // No scope here: closing one would also release the graph nodes recorded in it, cutting the
+        // gradient path to the table. Only the flat index view is temporary.
+        Tensor flat = idx.reshape(-1);
+        Tensor out = indexSelectChecked("embedding", table, 0, flat).reshape(outShape);
+        flat.close();
+        return out;
     }
 
     static Tensor indexSelect(Tensor x, int dim, Tensor idx) {

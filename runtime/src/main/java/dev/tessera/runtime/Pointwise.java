@@ -88,7 +88,8 @@ final class Pointwise {
         x.checkAlive("pow");
         Tensor y = unaryRaw(UnaryOp.POW_SCALAR, e, 0, x, x.dtype.toFloating());
         return Autograd.record("pow_scalar", y, new Tensor[] {x}, new Tensor[] {x},
-                (g, s) -> new Tensor[] {g.mul(s[0].pow(e - 1)).mul(e)});
+                // x^0 is constant: its gradient is 0 everywhere, also at x = 0 where 0·x^-1 would be NaN (as in PyTorch)
+                (g, s) -> new Tensor[] {e == 0 ? g.mul(0) : g.mul(s[0].pow(e - 1)).mul(e)});
     }
 
     static Tensor clamp(Tensor x, double min, double max) {
@@ -126,9 +127,15 @@ final class Pointwise {
             case SUB -> new Tensor[] {sumTo(g, xs), sumTo(g.neg(), ys)};
             case MUL -> new Tensor[] {sumTo(g.mul(s[1]), xs), sumTo(g.mul(s[0]), ys)};
             case DIV -> new Tensor[] {sumTo(g.div(s[1]), xs), sumTo(g.mul(s[0]).div(s[1].mul(s[1])).neg(), ys)};
-            case POW -> new Tensor[] {
-                    sumTo(g.mul(s[1]).mul(s[0].pow(s[1].sub(1))), xs),
-                    sumTo(g.mul(s[2]).mul(s[0].log()), ys)};
+            case POW -> {
+                // As in PyTorch: d/dx is 0 where y == 0 (x^0 is constant, 0·0^-1 would be NaN), and d/dy is 0 where
+                // x == 0 and y >= 0 (0^y is constant there, 0·log 0 would be NaN).
+                Tensor zero = Tensor.scalar(0, g.dtype);
+                Tensor dx = g.mul(s[1]).mul(s[0].pow(s[1].sub(1))).where(s[1].ne(zero), zero);
+                Tensor dyAll = g.mul(s[2]).mul(s[0].log());
+                Tensor dy = dyAll.where(s[0].ne(zero), dyAll.where(s[1].lt(zero), zero));
+                yield new Tensor[] {sumTo(dx, xs), sumTo(dy, ys)};
+            }
             case MAX, MIN -> {
                 // The gradient goes to the chosen operand; ties split it evenly, as in PyTorch.
                 Tensor pick = binaryRaw(op == BinaryOp.MAX ? BinaryOp.GT : BinaryOp.LT, s[0], s[1], g.shape, DType.BOOL).to(g.dtype);
