@@ -17,6 +17,8 @@ final class Node {
     final Tensor[] inputs;
     final int[] outputShape;
     private Tensor[] saved;
+    /** The scope that releases this node's saved tensors, or null. */
+    Scope owner;
     private Backward backward;
     private boolean released;
 

@@ -1,5 +1,6 @@
 package dev.tessera.runtime;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,7 +15,8 @@ import java.util.List;
  * }
  * }</pre>
  * A kept tensor moves to the enclosing scope, or to no scope (then its owner calls {@link Tensor#close()}).
- * Autograd graph nodes recorded in a scope drop their saved tensors when it closes. Scopes nest and
+ * Autograd graph nodes recorded in a scope drop their saved tensors when it closes, except those a kept tensor
+ * depends on, which move with it. Scopes nest and
  * must be closed in the reverse order of opening, on the thread that opened them.
  */
 public final class Scope implements AutoCloseable {
@@ -38,13 +40,34 @@ public final class Scope implements AutoCloseable {
         return s;
     }
 
-    /** Keeps {@code t} alive past this scope: it moves to the enclosing scope (or to none). Returns {@code t}. */
+    /**
+     * Keeps {@code t} alive past this scope: it moves to the enclosing scope (or to none), and so does the part of
+     * its autograd graph recorded here, so that {@code t.backward()} still works after this scope closed.
+     * Returns {@code t}.
+     */
     public <T extends Tensor> T keep(T t) {
         if (t.owner == this) {
             t.owner = parent;
             if (parent != null) parent.tensors.add(t);
         }
+        keepGraph(t.gradFn);
         return t;
+    }
+
+    /** Moves the nodes recorded in this scope that {@code root} depends on to the enclosing scope. */
+    private void keepGraph(Node root) {
+        ArrayDeque<Node> todo = new ArrayDeque<>();
+        if (root != null && root.owner == this) todo.push(root);
+        while (!todo.isEmpty()) {
+            Node n = todo.pop();
+            if (n.owner != this) continue; // already moved through another path
+            n.owner = parent;
+            if (parent != null) parent.nodes.add(n);
+            for (Tensor in : n.inputs) {
+                // Nodes recorded in enclosing scopes stay where they are, and so do all their inputs' nodes.
+                if (in != null && in.gradFn != null && in.gradFn.owner == this) todo.push(in.gradFn);
+            }
+        }
     }
 
     /** Keeps every tensor given; see {@link #keep}. */
@@ -71,7 +94,10 @@ public final class Scope implements AutoCloseable {
 
     static void register(Node n) {
         Scope s = CURRENT.get();
-        if (s != null) s.nodes.add(n);
+        if (s != null) {
+            n.owner = s;
+            s.nodes.add(n);
+        }
     }
 
     /** Makes {@code t} owned by no scope: its lifetime is then managed by whoever holds it. */
@@ -97,7 +123,7 @@ public final class Scope implements AutoCloseable {
         }
         closed = true;
         CURRENT.set(parent);
-        for (Node n : nodes) n.releaseSaved();
+        for (Node n : nodes) if (n.owner == this) n.releaseSaved();
         for (Tensor t : tensors) {
             if (t.owner == this) t.close();
         }

@@ -227,17 +227,26 @@ class ScopeAndMemoryTest {
     }
 
     @Test
-    void closingTheScopeFreesTheGraph() {
+    void closingTheScopeFreesTheGraphUnlessAKeptTensorNeedsIt() {
         long base = MemoryStats.cpuLiveBytes();
         Tensor x = Tensor.ones(100).requiresGrad(true);
+        try (Scope s = Scope.open()) {
+            x.exp().sum(); // nothing kept: exp's saved output goes with the scope
+        }
+        assertEquals(base + 400, MemoryStats.cpuLiveBytes());
         Tensor loss;
         try (Scope s = Scope.open()) {
             loss = s.keep(x.exp().sum());
         }
-        // exp's saved tensors were dropped with the scope: only x and loss remain
-        assertEquals(base + 400 + 4, MemoryStats.cpuLiveBytes());
+        // the kept loss carries its graph: exp's saved output (400 bytes) is still held
+        assertEquals(base + 400 + 4 + 400, MemoryStats.cpuLiveBytes());
+        loss.backward();
+        float[] g = x.grad().toFloatArray();
+        for (float v : g) assertEquals((float) Math.E, v, 1e-6f);
+        // backward dropped the saved output; x's gradient (400 bytes) is new
+        assertEquals(base + 400 + 4 + 400, MemoryStats.cpuLiveBytes());
         IllegalStateException e = assertThrows(IllegalStateException.class, loss::backward);
-        assertTrue(e.getMessage().contains("exp") || e.getMessage().contains("sum"), e.getMessage());
+        assertTrue(e.getMessage().contains("sum") || e.getMessage().contains("exp"), e.getMessage());
         loss.close();
         x.close();
         assertEquals(base, MemoryStats.cpuLiveBytes());
