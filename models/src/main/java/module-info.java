@@ -1,7 +1,7 @@
-/**
- * The byte-level language models of the seed papers and the {@code tessera} command line.
- * Its API package {@code dev.tessera.models} is exported once it has members.
- */
+/** The byte-level language models of the seed papers and the {@code tessera} command line. */
 module dev.tessera.models {
     requires transitive dev.tessera.nn;
+    requires info.picocli;
+    exports dev.tessera.models.cli;
+    opens dev.tessera.models.cli to info.picocli;
 }
