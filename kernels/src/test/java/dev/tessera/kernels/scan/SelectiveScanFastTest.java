@@ -16,9 +16,9 @@ import org.junit.jupiter.api.Test;
 class SelectiveScanFastTest {
     static final double FWD_TOL = 2e-5, GRAD_TOL = 2e-4;
 
+    /** Compares the two paths on an already drawn fixture. */
     static void compare(String name, ScanFixture f) {
         try (Scope s = Scope.open()) {
-            f.draw();
             Tensor[] in32 = f.inputs(DType.F32), in64 = f.inputs(DType.F64);
             for (Tensor t : in32) if (t != null) t.requiresGrad(true);
             for (Tensor t : in64) if (t != null) t.requiresGrad(true);
@@ -46,40 +46,40 @@ class SelectiveScanFastTest {
 
     @Test
     void everyOptionGroupsOfTwo() {
-        compare("all, G=2", new ScanFixture(11, 2, 150, 4, 8, 2, 20).all());
+        compare("all, G=2", new ScanFixture(11, 2, 150, 4, 8, 2, 20).all().draw());
     }
 
     @Test
     void plainSingleGroup() {
-        compare("plain, G=1", new ScanFixture(12, 2, 70, 2, 16, 1, 32));
+        compare("plain, G=1", new ScanFixture(12, 2, 70, 2, 16, 1, 32).draw());
     }
 
     @Test
     void groupPerHeadWithGateOnly() {
         ScanFixture f = new ScanFixture(13, 1, 65, 3, 5, 3, 16);
         f.withZ = true;
-        compare("G=H, z", f);
+        compare("G=H, z", f.draw());
     }
 
     @Test
     void biasAndSoftplusWithoutD() {
         ScanFixture f = new ScanFixture(14, 2, 33, 2, 4, 1, 7);
         f.withBias = f.softplus = f.withFinal = true;
-        compare("dtBias+softplus", f);
+        compare("dtBias+softplus", f.draw());
     }
 
     @Test
     void packedWithStates() {
-        compare("packed", new ScanFixture(15, 1, 140, 2, 4, 1, 16).all().packed(0, 1, 70, 70, 140));
+        compare("packed", new ScanFixture(15, 1, 140, 2, 4, 1, 16).all().packed(0, 1, 70, 70, 140).draw());
     }
 
     @Test
     void perStateDecay() {
-        compare("A [H,N]", new ScanFixture(16, 2, 80, 6, 1, 2, 19).all().mamba1A());
+        compare("A [H,N]", new ScanFixture(16, 2, 80, 6, 1, 2, 19).all().mamba1A().draw());
     }
 
     @Test
     void lengthOne() {
-        compare("L=1", new ScanFixture(17, 3, 1, 2, 3, 1, 5).all());
+        compare("L=1", new ScanFixture(17, 3, 1, 2, 3, 1, 5).all().draw());
     }
 }
