@@ -1,0 +1,62 @@
+package dev.tessera.kernels.attention;
+
+import static dev.tessera.kernels.attention.TileKernels.BC;
+import static dev.tessera.kernels.attention.TileKernels.BR;
+
+import dev.tessera.runtime.spi.KernelSupport;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The tiled F32 forward of FlashAttention-2 (arXiv 2307.08691, Algorithm 1) on the CPU.
+ *
+ * <p>One task per (batch, query head, block of {@link TileKernels#BR} queries). A task walks the key tiles its rows can
+ * see (causal and window masks skip the rest), keeps per row a running max m, a running sum l and an unnormalised
+ * output in a [BR, P] accumulator, and writes {@code o = acc / l} and {@code L = m + log l} once at the end. No Lq×Lk
+ * matrix exists; the work per task is O(BR·Lk·P) with O(BR·(BC + P)) memory.
+ *
+ * <p>Tasks are taken from a shared counter by the pool's workers (causal tasks differ in cost by up to Lk/BR), the
+ * most expensive first; each output element is written by exactly one task, so the result does not depend on timing.
+ */
+final class FlashForwardCpu {
+    private FlashForwardCpu() {}
+
+    /** Fills {@code out} [B·Hq][Lq·P] and {@code lse} [B·Hq][Lq]. */
+    static void run(AttentionTiles t, float[][] out, float[][] lse) {
+        Geometry g = t.g;
+        int blocks = (g.qLen + BR - 1) / BR, tasks = g.batch * g.qHeads * blocks;
+        AtomicInteger next = new AtomicInteger();
+        KernelSupport.parallelFor(Math.min(tasks, KernelSupport.cpuThreads()), 1, (s, e) -> {
+            int P = g.headDim;
+            float[] sb = new float[BR * BC], acc = new float[BR * P], m = new float[BR], l = new float[BR];
+            for (int task; (task = next.getAndIncrement()) < tasks; ) {
+                int qb = blocks - 1 - task % blocks, bh = task / blocks; // later query blocks see more keys: start them first
+                int b = bh / g.qHeads, h = bh % g.qHeads;
+                int i0 = qb * BR, rows = Math.min(BR, g.qLen - i0);
+                Arrays.fill(acc, 0f);
+                Arrays.fill(m, Float.NEGATIVE_INFINITY);
+                Arrays.fill(l, 0f);
+                int[] u = t.union(b, i0, rows);
+                float[] vs = t.v[t.kvSlice(b, h)];
+                for (int j0 = u[0]; j0 < u[1]; j0 += BC) {
+                    int n = Math.min(BC, u[1] - j0);
+                    t.logits(sb, b, h, i0, rows, j0);
+                    for (int r = 0; r < rows; r++) TileKernels.softmaxStep(sb, r, m, l, acc, P);
+                    TileKernels.accumulate(sb, BC, 1, rows, n, vs, j0 * P, P, acc, 0);
+                }
+                float[] o = out[bh], ls = lse[bh];
+                for (int r = 0; r < rows; r++) {
+                    int i = i0 + r;
+                    if (l[r] > 0) {
+                        float inv = 1 / l[r];
+                        for (int p = 0; p < P; p++) o[i * P + p] = acc[r * P + p] * inv;
+                        ls[i] = m[r] + (float) Math.log(l[r]);
+                    } else { // every visible key masked: output 0, and L = −∞ tells the backward to skip the row
+                        Arrays.fill(o, i * P, i * P + P, 0f);
+                        ls[i] = Float.NEGATIVE_INFINITY;
+                    }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,104 @@
+package dev.tessera.kernels.attention;
+
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.Tensor;
+import java.util.Arrays;
+
+/**
+ * Keys and values of past positions for decoding, one row per sequence of a batch; rows may hold different numbers
+ * of positions (prompts of different lengths, sequences that stopped).
+ *
+ * <p>Buffers are [B,Hkv,capacity,P]; row b's valid prefix has {@link #length(int)} positions. {@link #attend} runs
+ * {@link FlashAttention} with {@code keyLengths} = the row lengths, so each row's queries are its last positions:
+ * after appending T steps, queries [B,Hq,T,P] attend causally exactly as the same rows would in one full causal
+ * forward. The buffers belong to the scope open when the cache is made; {@link #close()} releases them earlier.
+ * Decoding is inference: the cache holds copies and records no gradient.
+ */
+public final class KvCache implements AutoCloseable {
+    private final Tensor k, v;
+    private final int[] length;
+    private final int capacity;
+
+    private KvCache(Tensor k, Tensor v) {
+        this.k = k;
+        this.v = v;
+        this.length = new int[k.size(0)];
+        this.capacity = k.size(2);
+    }
+
+    /** An empty cache of {@code batch} rows of up to {@code capacity} positions. */
+    public static KvCache create(int batch, int kvHeads, int capacity, int headDim, DType dtype) {
+        if (batch < 1 || kvHeads < 1 || capacity < 1 || headDim < 1) {
+            throw new IllegalArgumentException("kv_cache: batch, kvHeads, capacity and headDim must be ≥ 1, got " + batch + ", " + kvHeads + ", "
+                    + capacity + ", " + headDim);
+        }
+        return new KvCache(Tensor.zeros(dtype, batch, kvHeads, capacity, headDim), Tensor.zeros(dtype, batch, kvHeads, capacity, headDim));
+    }
+
+    /** Positions held by row b. */
+    public int length(int b) { return length[b]; }
+
+    /** Positions held by every row. */
+    public int[] lengths() { return length.clone(); }
+
+    public int capacity() { return capacity; }
+
+    /** Appends T new positions [B,Hkv,T,P] to every row. */
+    public void append(Tensor kNew, Tensor vNew) {
+        int[] all = new int[length.length];
+        Arrays.fill(all, kNew.dim() == 4 ? kNew.size(2) : 0);
+        append(kNew, vNew, all);
+    }
+
+    /** Appends the first {@code counts[b]} of the T new positions [B,Hkv,T,P] to row b (0 leaves the row as it is). */
+    public void append(Tensor kNew, Tensor vNew, int[] counts) {
+        int[] want = {k.size(0), k.size(1), kNew.dim() == 4 ? kNew.size(2) : -1, k.size(3)};
+        if (!Arrays.equals(kNew.shape(), want) || !Arrays.equals(vNew.shape(), want)) {
+            throw new IllegalArgumentException("kv_cache: new k and v must be [B,Hkv,T,P] = " + Arrays.toString(want).replace("-1", "T")
+                    + ", got k " + Arrays.toString(kNew.shape()) + ", v " + Arrays.toString(vNew.shape()));
+        }
+        if (counts.length != length.length) throw new IllegalArgumentException("kv_cache: counts needs one entry per row (" + length.length + ")");
+        for (int b = 0; b < length.length; b++) {
+            if (counts[b] < 0 || counts[b] > want[2]) throw new IllegalArgumentException("kv_cache: counts " + Arrays.toString(counts) + " must lie in [0, T = " + want[2] + "]");
+            if (length[b] + counts[b] > capacity) {
+                throw new IllegalStateException("kv_cache: row " + b + " holds " + length[b] + " positions; " + counts[b] + " more exceed the capacity " + capacity);
+            }
+        }
+        try (Grad.Region g = Grad.noGrad()) {
+            for (int b = 0; b < length.length; b++) {
+                int c = counts[b];
+                if (c == 0) continue;
+                k.select(0, b).narrow(1, length[b], c).copyFrom(kNew.select(0, b).narrow(1, 0, c));
+                v.select(0, b).narrow(1, length[b], c).copyFrom(vNew.select(0, b).narrow(1, 0, c));
+                length[b] += c;
+            }
+        }
+    }
+
+    /** Causal attention of queries [B,Hq,T,P] (each row's last T positions) over the cached keys. */
+    public Tensor attend(Tensor q) { return attend(q, AttentionOptions.builder().causal(true).build()); }
+
+    /**
+     * Attention of queries [B,Hq,T,P] over the cached keys with the given options (causal, window, scale...);
+     * the key lengths are the cache's own.
+     */
+    public Tensor attend(Tensor q, AttentionOptions o) {
+        int used = Math.max(1, Arrays.stream(length).max().orElse(1));
+        Tensor kk = k.narrow(2, 0, used), vv = v.narrow(2, 0, used);
+        return FlashAttention.apply(q, kk, vv, o.toBuilder().keyLengths(length).build());
+    }
+
+    /** Appends one decoding step's k, v [B,Hkv,T,P] to every row and attends with its queries [B,Hq,T,P], causally. */
+    public Tensor step(Tensor q, Tensor kNew, Tensor vNew) {
+        append(kNew, vNew);
+        return attend(q);
+    }
+
+    /** Releases the buffers. */
+    @Override
+    public void close() {
+        k.close();
+        v.close();
+    }
+}
