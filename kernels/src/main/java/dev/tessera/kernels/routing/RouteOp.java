@@ -1,0 +1,49 @@
+package dev.tessera.kernels.routing;
+
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Tensor;
+import dev.tessera.runtime.spi.KernelSupport;
+
+/** Route with autograd: the fast kernel for F32, the reference for F64; c as a second recorded op on p. */
+final class RouteOp {
+    private RouteOp() {}
+
+    static Routing apply(Tensor q, Tensor k, Layout layout) {
+        int nb = layout.batch, len = layout.length, d = q.size(2);
+        DType dt = q.dtype();
+        Tensor qc = q.contiguous(), kc = k.contiguous();
+        Tensor p, b, c;
+        if (dt == DType.F32) {
+            int[] shape = {nb, len};
+            p = KernelSupport.allocate(DType.F32, shape, q.device());
+            b = KernelSupport.allocate(DType.BOOL, shape, q.device());
+            c = KernelSupport.allocate(DType.F32, shape, q.device());
+            RouteKernel.forward(KernelSupport.segment(qc), KernelSupport.offset(qc), KernelSupport.segment(kc), KernelSupport.offset(kc),
+                    layout, d, KernelSupport.segment(p), KernelSupport.segment(b), KernelSupport.segment(c));
+        } else {
+            ChunkRoutingReference.Route r = ChunkRoutingReference.route(NestedArrays.rank3(qc), NestedArrays.rank3(kc), layout);
+            p = NestedArrays.tensor(r.p(), len, dt);
+            b = NestedArrays.tensor(r.b(), len);
+            c = NestedArrays.tensor(r.c(), len, dt);
+        }
+        p = KernelSupport.record("chunk_route", p, new Tensor[] {q, k}, new Tensor[] {qc, kc}, (dp, s) -> backward(s[0], s[1], layout, dp));
+        // c = b ? p : 1 − p, so dc reaches p with the sign of the side chosen.
+        c = KernelSupport.record("route_confidence", c, new Tensor[] {p}, new Tensor[] {b}, (dc, s) -> new Tensor[] {dc.where(s[0], dc.neg())});
+        return new Routing(p, b, c);
+    }
+
+    private static Tensor[] backward(Tensor q, Tensor k, Layout layout, Tensor dp) {
+        DType dt = q.dtype();
+        int d = q.size(2);
+        Tensor g = dp.to(dt).contiguous();
+        if (dt == DType.F32) {
+            Tensor dq = KernelSupport.allocate(dt, q.shape(), q.device()), dk = KernelSupport.allocate(dt, k.shape(), k.device());
+            RouteKernel.backward(KernelSupport.segment(q), KernelSupport.offset(q), KernelSupport.segment(k), KernelSupport.offset(k),
+                    layout, d, KernelSupport.segment(g), KernelSupport.offset(g), KernelSupport.segment(dq), KernelSupport.segment(dk));
+            return new Tensor[] {dq, dk};
+        }
+        ChunkRoutingReference.RouteGrad r = ChunkRoutingReference.routeBackward(NestedArrays.rank3(q), NestedArrays.rank3(k), layout,
+                NestedArrays.rank2(g));
+        return new Tensor[] {NestedArrays.tensor(r.dq(), d, dt), NestedArrays.tensor(r.dk(), d, dt)};
+    }
+}

@@ -1,0 +1,199 @@
+package dev.tessera.kernels.routing;
+
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.Tensor;
+import dev.tessera.runtime.spi.KernelSupport;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * Routing and dechunking one position at a time for a batch of B independent sequences (decoding), giving exactly
+ * (bit for bit) the p, b and dechunked output of {@link ChunkRouter} at every position. Per row it holds q of the
+ * previous position and the current EMA state z̄; the reference implementation steps batch 1 only, here each row
+ * follows its own boundary pattern.
+ *
+ * <p>One step, per new byte of every row:
+ * <pre>{@code
+ * StepRouting r = state.route(q, k);                  // q, k [B, D] of the new position
+ * Tensor zh = inner.step(rowsOf(xh, r.boundaryRows())); // [n, D]: only rows with a boundary run the inner network
+ * Tensor z = state.dechunk(zh);                        // [B, D]: the dechunked output of every row
+ * }</pre>
+ * {@code route} and {@code dechunk} alternate. Rows without a boundary keep z̄ (the upsample repeats it); a boundary
+ * row updates z̄ = P·ẑ + (1 − P)·z̄ with P = clamp(p, 1e−4, 1 − 1e−4). STE(c) is 1 forward; no autograd here.
+ * The state (B·D values twice) is memory the garbage collector frees; it needs no closing.
+ */
+public final class RoutingState {
+    private final int batch, dim;
+    private final DType dtype;
+    private final MemorySegment previousQ, zbar; // [B, D] row-major
+    private final boolean[] seen;
+    private float[] pendingP; // p of the last route, while its dechunk is pending
+    private double[] pendingProbs;
+    private int[] pendingRows;
+
+    private RoutingState(int batch, int dim, DType dtype) {
+        this.batch = batch;
+        this.dim = dim;
+        this.dtype = dtype;
+        // Native memory freed by the GC (the Vector API reads heap segments only when they wrap byte[]).
+        Arena arena = Arena.ofAuto();
+        previousQ = arena.allocate((long) batch * dim * dtype.byteSize(), 64);
+        zbar = arena.allocate((long) batch * dim * dtype.byteSize(), 64);
+        seen = new boolean[batch];
+    }
+
+    /** A state for B rows of width D, each at the start of a sequence. */
+    public static RoutingState create(int batch, int dim, DType dtype) {
+        if (batch < 1 || dim < 1 || (dtype != DType.F32 && dtype != DType.F64)) {
+            throw new IllegalArgumentException("RoutingState: need batch >= 1, dim >= 1 and F32 or F64, got batch " + batch + ", dim "
+                    + dim + ", " + dtype);
+        }
+        return new RoutingState(batch, dim, dtype);
+    }
+
+    /**
+     * The state after a parallel prefill: q [B, L, D] and the dechunked output [B, L, D] of the prompt, mask [B, L]
+     * (null: all real); each row continues after its last real position (a row with none starts fresh).
+     */
+    public static RoutingState afterPrefill(Tensor q, Tensor dechunked, Tensor mask) {
+        if (q.dim() != 3 || !Arrays.equals(q.shape(), dechunked.shape()) || q.dtype() != dechunked.dtype()) {
+            throw new IllegalArgumentException("RoutingState.afterPrefill: q " + q.dtype() + " " + Arrays.toString(q.shape())
+                    + " and dechunked " + dechunked.dtype() + " " + Arrays.toString(dechunked.shape()) + " must match, [B, L, D]");
+        }
+        int nb = q.size(0), len = q.size(1), d = q.size(2);
+        RoutingState s = create(nb, d, q.dtype());
+        Layout layout = mask == null ? Layout.rows(nb, len) : Layout.fromMask("RoutingState.afterPrefill", mask, nb, len);
+        double[] qv = q.toDoubleArray(), zv = dechunked.toDoubleArray();
+        for (int r = 0; r < nb; r++) {
+            int last = -1;
+            for (int t = 0; t < len; t++) if (layout.valid(r * len + t)) last = t;
+            if (last < 0) continue;
+            s.seen[r] = true;
+            for (int j = 0; j < d; j++) { // exact: the values were F32 or F64 already
+                s.set(s.previousQ, r * d + j, qv[(r * len + last) * d + j]);
+                s.set(s.zbar, r * d + j, zv[(r * len + last) * d + j]);
+            }
+        }
+        return s;
+    }
+
+    public int batch() { return batch; }
+
+    public int dim() { return dim; }
+
+    /** Starts a new sequence in {@code row}: its next position is a sequence start (p = 1) and z̄ = 0. */
+    public void reset(int row) {
+        Objects.checkIndex(row, batch);
+        seen[row] = false;
+        for (int j = 0; j < dim; j++) set(zbar, row * dim + j, 0);
+    }
+
+    /** Routes the new position of every row from its q and k ([B, D]); stores q for the next step. */
+    public StepRouting route(Tensor q, Tensor k) {
+        if (pendingRows != null) throw new IllegalStateException("RoutingState.route: dechunk the previous step first");
+        int[] want = {batch, dim};
+        if (!Arrays.equals(q.shape(), want) || !Arrays.equals(k.shape(), want) || q.dtype() != dtype || k.dtype() != dtype) {
+            throw new IllegalArgumentException("RoutingState.route: q and k must be " + dtype + " " + Arrays.toString(want) + ", got q "
+                    + q.dtype() + " " + Arrays.toString(q.shape()) + " and k " + k.dtype() + " " + Arrays.toString(k.shape()));
+        }
+        float[] p32 = new float[batch];
+        double[] p = new double[batch], c = new double[batch];
+        boolean[] b = new boolean[batch];
+        int n = 0;
+        try (Grad.Region g = Grad.noGrad()) {
+            Tensor qc = q.contiguous(), kc = k.contiguous();
+            if (dtype == DType.F32) {
+                MemorySegment qs = KernelSupport.segment(qc), ks = KernelSupport.segment(kc);
+                long qo = 4L * KernelSupport.offset(qc), ko = 4L * KernelSupport.offset(kc);
+                float[] lanes = new float[RouteKernel.S.length()];
+                for (int r = 0; r < batch; r++) {
+                    long row = 4L * r * dim;
+                    // The same call, on the same values, as the parallel kernel's position t (q_{t−1}, k_t).
+                    float pr = seen[r] ? RouteKernel.boundaryProb(RouteKernel.cosine(previousQ, row, ks, ko + row, dim, lanes, null)) : 1f;
+                    p32[r] = pr;
+                    b[r] = pr > 0.5f;
+                    p[r] = pr;
+                    c[r] = b[r] ? pr : 1f - pr;
+                    MemorySegment.copy(qs, qo + row, previousQ, row, 4L * dim);
+                }
+            } else {
+                double[] qv = qc.toDoubleArray(), kv = kc.toDoubleArray();
+                for (int r = 0; r < batch; r++) {
+                    double[] kr = Arrays.copyOfRange(kv, r * dim, (r + 1) * dim);
+                    p[r] = seen[r] ? ChunkRoutingReference.boundaryProb(ChunkRoutingReference.cosine(row(previousQ, r), kr)) : 1;
+                    b[r] = ChunkRoutingReference.isBoundary(p[r]);
+                    c[r] = ChunkRoutingReference.confidence(p[r], b[r]);
+                    for (int j = 0; j < dim; j++) set(previousQ, r * dim + j, qv[r * dim + j]);
+                }
+            }
+        }
+        int[] rows = new int[batch];
+        for (int r = 0; r < batch; r++) {
+            seen[r] = true;
+            if (b[r]) rows[n++] = r;
+        }
+        pendingRows = Arrays.copyOf(rows, n);
+        pendingP = dtype == DType.F32 ? p32 : null;
+        pendingProbs = p;
+        return new StepRouting(Tensor.of(p, batch).to(dtype), Tensor.of(b, batch), Tensor.of(c, batch).to(dtype), pendingRows.clone());
+    }
+
+    /**
+     * Takes the inner network's outputs for the boundary rows of the last {@link #route} ([n, D], in
+     * {@link StepRouting#boundaryRows()} order; [0, D] or null when there are none) and returns the dechunked
+     * output of every row, [B, D].
+     */
+    public Tensor dechunk(Tensor zhat) {
+        if (pendingRows == null) throw new IllegalStateException("RoutingState.dechunk: call route first");
+        int n = pendingRows.length;
+        boolean none = n == 0 && zhat == null;
+        if (!none && (zhat == null || zhat.dim() != 2 || zhat.size(0) != n || zhat.size(1) != dim || zhat.dtype() != dtype)) {
+            throw new IllegalArgumentException("RoutingState.dechunk: zhat must be " + dtype + " [" + n + ", " + dim
+                    + "] (one row per boundary row " + Arrays.toString(pendingRows) + "), got "
+                    + (zhat == null ? "null" : zhat.dtype() + " " + Arrays.toString(zhat.shape())));
+        }
+        try (Grad.Region g = Grad.noGrad()) {
+            if (n > 0 && dtype == DType.F32) {
+                Tensor zc = zhat.contiguous();
+                MemorySegment zs = KernelSupport.segment(zc);
+                long zo = 4L * KernelSupport.offset(zc);
+                for (int j = 0; j < n; j++) {
+                    int r = pendingRows[j];
+                    long row = 4L * r * dim;
+                    DechunkKernel.emaRow(zs, zo + 4L * j * dim, zbar, row, DechunkKernel.smoothingProb(pendingP[r]), zbar, row, dim);
+                }
+            } else if (n > 0) {
+                double[] zv = zhat.toDoubleArray();
+                for (int j = 0; j < n; j++) {
+                    int r = pendingRows[j];
+                    double prob = ChunkRoutingReference.smoothingProb(pendingProbs[r]);
+                    for (int i = 0; i < dim; i++) set(zbar, r * dim + i, ChunkRoutingReference.ema(prob, zv[j * dim + i], get(zbar, r * dim + i)));
+                }
+            }
+        }
+        pendingRows = null;
+        pendingP = null;
+        pendingProbs = null;
+        return dtype == DType.F32 ? Tensor.of(zbar.toArray(ValueLayout.JAVA_FLOAT), batch, dim)
+                : Tensor.of(zbar.toArray(ValueLayout.JAVA_DOUBLE), batch, dim);
+    }
+
+    private double[] row(MemorySegment m, int r) {
+        double[] v = new double[dim];
+        for (int j = 0; j < dim; j++) v[j] = get(m, r * dim + j);
+        return v;
+    }
+
+    private double get(MemorySegment m, long i) {
+        return dtype == DType.F32 ? m.getAtIndex(ValueLayout.JAVA_FLOAT, i) : m.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
+    }
+
+    private void set(MemorySegment m, long i, double v) {
+        if (dtype == DType.F32) m.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) v);
+        else m.setAtIndex(ValueLayout.JAVA_DOUBLE, i, v);
+    }
+}
