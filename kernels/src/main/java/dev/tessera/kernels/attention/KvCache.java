@@ -2,6 +2,7 @@ package dev.tessera.kernels.attention;
 
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import java.util.Arrays;
 
@@ -12,7 +13,7 @@ import java.util.Arrays;
  * <p>Buffers are [B,Hkv,capacity,P]; row b's valid prefix has {@link #length(int)} positions. {@link #attend} runs
  * {@link FlashAttention} with {@code keyLengths} = the row lengths, so each row's queries are its last positions:
  * after appending T steps, queries [B,Hq,T,P] attend causally exactly as the same rows would in one full causal
- * forward. The buffers belong to the scope open when the cache is made; {@link #close()} releases them earlier.
+ * forward. The buffers belong to the cache, whatever scope is open: {@link #close()} releases them.
  * Decoding is inference: the cache holds copies and records no gradient.
  */
 public final class KvCache implements AutoCloseable {
@@ -33,7 +34,9 @@ public final class KvCache implements AutoCloseable {
             throw new IllegalArgumentException("kv_cache: batch, kvHeads, capacity and headDim must be ≥ 1, got " + batch + ", " + kvHeads + ", "
                     + capacity + ", " + headDim);
         }
-        return new KvCache(Tensor.zeros(dtype, batch, kvHeads, capacity, headDim), Tensor.zeros(dtype, batch, kvHeads, capacity, headDim));
+        // Decoding spans many steps, each usually in a scope of its own: the buffers belong to the cache, not to a scope.
+        return new KvCache(Scope.persist(Tensor.zeros(dtype, batch, kvHeads, capacity, headDim)),
+                Scope.persist(Tensor.zeros(dtype, batch, kvHeads, capacity, headDim)));
     }
 
     /** Positions held by row b. */

@@ -1,0 +1,31 @@
+package dev.tessera.nn;
+
+import dev.tessera.runtime.Functional;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Tensor;
+
+/**
+ * Depthwise causal 1-D convolution over channels-last input [B, L, C] with left padding K−1. The weight is stored
+ * [C, 1, K] as PyTorch's grouped Conv1d stores it; PyTorch's default init (uniform ±1/√K for weight and bias).
+ */
+public final class CausalConv1d extends Module {
+    private final Parameter weight, bias;
+    private final int channels, width;
+
+    public CausalConv1d(int channels, int width, Generator gen) {
+        this.channels = channels;
+        this.width = width;
+        double bound = 1 / Math.sqrt(width);
+        this.weight = parameter("weight", new Parameter(Init.uniform(gen, bound, channels, 1, width)));
+        this.bias = parameter("bias", new Parameter(Init.uniform(gen, bound, channels), true));
+    }
+
+    public int width() { return width; }
+
+    public int channels() { return channels; }
+
+    /** x [B, L, C] → [B, L, C]. */
+    public Tensor forward(Tensor x) {
+        return Functional.causalConv1d(x, weight.value().reshape(channels, width), bias.value());
+    }
+}

@@ -1,0 +1,93 @@
+package dev.tessera.nn;
+
+import dev.tessera.kernels.attention.AttentionOptions;
+import dev.tessera.kernels.attention.FlashAttention;
+import dev.tessera.kernels.attention.KvCache;
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.Tensor;
+
+/**
+ * Causal multi-head self-attention as in H-Net's Transformer blocks: {@code Wqkv} Linear(D, 3D) (no bias),
+ * rotary embedding on the first {@code rotaryDim} channels of each head, flash attention (optionally a sliding
+ * window: a position sees itself and the {@code window} previous ones), {@code out_proj} Linear(D, D) (no bias).
+ */
+public final class CausalSelfAttention extends Module implements Mixer {
+    private final Linear wqkv, outProj;
+    private final int heads, headDim, window;
+    private final RotaryEmbedding rotary;
+
+    /**
+     * @param rotaryDim channels per head that rotate (0 for none)
+     * @param window    sliding window, or −1 for global attention
+     */
+    public CausalSelfAttention(int dim, int heads, int rotaryDim, int window, Generator gen) {
+        if (heads <= 0 || dim % heads != 0) throw new IllegalArgumentException("attention: dim " + dim + " is not a multiple of heads " + heads);
+        this.heads = heads;
+        this.headDim = dim / heads;
+        this.window = window;
+        this.rotary = rotaryDim > 0 ? new RotaryEmbedding(rotaryDim, 10000) : null;
+        this.wqkv = module("Wqkv", new Linear(dim, 3 * dim, false, gen));
+        this.outProj = module("out_proj", new Linear(dim, dim, false, gen));
+    }
+
+    public Linear outProj() { return outProj; }
+
+    private AttentionOptions options() { return AttentionOptions.builder().causal(true).window(window).build(); }
+
+    /** q, k, v as [B, H, L, P] from x [B, L, D], rotated for positions start..start+L−1. */
+    private Tensor[] qkv(Tensor x, int start) {
+        int b = x.size(0), l = x.size(1);
+        Tensor t = wqkv.forward(x).reshape(b, l, 3, heads, headDim).permute(2, 0, 3, 1, 4); // [3, B, H, L, P]
+        Tensor q = t.select(0, 0), k = t.select(0, 1), v = t.select(0, 2);
+        if (rotary != null) {
+            int[] pos = RotaryEmbedding.positions(start, l);
+            q = rotary.apply(q, pos);
+            k = rotary.apply(k, pos);
+        }
+        return new Tensor[] {q, k, v};
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        checkInput(x);
+        Tensor[] t = qkv(x, 0);
+        Tensor o = FlashAttention.apply(t[0], t[1], t[2], options()); // [B, H, L, P]
+        return outProj.forward(o.permute(0, 2, 1, 3).reshape(x.size(0), x.size(1), heads * headDim));
+    }
+
+    private void checkInput(Tensor x) {
+        if (x.dim() != 3 || x.size(2) != heads * headDim) {
+            throw new IllegalArgumentException("attention: input must be [B, L, " + heads * headDim + "], got " + java.util.Arrays.toString(x.shape()));
+        }
+    }
+
+    /** The key/value cache of a decoding batch; all rows advance together. */
+    static final class State implements DecodeState {
+        final KvCache cache;
+        int position;
+
+        State(KvCache cache) { this.cache = cache; }
+
+        @Override public void close() { cache.close(); }
+    }
+
+    @Override
+    public DecodeState newState(int batch, int maxLength) {
+        return new State(KvCache.create(batch, heads, maxLength, headDim, DType.F32));
+    }
+
+    @Override
+    public Tensor step(Tensor x, DecodeState state) {
+        checkInput(x);
+        State st = (State) state;
+        try (Grad.Region g = Grad.noGrad()) {
+            Tensor[] t = qkv(x, st.position);
+            st.cache.append(t[1], t[2]);
+            st.position += x.size(1);
+            Tensor o = st.cache.attend(t[0], options());
+            return outProj.forward(o.permute(0, 2, 1, 3).reshape(x.size(0), x.size(1), heads * headDim));
+        }
+    }
+}

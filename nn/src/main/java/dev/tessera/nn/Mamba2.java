@@ -1,0 +1,135 @@
+package dev.tessera.nn;
+
+import dev.tessera.kernels.scan.ScanOptions;
+import dev.tessera.kernels.scan.SelectiveScan;
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+import java.util.List;
+
+/**
+ * The Mamba-2 mixer (Dao &amp; Gu, arXiv 2405.21060) with H-Net's settings: {@code in_proj} D → [z | xBC | dt],
+ * causal depthwise conv1d (width {@code dConv}, with bias) + SiLU over xBC, split into x (H heads × P), B and C
+ * (G groups × N), the selective scan with Δ = softplus(dt + dt_bias), A = −exp(A_log) and the D skip, the gated
+ * RMSNorm RMSNorm(y ⊙ SiLU(z)), and {@code out_proj} back to D. Names and shapes follow the reference code.
+ */
+public final class Mamba2 extends Module implements Mixer {
+    private final int dim, dInner, heads, headDim, groups, dState, convDim;
+    private final Linear inProj, outProj;
+    private final CausalConv1d conv1d;
+    private final Parameter dtBias, aLog, dSkip;
+    private final GatedRMSNorm norm;
+
+    /** H-Net's defaults: d_state 128, d_conv 4, expand 2, headdim 64, one group. */
+    public Mamba2(int dim, Generator gen) { this(dim, 128, 4, 2, 64, 1, gen); }
+
+    public Mamba2(int dim, int dState, int dConv, int expand, int headDim, int groups, Generator gen) {
+        this.dim = dim;
+        this.dInner = expand * dim;
+        if (dInner % headDim != 0) throw new IllegalArgumentException("Mamba2: d_inner " + dInner + " is not a multiple of headdim " + headDim);
+        this.heads = dInner / headDim;
+        if (heads % groups != 0) throw new IllegalArgumentException("Mamba2: " + heads + " heads are not a multiple of " + groups + " groups");
+        this.headDim = headDim;
+        this.groups = groups;
+        this.dState = dState;
+        this.convDim = dInner + 2 * groups * dState;
+        this.inProj = module("in_proj", new Linear(dim, 2 * dInner + 2 * groups * dState + heads, false, gen));
+        this.conv1d = module("conv1d", new CausalConv1d(convDim, dConv, gen));
+        this.dtBias = parameter("dt_bias", new Parameter(initDtBias(gen, heads), true));
+        this.aLog = parameter("A_log", new Parameter(initALog(gen, heads)));
+        this.dSkip = parameter("D", new Parameter(Tensor.ones(DType.F32, heads)));
+        this.norm = module("norm", new GatedRMSNorm(dInner, 1e-5));
+        this.outProj = module("out_proj", new Linear(dInner, dim, false, gen));
+    }
+
+    /** softplus⁻¹(Δ) for Δ = exp(U[ln 1e-3, ln 0.1]) floored at 1e-4 (the reference init). */
+    static Tensor initDtBias(Generator gen, int heads) {
+        float[] u = Tensor.rand(gen, heads).toFloatArray(), out = new float[heads];
+        for (int h = 0; h < heads; h++) {
+            double dt = Math.max(1e-4, Math.exp(Math.log(1e-3) + u[h] * (Math.log(0.1) - Math.log(1e-3))));
+            out[h] = (float) (dt + Math.log(-Math.expm1(-dt)));
+        }
+        return Tensor.of(out, heads);
+    }
+
+    /** ln A with A ~ U[1, 16]. */
+    static Tensor initALog(Generator gen, int heads) {
+        float[] u = Tensor.rand(gen, heads).toFloatArray(), out = new float[heads];
+        for (int h = 0; h < heads; h++) out[h] = (float) Math.log(1 + 15 * u[h]);
+        return Tensor.of(out, heads);
+    }
+
+    public Linear inProj() { return inProj; }
+
+    public Linear outProj() { return outProj; }
+
+    private ScanOptions scanOptions() {
+        return ScanOptions.builder().dtBias(dtBias.value()).softplus(true).dSkip(dSkip.value()).build();
+    }
+
+    private Tensor a() { return aLog.value().exp().neg(); }
+
+    @Override
+    public Tensor forward(Tensor u) {
+        checkInput(u);
+        int b = u.size(0), l = u.size(1), gn = groups * dState;
+        Tensor zxbcdt = inProj.forward(u);
+        Tensor z = zxbcdt.narrow(2, 0, dInner);
+        Tensor xbc = conv1d.forward(zxbcdt.narrow(2, dInner, convDim)).silu();
+        Tensor dt = zxbcdt.narrow(2, dInner + convDim, heads);
+        Tensor x = xbc.narrow(2, 0, dInner).reshape(b, l, heads, headDim);
+        Tensor bm = xbc.narrow(2, dInner, gn).reshape(b, l, groups, dState);
+        Tensor cm = xbc.narrow(2, dInner + gn, gn).reshape(b, l, groups, dState);
+        Tensor y = SelectiveScan.apply(x, dt, a(), bm, cm, scanOptions()).y().reshape(b, l, dInner);
+        return outProj.forward(norm.forward(y, z));
+    }
+
+    private void checkInput(Tensor u) {
+        if (u.dim() != 3 || u.size(2) != dim) {
+            throw new IllegalArgumentException("Mamba2: input must be [B, L, " + dim + "], got " + java.util.Arrays.toString(u.shape()));
+        }
+    }
+
+    /** The last dConv−1 raw xBC rows [B, K−1, convDim] and the SSM state [B, H, P, N]. */
+    static final class State implements DecodeState {
+        final Tensor conv, ssm;
+
+        State(Tensor conv, Tensor ssm) {
+            this.conv = Scope.persist(conv);
+            this.ssm = Scope.persist(ssm);
+        }
+
+        @Override public void close() {
+            conv.close();
+            ssm.close();
+        }
+    }
+
+    @Override
+    public DecodeState newState(int batch, int maxLength) {
+        return new State(Tensor.zeros(batch, conv1d.width() - 1, convDim), Tensor.zeros(batch, heads, headDim, dState));
+    }
+
+    @Override
+    public Tensor step(Tensor u, DecodeState state) {
+        checkInput(u);
+        if (u.size(1) != 1) throw new IllegalArgumentException("Mamba2 step: one position at a time, got length " + u.size(1));
+        State st = (State) state;
+        int b = u.size(0), gn = groups * dState, k = conv1d.width();
+        try (Grad.Region g = Grad.noGrad()) {
+            Tensor zxbcdt = inProj.forward(u);
+            Tensor z = zxbcdt.narrow(2, 0, dInner);
+            Tensor window = Tensor.cat(List.of(st.conv, zxbcdt.narrow(2, dInner, convDim)), 1); // [B, K, C]
+            Tensor xbc = conv1d.forward(window).narrow(1, k - 1, 1).silu(); // the last position sees exactly the window
+            st.conv.copyFrom(window.narrow(1, 1, k - 1));
+            Tensor dt = zxbcdt.narrow(2, dInner + convDim, heads).reshape(b, heads);
+            Tensor x = xbc.narrow(2, 0, dInner).reshape(b, heads, headDim);
+            Tensor bm = xbc.narrow(2, dInner, gn).reshape(b, groups, dState);
+            Tensor cm = xbc.narrow(2, dInner + gn, gn).reshape(b, groups, dState);
+            Tensor y = SelectiveScan.step(st.ssm, x, dt, a(), bm, cm, scanOptions()).reshape(b, 1, dInner);
+            return outProj.forward(norm.forward(y, z));
+        }
+    }
+}
