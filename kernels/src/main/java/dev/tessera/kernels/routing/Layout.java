@@ -88,11 +88,4 @@ final class Layout {
         }
         return new Layout(1, length, f);
     }
-
-    /** The flags as a [B, L] BOOL tensor of valid positions (for the ratio loss). */
-    Tensor validMask() {
-        boolean[] v = new boolean[flags.length];
-        for (int i = 0; i < v.length; i++) v[i] = valid(i);
-        return Tensor.of(v, batch, length);
-    }
 }

@@ -1,0 +1,101 @@
+package dev.tessera.kernels.routing;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Decoding one position at a time reproduces the parallel form exactly, for a batch of different sequences. */
+class RoutingStepTest {
+    private static final int B = 4, L = 40, D = 21; // D off the vector width: the scalar tail runs too
+
+    /** The parallel stage; the inner network is position-wise (precomputed per position), so both forms see the same ẑ. */
+    private record Parallel(double[] p, double[] b, double[] c, double[] out, double[] inner) {}
+
+    private static Parallel parallel(Tensor q, Tensor k, Tensor inner, Tensor cu) {
+        Routing r = cu == null ? ChunkRouter.route(q, k) : ChunkRouter.routePacked(q, k, cu);
+        Chunks ch = cu == null ? ChunkRouter.chunk(inner, r.b()) : ChunkRouter.chunkPacked(inner, r.b(), cu);
+        Tensor out = cu == null ? ChunkRouter.dechunk(ch.x(), r.p(), r.b(), r.c()) : ChunkRouter.dechunkPacked(ch.x(), r.p(), r.b(), r.c(), cu);
+        return new Parallel(r.p().toDoubleArray(), r.b().toDoubleArray(), r.c().toDoubleArray(), out.toDoubleArray(), inner.toDoubleArray());
+    }
+
+    /** Steps positions [from, L) and checks each against the parallel result. */
+    private static void stepAndCompare(RoutingState st, Tensor q, Tensor k, Parallel par, int from, int resetRow, int resetAt, DType dt) {
+        for (int t = from; t < L; t++) {
+            if (t == resetAt) st.reset(resetRow);
+            StepRouting r = st.route(q.select(1, t), k.select(1, t));
+            int[] rows = r.boundaryRows();
+            double[] zh = new double[rows.length * D];
+            for (int j = 0; j < rows.length; j++) System.arraycopy(par.inner, (rows[j] * L + t) * D, zh, j * D, D);
+            double[] out = st.dechunk(Tensor.of(zh, rows.length, D).to(dt)).toDoubleArray();
+            double[] p = r.p().toDoubleArray(), b = r.b().toDoubleArray(), c = r.c().toDoubleArray();
+            for (int row = 0; row < B; row++) {
+                int i = row * L + t;
+                String at = "row " + row + ", t " + t;
+                assertArrayEquals(new double[] {par.p[i], par.b[i], par.c[i]}, new double[] {p[row], b[row], c[row]}, 0, "p, b, c at " + at);
+                for (int j = 0; j < D; j++) {
+                    if (par.out[i * D + j] != out[row * D + j]) {
+                        throw new AssertionError("dechunk at " + at + "[" + j + "]: parallel " + par.out[i * D + j] + ", step " + out[row * D + j]);
+                    }
+                }
+            }
+        }
+    }
+
+    private static Tensor[] data(DType dt, long seed) {
+        Generator g = new Generator(seed);
+        // Rows with different statistics, so that their boundary patterns differ.
+        Tensor scale = Tensor.of(new float[] {0.2f, 1f, 3f, 1f}, B, 1, 1);
+        Tensor q = Tensor.randn(g, B, L, D).add(Tensor.randn(g, B, 1, D).mul(scale)).to(dt);
+        Tensor k = Tensor.randn(g, B, L, D).add(Tensor.randn(g, B, 1, D).mul(scale)).to(dt);
+        Tensor inner = Tensor.randn(g, B, L, D).tanh().to(dt);
+        return new Tensor[] {q, k, inner};
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F64"})
+    void stepEqualsParallelAtEveryPosition(DType dt) {
+        try (Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+            Tensor[] x = data(dt, 1);
+            stepAndCompare(RoutingState.create(B, D, dt), x[0], x[1], parallel(x[0], x[1], x[2], null), 0, -1, -1, dt);
+        }
+    }
+
+    /** Prefill the first positions in parallel, then step: the same as running everything in parallel. */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F64"})
+    void stepAfterParallelPrefill(DType dt) {
+        try (Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+            Tensor[] x = data(dt, 2);
+            int prompt = 17;
+            Routing r = ChunkRouter.route(x[0].narrow(1, 0, prompt), x[1].narrow(1, 0, prompt));
+            Chunks ch = ChunkRouter.chunk(x[2].narrow(1, 0, prompt), r.b());
+            Tensor out = ChunkRouter.dechunk(ch.x(), r.p(), r.b(), r.c());
+            RoutingState st = RoutingState.afterPrefill(x[0].narrow(1, 0, prompt), out, null);
+            stepAndCompare(st, x[0], x[1], parallel(x[0], x[1], x[2], null), prompt, -1, -1, dt);
+        }
+    }
+
+    /** Resetting one row mid-stream starts a new sequence there: the same as packing that row with cuSeqlens. */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F64"})
+    void resetEqualsPackedSequenceStart(DType dt) {
+        try (Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+            Tensor[] x = data(dt, 3);
+            int row = 2, at = 13;
+            Parallel plain = parallel(x[0], x[1], x[2], null);
+            Parallel packed = parallel(x[0].narrow(0, row, 1), x[1].narrow(0, row, 1), x[2].narrow(0, row, 1), Tensor.of(new long[] {0, at, L}, 3));
+            // Expected: row `row` from the packed run, the other rows from the plain run.
+            System.arraycopy(packed.p, 0, plain.p, row * L, L);
+            System.arraycopy(packed.b, 0, plain.b, row * L, L);
+            System.arraycopy(packed.c, 0, plain.c, row * L, L);
+            System.arraycopy(packed.out, 0, plain.out, row * L * D, L * D);
+            stepAndCompare(RoutingState.create(B, D, dt), x[0], x[1], plain, 0, row, at, dt);
+        }
+    }
+}
