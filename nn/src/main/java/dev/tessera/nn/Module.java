@@ -79,6 +79,12 @@ public abstract class Module implements AutoCloseable {
         return this;
     }
 
+    /** Converts every parameter to {@code dtype} (F64 for gradient checks); returns this. */
+    public Module castTo(dev.tessera.runtime.DType dtype) {
+        parameters().forEach(p -> p.castTo(dtype));
+        return this;
+    }
+
     /** The parameter tensors by dotted name (views of the live values, not copies). */
     public Map<String, Tensor> stateDict() {
         Map<String, Tensor> out = new LinkedHashMap<>();

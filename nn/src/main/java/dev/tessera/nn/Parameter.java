@@ -9,7 +9,7 @@ import dev.tessera.runtime.Tensor;
  * so it survives every training step; {@link #set} replaces the data in place (loading, optimizer updates).
  */
 public final class Parameter implements AutoCloseable {
-    private final Tensor value;
+    private Tensor value;
     private final boolean noWeightDecay;
 
     /** Takes ownership of {@code init} (it leaves its scope). */
@@ -46,6 +46,17 @@ public final class Parameter implements AutoCloseable {
     }
 
     public void zeroGrad() { value.zeroGrad(); }
+
+    /** Converts the value to {@code dtype} in place (e.g. F64 for gradient checks); drops any gradient. */
+    public void castTo(dev.tessera.runtime.DType dtype) {
+        if (value.dtype() == dtype) return;
+        Tensor old = value;
+        try (Grad.Region g = Grad.noGrad()) {
+            value = Scope.persist(old.to(dtype));
+        }
+        value.requiresGrad(true);
+        old.close();
+    }
 
     /** Releases the value and its gradient. */
     @Override public void close() { value.close(); }

@@ -1,0 +1,44 @@
+package dev.tessera.nn;
+
+import dev.tessera.runtime.Tensor;
+
+/**
+ * A pre-norm residual block: r ← r + mixer(norm1(r)), then, when it has an MLP, r ← r + mlp(norm2(r)).
+ * The residual stream stays F32 (Tessera's CPU dtype); names follow the reference ({@code norm1}, {@code mixer},
+ * {@code norm2}, {@code mlp}).
+ */
+public final class Block extends Module {
+    private final RMSNorm norm1, norm2;
+    private final Module mixerModule;
+    private final Mixer mixer;
+    private final SwiGluMlp mlp;
+
+    /** {@code mixer} must be a {@link Module}; {@code mlp} may be null. */
+    public <M extends Module & Mixer> Block(int dim, M mixer, SwiGluMlp mlp) {
+        this.norm1 = module("norm1", new RMSNorm(dim, 1e-5));
+        this.mixerModule = module("mixer", mixer);
+        this.mixer = mixer;
+        this.norm2 = mlp == null ? null : module("norm2", new RMSNorm(dim, 1e-5));
+        this.mlp = mlp == null ? null : module("mlp", mlp);
+    }
+
+    public Mixer mixer() { return mixer; }
+
+    public Module mixerModule() { return mixerModule; }
+
+    /** The MLP, or null. */
+    public SwiGluMlp mlp() { return mlp; }
+
+    /** Residual height for the init scaling: 1 for a mixer-only block, 2 with an MLP. */
+    public int height() { return mlp == null ? 1 : 2; }
+
+    public Tensor forward(Tensor r) {
+        r = r.add(mixer.forward(norm1.forward(r)));
+        return mlp == null ? r : r.add(mlp.forward(norm2.forward(r)));
+    }
+
+    public Tensor step(Tensor r, Mixer.DecodeState state) {
+        r = r.add(mixer.step(norm1.forward(r), state));
+        return mlp == null ? r : r.add(mlp.forward(norm2.forward(r)));
+    }
+}

@@ -1,0 +1,113 @@
+package dev.tessera.nn;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Mamba-2 and attention blocks, isotropic stacks: parameter counts and names, step = forward, gradients. */
+class BlocksTest {
+    private static Isotropic.Config small(int dim) { return new Isotropic.Config(dim, 64, 2, 4, -1, 8, 4, 2, 8, 1); }
+
+    @Test
+    void parameterCountsMatchTheReference() {
+        Generator g = new Generator(1);
+        // hnet.md §1.3: a Mamba-2 layer at D=1024 with its block pre-norm has 6,601,056 parameters
+        try (Block m = new Block(1024, new Mamba2(1024, g), null)) {
+            assertEquals(6_601_056, m.parameterCount());
+        }
+        // ... and a T block at D=1536, F=4096 (attention + SwiGLU, two norms) 28,314,624
+        try (Block t = new Block(1536, new CausalSelfAttention(1536, 16, 48, -1, g), new SwiGluMlp(1536, 4096, g))) {
+            assertEquals(28_314_624, t.parameterCount());
+        }
+    }
+
+    @Test
+    void namesAndShapesFollowTheReferenceStateDict() {
+        try (Isotropic s = new Isotropic("T1m1", small(16), new Generator(2))) {
+            var p = s.namedParameters();
+            assertEquals(List.of("layers.0.norm1.weight", "layers.0.mixer.Wqkv.weight", "layers.0.mixer.out_proj.weight",
+                    "layers.0.norm2.weight", "layers.0.mlp.fc1.weight", "layers.0.mlp.fc2.weight",
+                    // a module's own parameters come before its submodules', as in PyTorch's named_parameters()
+                    "layers.1.norm1.weight", "layers.1.mixer.dt_bias", "layers.1.mixer.A_log", "layers.1.mixer.D",
+                    "layers.1.mixer.in_proj.weight", "layers.1.mixer.conv1d.weight", "layers.1.mixer.conv1d.bias", "layers.1.mixer.norm.weight",
+                    "layers.1.mixer.out_proj.weight", "rmsnorm.weight"), List.copyOf(p.keySet()));
+            // d_inner 32, 4 heads of 8, N 8: conv_dim = 32 + 16 = 48; in_proj = 2·32 + 16 + 4 = 84 outputs
+            assertArrayEquals(new int[] {48, 1, 4}, p.get("layers.1.mixer.conv1d.weight").shape());
+            assertArrayEquals(new int[] {84, 16}, p.get("layers.1.mixer.in_proj.weight").shape());
+            assertArrayEquals(new int[] {128, 16}, p.get("layers.0.mlp.fc1.weight").shape(), "F = 64 rounds up to 128");
+            assertEquals(1 + 2, s.height());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Isotropic.parse("m4x2"));
+        assertTrue(e.getMessage().contains("m4x2"));
+        assertEquals(List.of('T', 'm', 'm'), Isotropic.parse("T1m2"));
+    }
+
+    /** Stepping one position at a time reproduces the full forward at every position, for a batch. */
+    private static void assertStepEqualsForward(String layout, int window) {
+        int dim = 16, b = 3, l = 9;
+        Isotropic.Config cfg = new Isotropic.Config(dim, 64, 2, 4, window, 8, 4, 2, 8, 1);
+        try (Isotropic s = new Isotropic(layout, cfg, new Generator(7)); Scope sc = Scope.open()) {
+            s.initWeights(new Generator(8), s.height());
+            Tensor x = Tensor.randn(new Generator(9), b, l, dim);
+            float[] full = s.forward(x).toFloatArray();
+            List<Mixer.DecodeState> st = s.newState(b, l);
+            try {
+                for (int t = 0; t < l; t++) {
+                    float[] one = s.step(x.narrow(1, t, 1), st).toFloatArray();
+                    for (int bi = 0; bi < b; bi++) {
+                        for (int c = 0; c < dim; c++) {
+                            float want = full[(bi * l + t) * dim + c], got = one[bi * dim + c];
+                            assertEquals(want, got, 2e-4f + 2e-4f * Math.abs(want), layout + " position " + t + " row " + bi + " channel " + c);
+                        }
+                    }
+                }
+            } finally {
+                st.forEach(Mixer.DecodeState::close);
+            }
+        }
+    }
+
+    @Test
+    void attentionStepEqualsForward() { assertStepEqualsForward("t2", -1); }
+
+    @Test
+    void slidingWindowAttentionStepEqualsForward() { assertStepEqualsForward("T1", 3); }
+
+    @Test
+    void mamba2StepEqualsForward() { assertStepEqualsForward("m2", -1); }
+
+    @Test
+    void mixedStackStepEqualsForward() { assertStepEqualsForward("T1m1M1t1", -1); }
+
+    @Test
+    void compositeLayersPassFloat64GradientChecks() {
+        try (Isotropic s = new Isotropic("M1t1", small(8), new Generator(3)); Scope sc = Scope.open()) {
+            s.castTo(DType.F64);
+            Tensor x = Tensor.randn(new Generator(4), 2, 5, 8).to(DType.F64);
+            GradCheck.check("isotropic M1t1 wrt x", in -> s.forward(in[0]), x);
+            Parameter w = s.namedParameters().get("layers.0.mixer.in_proj.weight");
+            GradCheck.checkParameter("isotropic M1t1 wrt in_proj", () -> s.forward(x), w);
+            Parameter alog = s.namedParameters().get("layers.0.mixer.A_log");
+            GradCheck.checkParameter("isotropic M1t1 wrt A_log", () -> s.forward(x), alog);
+            Parameter conv = s.namedParameters().get("layers.0.mixer.conv1d.weight");
+            GradCheck.checkParameter("isotropic M1t1 wrt conv1d", () -> s.forward(x), conv);
+        }
+    }
+
+    @Test
+    void badInputsNameTheLayer() {
+        try (Mamba2 m = new Mamba2(16, 8, 4, 2, 8, 1, new Generator(1)); Scope sc = Scope.open()) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> m.forward(Tensor.zeros(2, 3, 12)));
+            assertTrue(e.getMessage().contains("Mamba2") && e.getMessage().contains("[2, 3, 12]"), e.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> new CausalSelfAttention(10, 3, 0, -1, new Generator(1)));
+    }
+}
