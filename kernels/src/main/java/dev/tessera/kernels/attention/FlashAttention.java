@@ -39,6 +39,7 @@ public final class FlashAttention {
     public static Tensor apply(Tensor q, Tensor k, Tensor v, AttentionOptions o) { return forward(q, k, v, o).output(); }
 
     /** Attention returning the logsumexp too (not differentiable). */
+    @SuppressWarnings("try") // the region only switches gradient recording off
     public static Result forward(Tensor q, Tensor k, Tensor v, AttentionOptions o) {
         Geometry g = Geometry.of(q, k, v, o);
         Tensor[] inputs = {q, k, v, o.keyBias(), o.logpQ(), o.logpK()};

@@ -32,6 +32,7 @@ public final class FlashAttentionReference {
     public record Gradients(Tensor dq, Tensor dk, Tensor dv, Tensor dKeyBias, Tensor dLogpQ, Tensor dLogpK) {}
 
     /** The output [B,Hq,Lq,P] and logsumexp [B,Hq,Lq] (in q's dtype). Records no autograd graph. */
+    @SuppressWarnings("try") // the region only switches gradient recording off
     public static FlashAttention.Result forward(Tensor q, Tensor k, Tensor v, AttentionOptions o) {
         Geometry g = Geometry.of(q, k, v, o);
         try (Grad.Region r = Grad.noGrad()) {
@@ -43,6 +44,7 @@ public final class FlashAttentionReference {
     }
 
     /** The gradients of every input given the output gradient {@code dOut} [B,Hq,Lq,P]. */
+    @SuppressWarnings("try") // the region only switches gradient recording off
     public static Gradients backward(Tensor q, Tensor k, Tensor v, AttentionOptions o, Tensor dOut) {
         Geometry g = Geometry.of(q, k, v, o);
         try (Grad.Region r = Grad.noGrad()) {

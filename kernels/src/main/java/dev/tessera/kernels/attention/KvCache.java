@@ -55,6 +55,7 @@ public final class KvCache implements AutoCloseable {
     }
 
     /** Appends the first {@code counts[b]} of the T new positions [B,Hkv,T,P] to row b (0 leaves the row as it is). */
+    @SuppressWarnings("try") // the region only switches gradient recording off
     public void append(Tensor kNew, Tensor vNew, int[] counts) {
         int[] want = {k.size(0), k.size(1), kNew.dim() == 4 ? kNew.size(2) : -1, k.size(3)};
         if (!Arrays.equals(kNew.shape(), want) || !Arrays.equals(vNew.shape(), want)) {
