@@ -13,9 +13,10 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The fast F32 CPU selective scan: a sequential scan over L with the head's P×N state resident in a {@code float[]}
- * (16 KiB at P = N = 64, so it stays in L1), updated row by row with FMAs over N, one task per (sequence, head) on the
- * shared pool. Each step is a rank-1 update S ← a·S + (Δx)⊗B fused with the read-out y = S·C, so the state is read
- * and written once per position and never leaves the cache.
+ * (16 KiB at P = N = 64, so it stays in L1), one task per (sequence, head) on the shared pool. Each step is a rank-1
+ * update S ← a·S + (Δx)⊗B fused with the read-out y = S·C, so the state is read and written once per position and
+ * never leaves the cache. The forward keeps the state transposed (N×P, {@link #stepColumns}) so that y accumulates in
+ * registers without horizontal sums; the backward works on P×N rows ({@link #stepRows}, {@link #adjointRows}).
  *
  * <p>Backward: a first pass replays the forward and keeps the state every {@link #CHECKPOINT} positions; then, chunk
  * by chunk from the end, the chunk's states are recomputed from its checkpoint and the adjoint G (see
@@ -72,16 +73,17 @@ final class SelectiveScanCpu {
         MemorySegment ys = mem(y), fs = fin == null ? null : mem(fin);
         int H = p.heads, P = p.headDim, N = p.stateSize;
         KernelSupport.parallelFor((long) p.sequences() * H, 1, (lo, hi) -> {
-            float[] st = new float[P * N], x = new float[P], z = new float[P], yRow = new float[P];
+            float[] st = new float[N * P], rows = new float[P * N], x = new float[P], z = new float[P], yRow = new float[P];
             float[] b = new float[N], c = new float[N], decay = new float[N];
             for (long task = lo; task < hi; task++) {
                 int s = (int) (task / H), h = (int) (task % H);
-                loadInitial(p, in, s, h, st, 0);
+                loadInitial(p, in, s, h, rows, 0);
+                transpose(rows, st, P, N);
                 for (int t = p.seqStart[s]; t < p.seqEnd[s]; t++) {
                     long row = (long) p.seqBatch[s] * p.length + t;
                     long xi = (row * H + h) * P;
                     float delta = readStep(p, in, row, h, b, c, x, decay);
-                    stepRows(st, 0, x, b, c, decay, delta, in.a[h], p.aPerState, P, N, yRow);
+                    stepColumns(st, x, b, c, decay, delta, in.a[h], p.aPerState, P, N, yRow);
                     float dd = in.dSkip[h];
                     if (p.has(Z)) {
                         in.read(Z, xi, z, P);
@@ -91,10 +93,77 @@ final class SelectiveScanCpu {
                     }
                     write(yRow, ys, xi, P);
                 }
-                if (fs != null) write(st, fs, ((long) s * H + h) * P * N, P * N);
+                if (fs != null) {
+                    transpose(st, rows, N, P);
+                    write(rows, fs, ((long) s * H + h) * P * N, P * N);
+                }
             }
         });
         return new ScanResult(y, fin);
+    }
+
+    /** dst[j·rows + i] = src[i·cols + j]: src is rows×cols, dst cols×rows. */
+    private static void transpose(float[] src, float[] dst, int rows, int cols) {
+        for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+    }
+
+    /**
+     * The forward's step on the state stored transposed, Sᵀ[n·P + q]: for each state n, the column Sᵀ_n ← a_n·Sᵀ_n
+     * + B_n·(Δx) is a vector over q, and y += C_n·Sᵀ_n accumulates in registers, blocks of four vectors of q at a
+     * time. No horizontal sums (a per-row dot product over N would need P of them per position). Each element is
+     * rounded exactly as in {@link #stepRows}, fma(B_n, Δx_q, S·a_n), so the backward's replay sees the same states.
+     */
+    private static void stepColumns(float[] st, float[] x, float[] b, float[] c, float[] decay, float delta, float aScalar,
+                                    boolean perState, int P, int N, float[] y) {
+        int vl = F.length(), bound = F.loopBound(P);
+        float a = perState ? 0 : (float) Math.exp(delta * aScalar);
+        int q = 0;
+        for (; q + 4 * vl <= P; q += 4 * vl) {
+            FloatVector d0 = FloatVector.fromArray(F, x, q).mul(delta), d1 = FloatVector.fromArray(F, x, q + vl).mul(delta);
+            FloatVector d2 = FloatVector.fromArray(F, x, q + 2 * vl).mul(delta), d3 = FloatVector.fromArray(F, x, q + 3 * vl).mul(delta);
+            FloatVector y0 = FloatVector.zero(F), y1 = FloatVector.zero(F), y2 = FloatVector.zero(F), y3 = FloatVector.zero(F);
+            for (int n = 0; n < N; n++) {
+                FloatVector an = FloatVector.broadcast(F, perState ? decay[n] : a);
+                FloatVector bn = FloatVector.broadcast(F, b[n]), cn = FloatVector.broadcast(F, c[n]);
+                int r = n * P + q;
+                FloatVector s0 = bn.fma(d0, FloatVector.fromArray(F, st, r).mul(an));
+                FloatVector s1 = bn.fma(d1, FloatVector.fromArray(F, st, r + vl).mul(an));
+                FloatVector s2 = bn.fma(d2, FloatVector.fromArray(F, st, r + 2 * vl).mul(an));
+                FloatVector s3 = bn.fma(d3, FloatVector.fromArray(F, st, r + 3 * vl).mul(an));
+                s0.intoArray(st, r);
+                s1.intoArray(st, r + vl);
+                s2.intoArray(st, r + 2 * vl);
+                s3.intoArray(st, r + 3 * vl);
+                y0 = s0.fma(cn, y0);
+                y1 = s1.fma(cn, y1);
+                y2 = s2.fma(cn, y2);
+                y3 = s3.fma(cn, y3);
+            }
+            y0.intoArray(y, q);
+            y1.intoArray(y, q + vl);
+            y2.intoArray(y, q + 2 * vl);
+            y3.intoArray(y, q + 3 * vl);
+        }
+        for (; q < bound; q += vl) {
+            FloatVector d0 = FloatVector.fromArray(F, x, q).mul(delta), y0 = FloatVector.zero(F);
+            for (int n = 0; n < N; n++) {
+                FloatVector an = FloatVector.broadcast(F, perState ? decay[n] : a);
+                int r = n * P + q;
+                FloatVector s0 = FloatVector.broadcast(F, b[n]).fma(d0, FloatVector.fromArray(F, st, r).mul(an));
+                s0.intoArray(st, r);
+                y0 = s0.fma(FloatVector.broadcast(F, c[n]), y0);
+            }
+            y0.intoArray(y, q);
+        }
+        for (; q < P; q++) {
+            float xd = delta * x[q], yq = 0;
+            for (int n = 0; n < N; n++) {
+                float sn = Math.fma(b[n], xd, st[n * P + q] * (perState ? decay[n] : a));
+                st[n * P + q] = sn;
+                yq += sn * c[n];
+            }
+            y[q] = yq;
+        }
     }
 
     /** Copies sequence s's initial state of head h (or zeros) into st[base, base + P·N). */
@@ -138,7 +207,7 @@ final class SelectiveScanCpu {
                 }
                 float yq = acc.reduceLanes(VectorOperators.ADD);
                 for (; n < N; n++) {
-                    float s = st[r + n] * a + b[n] * xd;
+                    float s = Math.fma(b[n], xd, st[r + n] * a);
                     st[r + n] = s;
                     yq += s * c[n];
                 }
@@ -158,7 +227,7 @@ final class SelectiveScanCpu {
                 }
                 float yq = acc.reduceLanes(VectorOperators.ADD);
                 for (; n < N; n++) {
-                    float s = st[r + n] * decay[n] + b[n] * xd;
+                    float s = Math.fma(b[n], xd, st[r + n] * decay[n]);
                     st[r + n] = s;
                     yq += s * c[n];
                 }

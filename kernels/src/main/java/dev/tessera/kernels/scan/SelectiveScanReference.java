@@ -62,12 +62,11 @@ public final class SelectiveScanReference {
         /** S ← a ⊙ S + Δ·x_t⊗B_t for head h at row t of batch b. */
         void advance(double[][] st, int b, int t, int h, double delta) {
             int g = h / p.headsPerGroup();
+            double[] decay = new double[N];
+            for (int n = 0; n < N; n++) decay[n] = Math.exp(delta * v[A][ai(h, n)]);
             for (int q = 0; q < P; q++) {
                 double xv = v[X][xi(b, t, h, q)];
-                for (int n = 0; n < N; n++) {
-                    double decay = Math.exp(delta * v[A][ai(h, n)]);
-                    st[q][n] = decay * st[q][n] + delta * xv * v[BM][bi(b, t, g, n)];
-                }
+                for (int n = 0; n < N; n++) st[q][n] = decay[n] * st[q][n] + delta * xv * v[BM][bi(b, t, g, n)];
             }
         }
 

@@ -78,6 +78,12 @@ class SelectiveScanFastTest {
         compare("A [H,N]", new ScanFixture(16, 2, 80, 6, 1, 2, 19).all().mamba1A().draw());
     }
 
+    /** P = 70: the forward's blocks of four vectors, a single vector and a scalar tail over the head dimension. */
+    @Test
+    void wideHead() {
+        compare("P=70", new ScanFixture(18, 1, 20, 2, 70, 1, 24).all().draw());
+    }
+
     @Test
     void lengthOne() {
         compare("L=1", new ScanFixture(17, 3, 1, 2, 3, 1, 5).all().draw());
