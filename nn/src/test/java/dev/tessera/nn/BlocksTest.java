@@ -42,7 +42,7 @@ class BlocksTest {
             // d_inner 32, 4 heads of 8, N 8: conv_dim = 32 + 16 = 48; in_proj = 2·32 + 16 + 4 = 84 outputs
             assertArrayEquals(new int[] {48, 1, 4}, p.get("layers.1.mixer.conv1d.weight").shape());
             assertArrayEquals(new int[] {84, 16}, p.get("layers.1.mixer.in_proj.weight").shape());
-            assertArrayEquals(new int[] {128, 16}, p.get("layers.0.mlp.fc1.weight").shape(), "F = 64 rounds up to 128");
+            assertArrayEquals(new int[] {256, 16}, p.get("layers.0.mlp.fc1.weight").shape(), "2F, with F = 64 rounded up to 128");
             assertEquals(1 + 2, s.height());
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Isotropic.parse("m4x2"));
