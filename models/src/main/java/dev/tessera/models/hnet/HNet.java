@@ -1,0 +1,104 @@
+package dev.tessera.models.hnet;
+
+import dev.tessera.kernels.routing.ChunkRouter;
+import dev.tessera.kernels.routing.Chunks;
+import dev.tessera.kernels.routing.Routing;
+import dev.tessera.nn.Isotropic;
+import dev.tessera.nn.Linear;
+import dev.tessera.nn.Module;
+import dev.tessera.nn.Parameter;
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Tensor;
+import java.util.List;
+
+/**
+ * One stage of an H-Net (arXiv 2507.07955 §2, hnet.md §1.4): pad the width to this stage's, encode, route, chunk,
+ * run the main network (the next stage or the innermost isotropic stack) on the chunks, dechunk with smoothing and
+ * the straight-through confidence, add the residual projection, decode, and truncate back to the input width.
+ * The innermost stage only pads, runs its stack and truncates. Parameter names follow the reference implementation.
+ */
+public final class HNet extends Module {
+    /** Routing of one stage: boundary probabilities p and decisions b, both [B, L_s]; mask marks real positions (null: all). */
+    public record StageRouting(Tensor p, Tensor b, Tensor mask) {}
+
+    private final int stage, inWidth, width;
+    private final boolean innermost;
+    private final Parameter padDimension;
+    private final Isotropic encoder, decoder, mainStack;
+    private final RoutingModule routing;
+    private final Linear residualProj;
+    private final HNet mainStage;
+
+    HNet(HNetConfig cfg, int stage, int inWidth, Generator gen) {
+        this.stage = stage;
+        this.inWidth = inWidth;
+        this.width = cfg.dModel()[stage];
+        this.innermost = stage == cfg.stages();
+        this.padDimension = width > inWidth
+                ? parameter("pad_dimension", new Parameter(Tensor.zeros(DType.F32, width - inWidth), true)) : null;
+        Isotropic.Config iso = new Isotropic.Config(width, cfg.dIntermediate()[stage], cfg.numHeads()[stage], cfg.rotaryDim()[stage],
+                cfg.window()[stage], cfg.dState(), cfg.dConv(), cfg.expand(), cfg.headDim(), 1);
+        if (innermost) {
+            this.mainStack = module("main_network", new Isotropic(cfg.innerLayout(), iso, gen));
+            this.encoder = this.decoder = null;
+            this.routing = null;
+            this.residualProj = null;
+            this.mainStage = null;
+        } else {
+            String[] ed = cfg.stageLayouts().get(stage);
+            this.encoder = module("encoder", new Isotropic(ed[0], iso, gen));
+            this.routing = module("routing_module", new RoutingModule(width, gen));
+            this.mainStage = module("main_network", new HNet(cfg, stage + 1, width, gen));
+            this.mainStack = null;
+            this.decoder = module("decoder", new Isotropic(ed[1], iso, gen));
+            this.residualProj = module("residual_proj", new Linear(width, width, true, gen));
+            // zero weight, default bias (hnet.md §1.8 item 4)
+            try (Tensor z = Tensor.zeros(width, width)) {
+                residualProj.weight().set(z);
+            }
+        }
+    }
+
+    /**
+     * x [B, L, inWidth] → [B, L, inWidth]; appends each stage's routing (outermost first) to {@code routings}.
+     * {@code mask} [B, L] marks real positions of right-padded rows (null: all real), as the chunks of an outer stage are.
+     */
+    public Tensor forward(Tensor x, Tensor mask, List<StageRouting> routings) {
+        int b = x.size(0), l = x.size(1);
+        Tensor h = padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(b, l, width - inWidth)), 2);
+        Tensor out;
+        if (innermost) {
+            out = mainStack.forward(h);
+        } else {
+            Tensor xhat = encoder.forward(h);
+            Tensor residual = residualProj.forward(xhat);
+            Routing r = mask == null ? ChunkRouter.route(routing.qProj.forward(xhat), routing.kProj.forward(xhat))
+                    : ChunkRouter.route(routing.qProj.forward(xhat), routing.kProj.forward(xhat), mask);
+            routings.add(new StageRouting(r.p(), r.b(), mask));
+            Chunks chunks = ChunkRouter.chunk(xhat, r.b());
+            Tensor inner = mainStage.forward(chunks.x(), chunks.mask(), routings);
+            Tensor z = ChunkRouter.dechunk(inner, r.p(), r.b(), r.c()).add(residual);
+            out = decoder.forward(z);
+        }
+        return width > inWidth ? out.narrow(2, 0, inWidth) : out;
+    }
+
+    /** Reference init: Linear weights N(0, 0.02), out_proj/fc2 scaled by the accumulated residual height. */
+    void initWeights(Generator gen, int enclosingHeight) {
+        if (innermost) {
+            mainStack.initWeights(gen, enclosingHeight + mainStack.height());
+            return;
+        }
+        encoder.initWeights(gen, enclosingHeight + encoder.height());
+        decoder.initWeights(gen, enclosingHeight + decoder.height());
+        mainStage.initWeights(gen, enclosingHeight + encoder.height() + decoder.height());
+    }
+
+    /** Stage index of every parameter name prefix: used for the per-stage learning-rate multipliers. */
+    int stage() { return stage; }
+
+    HNet mainStage() { return mainStage; }
+
+    boolean isInnermost() { return innermost; }
+}

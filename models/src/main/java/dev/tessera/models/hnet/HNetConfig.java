@@ -1,0 +1,138 @@
+package dev.tessera.models.hnet;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * An H-Net configuration in the reference implementation's JSON format ({@code arch_layout}, {@code d_model},
+ * {@code d_intermediate}, {@code ssm_cfg}, {@code attn_cfg}, {@code vocab_size}, {@code tie_embeddings}), plus the
+ * training-only target compression ratio N per stage (hnet.md §1.2; 1-stage N₀ = 6, 2-stage N₀ = N₁ = 3).
+ *
+ * <p>{@code layout} holds, per stage, {@code [encoder, decoder]} layout strings, and the innermost main network's.
+ */
+public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] dModel, int[] dIntermediate,
+                         int dState, int dConv, int expand, int headDim, int[] numHeads, int[] rotaryDim, int[] window,
+                         int vocabSize, boolean tieEmbeddings, double[] targetRatio) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public HNetConfig {
+        int stages = stageLayouts.size();
+        if (dModel.length != stages + 1 || dIntermediate.length != stages + 1 || numHeads.length != stages + 1
+                || rotaryDim.length != stages + 1 || window.length != stages + 1) {
+            throw new IllegalArgumentException("H-Net config: " + (stages + 1) + " networks need as many d_model, d_intermediate, num_heads, "
+                    + "rotary_emb_dim and window_size entries");
+        }
+        if (targetRatio.length != stages) throw new IllegalArgumentException("H-Net config: one target ratio per stage, got " + targetRatio.length);
+        for (int s = 1; s <= stages; s++) {
+            if (dModel[s] < dModel[s - 1]) throw new IllegalArgumentException("H-Net config: d_model must not shrink inwards: " + java.util.Arrays.toString(dModel));
+        }
+        if (vocabSize != 256) throw new IllegalArgumentException("H-Net config: byte models have vocab_size 256, got " + vocabSize);
+    }
+
+    /** Number of routing stages (1 for a 1-stage H-Net). */
+    public int stages() { return stageLayouts.size(); }
+
+    /** Parses the reference JSON (target ratios default to the paper's: 6 for one stage, 3 each for two or more). */
+    public static HNetConfig fromJson(String json) {
+        try {
+            JsonNode root = JSON.readTree(json);
+            List<String[]> stageLayouts = new ArrayList<>();
+            JsonNode layout = root.required("arch_layout");
+            while (layout.size() == 3) {
+                stageLayouts.add(new String[] {layout.get(0).asText(), layout.get(2).asText()});
+                layout = layout.get(1);
+            }
+            if (layout.size() != 1) throw new IllegalArgumentException("arch_layout: expected [enc, inner, dec] nesting ending in [main]");
+            String inner = layout.get(0).asText();
+            int n = stageLayouts.size() + 1;
+            JsonNode ssm = root.path("ssm_cfg"), attn = root.path("attn_cfg");
+            double[] ratios = new double[n - 1];
+            JsonNode given = root.path("target_ratio");
+            for (int s = 0; s < n - 1; s++) ratios[s] = given.isArray() ? given.get(s).asDouble() : (n - 1 == 1 ? 6 : 3);
+            return new HNetConfig(stageLayouts, inner, ints(root.required("d_model"), n, "d_model"),
+                    ints(root.required("d_intermediate"), n, "d_intermediate"),
+                    ssm.path("d_state").asInt(128), ssm.path("d_conv").asInt(4), ssm.path("expand").asInt(2), ssm.path("headdim").asInt(64),
+                    ints(attn.required("num_heads"), n, "num_heads"), ints(attn.required("rotary_emb_dim"), n, "rotary_emb_dim"),
+                    ints(attn.required("window_size"), n, "window_size"), root.path("vocab_size").asInt(256),
+                    root.path("tie_embeddings").asBoolean(false), ratios);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("H-Net config is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    public static HNetConfig fromFile(Path file) {
+        try {
+            return fromJson(Files.readString(file));
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read H-Net config " + file + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int[] ints(JsonNode a, int n, String name) {
+        if (!a.isArray() || a.size() != n) throw new IllegalArgumentException(name + ": expected " + n + " entries, got " + a);
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) out[i] = a.get(i).asInt();
+        return out;
+    }
+
+    /** The reference JSON (with our {@code target_ratio} and {@code headdim} added). */
+    public String toJson() {
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode inner = JSON.createArrayNode().add(innerLayout);
+        for (int s = stages() - 1; s >= 0; s--) {
+            inner = JSON.createArrayNode().add(stageLayouts.get(s)[0]).add(inner).add(stageLayouts.get(s)[1]);
+        }
+        root.set("arch_layout", inner);
+        root.set("d_model", arr(dModel));
+        root.set("d_intermediate", arr(dIntermediate));
+        root.put("vocab_size", vocabSize);
+        ObjectNode ssm = root.putObject("ssm_cfg");
+        ssm.put("chunk_size", 256).put("d_conv", dConv).put("d_state", dState).put("expand", expand).put("headdim", headDim);
+        ObjectNode attn = root.putObject("attn_cfg");
+        attn.set("num_heads", arr(numHeads));
+        attn.set("rotary_emb_dim", arr(rotaryDim));
+        attn.set("window_size", arr(window));
+        root.put("tie_embeddings", tieEmbeddings);
+        ArrayNode r = root.putArray("target_ratio");
+        for (double v : targetRatio) r.add(v);
+        return root.toString();
+    }
+
+    private static ArrayNode arr(int[] v) {
+        ArrayNode a = JSON.createArrayNode();
+        for (int x : v) a.add(x);
+        return a;
+    }
+
+    /** Built-in presets: {@code hnet-tiny} and {@code hnet-2stage-tiny} train in minutes on 2 CPU cores. */
+    public static HNetConfig preset(String name) {
+        return switch (name) {
+            case "hnet-tiny" -> fromJson("""
+                    {"arch_layout": ["m1", ["T2"], "m1"], "d_model": [64, 96], "d_intermediate": [0, 192], "vocab_size": 256,
+                     "ssm_cfg": {"d_state": 16, "d_conv": 4, "expand": 2, "headdim": 16},
+                     "attn_cfg": {"num_heads": [4, 4], "rotary_emb_dim": [8, 12], "window_size": [63, -1]}, "target_ratio": [4]}""");
+            case "hnet-2stage-tiny" -> fromJson("""
+                    {"arch_layout": ["m1", ["m1", ["T2"], "m1"], "m1"], "d_model": [64, 96, 128], "d_intermediate": [0, 0, 256],
+                     "vocab_size": 256, "ssm_cfg": {"d_state": 16, "d_conv": 4, "expand": 2, "headdim": 16},
+                     "attn_cfg": {"num_heads": [4, 4, 4], "rotary_emb_dim": [8, 12, 16], "window_size": [63, 63, -1]}, "target_ratio": [3, 3]}""");
+            case "hnet-small" -> fromJson("""
+                    {"arch_layout": ["m2", ["T6"], "m2"], "d_model": [256, 384], "d_intermediate": [0, 1024], "vocab_size": 256,
+                     "ssm_cfg": {"d_state": 64, "d_conv": 4, "expand": 2, "headdim": 64},
+                     "attn_cfg": {"num_heads": [8, 8], "rotary_emb_dim": [16, 24], "window_size": [511, -1]}, "target_ratio": [6]}""");
+            case "hnet-1stage-L" -> fromJson("""
+                    {"arch_layout": ["m4", ["T22"], "m4"], "d_model": [1024, 1536], "d_intermediate": [0, 4096], "vocab_size": 256,
+                     "ssm_cfg": {"chunk_size": 256, "d_conv": 4, "d_state": 128, "expand": 2},
+                     "attn_cfg": {"num_heads": [16, 16], "rotary_emb_dim": [32, 48], "window_size": [1023, -1]}, "tie_embeddings": false}""");
+            default -> throw new IllegalArgumentException("unknown preset '" + name + "' (known: hnet-tiny, hnet-2stage-tiny, hnet-small, hnet-1stage-L)");
+        };
+    }
+}
