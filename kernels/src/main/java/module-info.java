@@ -2,8 +2,8 @@
 module dev.tessera.kernels {
     requires transitive dev.tessera.runtime;
     requires static jdk.incubator.vector;
-    exports dev.tessera.kernels;
     exports dev.tessera.kernels.attention;
     exports dev.tessera.kernels.routing;
     exports dev.tessera.kernels.scan;
+    exports dev.tessera.kernels.swiglu;
 }

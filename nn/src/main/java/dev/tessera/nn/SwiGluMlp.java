@@ -1,6 +1,6 @@
 package dev.tessera.nn;
 
-import dev.tessera.kernels.SwiGlu;
+import dev.tessera.kernels.swiglu.SwiGlu;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Tensor;
 
