@@ -3,13 +3,17 @@ package dev.tessera.models.hnet;
 import dev.tessera.kernels.routing.ChunkRouter;
 import dev.tessera.kernels.routing.Chunks;
 import dev.tessera.kernels.routing.Routing;
+import dev.tessera.kernels.routing.RoutingState;
+import dev.tessera.kernels.routing.StepRouting;
 import dev.tessera.nn.Isotropic;
 import dev.tessera.nn.Linear;
+import dev.tessera.nn.Mixer;
 import dev.tessera.nn.Module;
 import dev.tessera.nn.Parameter;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Tensor;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -80,6 +84,68 @@ public final class HNet extends Module {
             Tensor inner = mainStage.forward(chunks.x(), chunks.mask(), routings);
             Tensor z = ChunkRouter.dechunk(inner, r.p(), r.b(), r.c()).add(residual);
             out = decoder.forward(z);
+        }
+        return width > inWidth ? out.narrow(2, 0, inWidth) : out;
+    }
+
+    /**
+     * Decoding state of this stage for {@code batch} rows. The encoder, routing and decoder step all rows together;
+     * the main network runs only for rows whose byte closed a chunk, so each row keeps its own inner state.
+     */
+    public final class StageState implements AutoCloseable {
+        final List<Mixer.DecodeState> encoder, decoder, main;
+        final RoutingState routing;
+        final List<StageState> inner;
+
+        StageState(int batch, int maxLength) {
+            if (innermost) {
+                main = mainStack.newState(batch, maxLength);
+                encoder = decoder = null;
+                routing = null;
+                inner = null;
+            } else {
+                encoder = HNet.this.encoder.newState(batch, maxLength);
+                decoder = HNet.this.decoder.newState(batch, maxLength);
+                routing = RoutingState.create(batch, width, DType.F32);
+                inner = new ArrayList<>();
+                for (int r = 0; r < batch; r++) inner.add(mainStage.newState(1, maxLength));
+                main = null;
+            }
+        }
+
+        @Override
+        public void close() {
+            for (List<Mixer.DecodeState> l : java.util.Arrays.asList(encoder, decoder, main)) {
+                if (l != null) l.forEach(Mixer.DecodeState::close);
+            }
+            if (inner != null) inner.forEach(StageState::close);
+        }
+    }
+
+    /** A fresh decoding state for {@code batch} sequences of up to {@code maxLength} positions at this stage. */
+    public StageState newState(int batch, int maxLength) { return new StageState(batch, maxLength); }
+
+    /** One position x [B, 1, inWidth] → [B, 1, inWidth]; equals {@link #forward} at that position. */
+    public Tensor step(Tensor x, StageState st) {
+        int b = x.size(0);
+        Tensor h = padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(b, 1, width - inWidth)), 2);
+        Tensor out;
+        if (innermost) {
+            out = mainStack.step(h, st.main);
+        } else {
+            Tensor xhat = encoder.step(h, st.encoder);
+            Tensor residual = residualProj.forward(xhat);
+            StepRouting r = st.routing.route(routing.qProj.forward(xhat).reshape(b, width), routing.kProj.forward(xhat).reshape(b, width));
+            Tensor zhat = null;
+            if (r.anyBoundary()) {
+                List<Tensor> rows = new ArrayList<>();
+                for (int row : r.boundaryRows()) {
+                    rows.add(mainStage.step(xhat.narrow(0, row, 1), st.inner.get(row)).reshape(1, width));
+                }
+                zhat = Tensor.cat(rows, 0);
+            }
+            Tensor z = st.routing.dechunk(zhat).reshape(b, 1, width).add(residual);
+            out = decoder.step(z, st.decoder);
         }
         return width > inWidth ? out.narrow(2, 0, inWidth) : out;
     }

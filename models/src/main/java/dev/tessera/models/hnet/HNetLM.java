@@ -51,6 +51,22 @@ public final class HNetLM extends Module {
         return new Output(lmHead.forward(h), routings);
     }
 
+    /** Decoding state of a batch: one per {@link #newDecodeState}; close it when done. */
+    public HNet.StageState newDecodeState(int batch, int maxLength) { return backbone.newState(batch, maxLength); }
+
+    /**
+     * One byte per row, bytes [B] (I64) → next-byte logits [B, 256], advancing {@code state}. Feeding a sequence byte by
+     * byte gives the logits of {@link #forward} at every position; rows route independently (batched decoding).
+     */
+    public Tensor step(Tensor bytes, HNet.StageState state) {
+        if (bytes.dim() != 1) throw new IllegalArgumentException("H-Net step: bytes must be [B], got " + java.util.Arrays.toString(bytes.shape()));
+        try (dev.tessera.runtime.Grad.Region g = dev.tessera.runtime.Grad.noGrad()) {
+            int b = bytes.size(0);
+            Tensor h = backbone.step(embeddings.forward(bytes.reshape(b, 1)), state);
+            return lmHead.forward(h).reshape(b, 256);
+        }
+    }
+
     /** The parts of a training loss; {@code total} is what backpropagates. */
     public record Loss(Tensor total, Tensor crossEntropy, Tensor ratio, double[] bytesPerChunk) {}
 
