@@ -1,0 +1,345 @@
+package dev.tessera.runtime.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The float32 GEMM on the Vector API: A and B are packed into cache-sized, zero-padded panels and multiplied by
+ * an {@code MR × NR} register-blocked micro-kernel, {@code MR = 6} rows by {@code NR} = two vectors of columns
+ * (6×32 with AVX-512), i.e. 12 vector accumulators.
+ *
+ * <p>Loop nest, outermost first: column blocks of at most {@link #NC} (the packed B block lives in L3), reduction
+ * blocks of at most {@link #KC}, row blocks of at most {@link #MC} (the packed A block lives in L2), then B
+ * micro-panels, then A micro-panels, each pair feeding one micro-kernel call. Each thread owns a rectangle of C
+ * and its own packing buffers, so threads never wait on each other inside a GEMM.
+ *
+ * <p>Only loaded when {@link CpuInfo#VECTOR} is true, so that {@link Gemm} works without the incubator module.
+ */
+final class GemmF32Vector {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Micro-tile: rows of A per panel, and columns of B per panel (two vectors). */
+    static final int MR = 6, NR = 2 * L;
+    /**
+     * Cache blocks (upper bounds; actual blocks are balanced to the problem): reduction length, rows of A and
+     * columns of B per packed block. The A block (MC×KC, 384 KiB) stays in the 1 MiB L2 of the target cores; a B
+     * micro-panel (KC×NR, 64 KiB) streams from L2 too. A long KC was measured to beat an L1-sized one on this
+     * hardware, because every KC block costs a read-modify-write pass over C.
+     */
+    static final int KC = 512, MC = 32 * MR, NC = Math.max(NR, 2048 / NR * NR);
+
+    /** Up to this many rows, with row-major B, B is streamed straight from memory instead of packed. */
+    static final int FEW_ROWS = 2;
+
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final long TILE_ROW_BYTES = (long) NR * Float.BYTES;
+
+    /**
+     * Per-thread packing buffers, reused across calls (B's grows to the largest block seen, at most KC×NC floats,
+     * 4 MiB). Heap arrays keep the micro-kernel's loads simple: C2 hoists their bounds checks out of the loop.
+     */
+    private static final class Workspace {
+        final float[] a = new float[MC * KC];
+        float[] b = new float[0];
+        /** Edge tiles are computed in full into this buffer, then only their valid part is merged into C. */
+        final float[] tileArray = new float[MR * NR];
+        final MemorySegment tile = MemorySegment.ofArray(tileArray);
+
+        float[] b(int size) {
+            if (b.length < size) b = new float[size];
+            return b;
+        }
+    }
+
+    private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
+
+    private GemmF32Vector() {}
+
+    /** See {@link Gemm#sgemm}; {@code k > 0}, {@code m, n > 0}. Splits over threads only when {@code parallel}. */
+    static void sgemm(int m, int n, int k,
+            MemorySegment a, long aOff, long aRs, long aCs,
+            MemorySegment b, long bOff, long bRs, long bCs,
+            MemorySegment c, long cOff, long cRs, boolean accumulate, boolean parallel) {
+        int threads = parallel ? CpuPool.threads() : 1;
+        long fmas = (long) m * n * k;
+        if (m <= FEW_ROWS && bCs == 1) {
+            // Matrix-vector shapes (e.g. decoding one token): packing B would cost more than the product.
+            int groups = (n + 4 * L - 1) / (4 * L);
+            long grain = threads <= 1 ? groups : Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) m * 4 * L * k));
+            CpuPool.parallelFor(groups, grain, (s, e) -> fewRows(m, (int) s * 4 * L, (int) Math.min(n, e * 4 * L), k,
+                    a, aOff, aRs, aCs, b, bOff, bRs, c, cOff, cRs, accumulate));
+            return;
+        }
+        if (threads <= 1 || fmas < 2 * Gemm.MIN_FMAS_PER_TASK) {
+            block(0, m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate);
+            return;
+        }
+        int mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
+        // Each thread packs its own rows of A and all of B when splitting rows (or vice versa); prefer rows when
+        // they balance about as well, since B's packing is the cheaper one to duplicate (two vector copies per
+        // row of a panel for row-major B, against per-row copies of A).
+        boolean byRows = balance(mPanels, threads) >= balance(nPanels, threads) - 0.02;
+        if (byRows) {
+            long grain = Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) MR * n * k));
+            CpuPool.parallelFor(mPanels, grain, (s, e) -> block((int) s * MR, (int) Math.min(m, e * MR), 0, n, k,
+                    a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate));
+        } else {
+            long grain = Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) m * NR * k));
+            CpuPool.parallelFor(nPanels, grain, (s, e) -> block(0, m, (int) s * NR, (int) Math.min(n, e * NR), k,
+                    a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate));
+        }
+    }
+
+    /** Fraction of the threads' time that is useful when {@code panels} are dealt out in contiguous chunks. */
+    private static double balance(int panels, int threads) {
+        int perThread = (panels + threads - 1) / threads;
+        return (double) panels / ((long) perThread * threads);
+    }
+
+    /** Splits {@code total} into the fewest chunks of at most {@code max}, of equal size rounded up to {@code unit}. */
+    private static int chunk(int total, int max, int unit) {
+        int pieces = (total + max - 1) / max;
+        int size = (total + pieces - 1) / pieces;
+        return Math.min(max, (size + unit - 1) / unit * unit);
+    }
+
+    /** Computes rows {@code [i0, i1)} × columns {@code [j0, j1)} of C on the calling thread. */
+    private static void block(int i0, int i1, int j0, int j1, int k,
+            MemorySegment a, long aOff, long aRs, long aCs,
+            MemorySegment b, long bOff, long bRs, long bCs,
+            MemorySegment c, long cOff, long cRs, boolean accumulate) {
+        Workspace w = WORKSPACE.get();
+        int kcMax = chunk(k, KC, 1);
+        int mcMax = chunk(i1 - i0, MC, MR);
+        int ncMax = chunk(j1 - j0, NC, NR);
+        float[] bp = w.b(kcMax * ((ncMax + NR - 1) / NR * NR));
+        float[] ap = w.a;
+        for (int jc = j0; jc < j1; jc += ncMax) {
+            int nc = Math.min(ncMax, j1 - jc);
+            for (int pc = 0; pc < k; pc += kcMax) {
+                int kc = Math.min(kcMax, k - pc);
+                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, bp);
+                boolean add = accumulate || pc > 0;
+                for (int ic = i0; ic < i1; ic += mcMax) {
+                    int mc = Math.min(mcMax, i1 - ic);
+                    packA(mc, kc, a, aOff + ic * aRs + pc * aCs, aRs, aCs, ap);
+                    macro(mc, nc, kc, ap, bp, c, cOff + ic * cRs + jc, cRs, add, w);
+                }
+            }
+        }
+    }
+
+    /** Multiplies one packed A block by one packed B block into C, one micro-tile at a time. */
+    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp,
+            MemorySegment c, long cOff, long cRs, boolean add, Workspace w) {
+        long ldc = cRs * Float.BYTES;
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int bi = jr * kc;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int mr = Math.min(MR, mc - ir);
+                int ai = ir * kc;
+                long co = (cOff + ir * cRs + jr) * Float.BYTES;
+                if (mr == MR && nr == NR) {
+                    kernel(kc, ap, ai, bp, bi, c, co, ldc, add);
+                } else {
+                    kernel(kc, ap, ai, bp, bi, w.tile, 0, TILE_ROW_BYTES, false);
+                    mergeTile(mr, nr, w.tileArray, c, co, ldc, add);
+                }
+            }
+        }
+    }
+
+    /**
+     * The micro-kernel: C[6, NR] (+)= Apanel[6, kc] · Bpanel[kc, NR], the A panel stored as six rows of kc floats
+     * from index {@code ai}, the B panel as kc rows of NR floats from {@code bi}. The twelve accumulators are
+     * separate locals and the loop body is straight-line code, so that C2 keeps them all in vector registers;
+     * any array or field holding vectors would force them to memory (measured ~40x slower).
+     */
+    private static void kernel(int kc, float[] a, int ai, float[] b, int bi,
+            MemorySegment c, long co, long ldc, boolean add) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        int a0 = ai, a1 = ai + kc, a2 = ai + 2 * kc, a3 = ai + 3 * kc, a4 = ai + 4 * kc, a5 = ai + 5 * kc;
+        for (int p = 0; p < kc; p++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + L);
+            FloatVector x = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, a[a1 + p]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, a[a2 + p]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, a[a3 + p]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(S, a[a4 + p]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(S, a[a5 + p]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+        }
+        long hi = (long) L * Float.BYTES;
+        if (add) {
+            c00 = c00.add(FloatVector.fromMemorySegment(S, c, co, NATIVE));
+            c01 = c01.add(FloatVector.fromMemorySegment(S, c, co + hi, NATIVE));
+            c10 = c10.add(FloatVector.fromMemorySegment(S, c, co + ldc, NATIVE));
+            c11 = c11.add(FloatVector.fromMemorySegment(S, c, co + ldc + hi, NATIVE));
+            c20 = c20.add(FloatVector.fromMemorySegment(S, c, co + 2 * ldc, NATIVE));
+            c21 = c21.add(FloatVector.fromMemorySegment(S, c, co + 2 * ldc + hi, NATIVE));
+            c30 = c30.add(FloatVector.fromMemorySegment(S, c, co + 3 * ldc, NATIVE));
+            c31 = c31.add(FloatVector.fromMemorySegment(S, c, co + 3 * ldc + hi, NATIVE));
+            c40 = c40.add(FloatVector.fromMemorySegment(S, c, co + 4 * ldc, NATIVE));
+            c41 = c41.add(FloatVector.fromMemorySegment(S, c, co + 4 * ldc + hi, NATIVE));
+            c50 = c50.add(FloatVector.fromMemorySegment(S, c, co + 5 * ldc, NATIVE));
+            c51 = c51.add(FloatVector.fromMemorySegment(S, c, co + 5 * ldc + hi, NATIVE));
+        }
+        c00.intoMemorySegment(c, co, NATIVE);
+        c01.intoMemorySegment(c, co + hi, NATIVE);
+        c10.intoMemorySegment(c, co + ldc, NATIVE);
+        c11.intoMemorySegment(c, co + ldc + hi, NATIVE);
+        c20.intoMemorySegment(c, co + 2 * ldc, NATIVE);
+        c21.intoMemorySegment(c, co + 2 * ldc + hi, NATIVE);
+        c30.intoMemorySegment(c, co + 3 * ldc, NATIVE);
+        c31.intoMemorySegment(c, co + 3 * ldc + hi, NATIVE);
+        c40.intoMemorySegment(c, co + 4 * ldc, NATIVE);
+        c41.intoMemorySegment(c, co + 4 * ldc + hi, NATIVE);
+        c50.intoMemorySegment(c, co + 5 * ldc, NATIVE);
+        c51.intoMemorySegment(c, co + 5 * ldc + hi, NATIVE);
+    }
+
+    /**
+     * C[0:m, j0:j1] (+)= A[0:m, :] · B[:, j0:j1] for a handful of rows and row-major B, one row of C at a time,
+     * four vectors of columns per pass down the reduction; the ragged end uses masked vectors.
+     */
+    private static void fewRows(int m, int j0, int j1, int k,
+            MemorySegment a, long aOff, long aRs, long aCs,
+            MemorySegment b, long bOff, long bRs,
+            MemorySegment c, long cOff, long cRs, boolean accumulate) {
+        long ldb = bRs * Float.BYTES, v = (long) L * Float.BYTES;
+        for (int i = 0; i < m; i++) {
+            long ai = aOff + i * aRs;
+            long crow = (cOff + i * cRs) * Float.BYTES;
+            int j = j0;
+            for (; j + 4 * L <= j1; j += 4 * L) {
+                FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
+                FloatVector s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+                long bo = (bOff + j) * Float.BYTES;
+                for (int p = 0; p < k; p++, bo += ldb) {
+                    FloatVector x = FloatVector.broadcast(S, a.getAtIndex(F, ai + p * aCs));
+                    s0 = x.fma(FloatVector.fromMemorySegment(S, b, bo, NATIVE), s0);
+                    s1 = x.fma(FloatVector.fromMemorySegment(S, b, bo + v, NATIVE), s1);
+                    s2 = x.fma(FloatVector.fromMemorySegment(S, b, bo + 2 * v, NATIVE), s2);
+                    s3 = x.fma(FloatVector.fromMemorySegment(S, b, bo + 3 * v, NATIVE), s3);
+                }
+                long co = crow + (long) j * Float.BYTES;
+                if (accumulate) {
+                    s0 = s0.add(FloatVector.fromMemorySegment(S, c, co, NATIVE));
+                    s1 = s1.add(FloatVector.fromMemorySegment(S, c, co + v, NATIVE));
+                    s2 = s2.add(FloatVector.fromMemorySegment(S, c, co + 2 * v, NATIVE));
+                    s3 = s3.add(FloatVector.fromMemorySegment(S, c, co + 3 * v, NATIVE));
+                }
+                s0.intoMemorySegment(c, co, NATIVE);
+                s1.intoMemorySegment(c, co + v, NATIVE);
+                s2.intoMemorySegment(c, co + 2 * v, NATIVE);
+                s3.intoMemorySegment(c, co + 3 * v, NATIVE);
+            }
+            for (; j < j1; j += L) {
+                VectorMask<Float> mask = S.indexInRange(j, j1);
+                FloatVector s0 = FloatVector.zero(S);
+                long bo = (bOff + j) * Float.BYTES;
+                for (int p = 0; p < k; p++, bo += ldb) {
+                    FloatVector x = FloatVector.broadcast(S, a.getAtIndex(F, ai + p * aCs));
+                    s0 = x.fma(FloatVector.fromMemorySegment(S, b, bo, NATIVE, mask), s0);
+                }
+                long co = crow + (long) j * Float.BYTES;
+                if (accumulate) s0 = s0.add(FloatVector.fromMemorySegment(S, c, co, NATIVE, mask));
+                s0.intoMemorySegment(c, co, NATIVE, mask);
+            }
+        }
+    }
+
+    /** Writes the valid {@code mr × nr} corner of a computed tile into C. */
+    private static void mergeTile(int mr, int nr, float[] tile, MemorySegment c, long co, long ldc, boolean add) {
+        for (int r = 0; r < mr; r++, co += ldc) {
+            for (int j = 0; j < nr; j++) {
+                long at = co + (long) j * Float.BYTES;
+                float v = tile[r * NR + j];
+                c.set(F, at, add ? c.get(F, at) + v : v);
+            }
+        }
+    }
+
+    /**
+     * Packs A[0:mc, 0:kc] (element (i, p) at {@code off + i*rs + p*cs}) into row panels of {@link #MR}: panel
+     * {@code q} starts at {@code q*MR*kc} and holds rows {@code q*MR ..} one after the other, kc floats each,
+     * zero rows past mc. Keeping A's rows intact (rather than interleaving them) makes packing the common
+     * row-major A a plain copy; the kernel reads the six rows as six sequential streams.
+     */
+    private static void packA(int mc, int kc, MemorySegment a, long off, long rs, long cs, float[] ap) {
+        for (int i = 0; i < mc; i += MR) {
+            int mr = Math.min(MR, mc - i);
+            int dst = i * kc;
+            long src = off + i * rs;
+            if (cs == 1) {
+                for (int r = 0; r < mr; r++) {
+                    MemorySegment.copy(a, F, (src + r * rs) * Float.BYTES, ap, dst + r * kc, kc);
+                }
+            } else {
+                // Transposed or strided A: read each column's few rows together (contiguous when rs == 1).
+                for (int p = 0; p < kc; p++) {
+                    long s = src + p * cs;
+                    for (int r = 0; r < mr; r++) ap[dst + r * kc + p] = a.getAtIndex(F, s + r * rs);
+                }
+            }
+            if (mr < MR) java.util.Arrays.fill(ap, dst + mr * kc, dst + MR * kc, 0f);
+        }
+    }
+
+    /**
+     * Packs B[0:kc, 0:nc] (element (p, j) at {@code off + p*rs + j*cs}) into column panels of {@link #NR}: panel
+     * {@code q} holds columns {@code q*NR ..} as {@code kc} rows of NR consecutive floats, zero-padded past nc.
+     */
+    private static void packB(int kc, int nc, MemorySegment b, long off, long rs, long cs, float[] bp) {
+        for (int j = 0; j < nc; j += NR) {
+            int nr = Math.min(NR, nc - j);
+            int dst = j * kc;
+            long src = off + j * cs;
+            if (cs == 1 && nr == NR) {
+                // Row-major B: each row of a panel is two vectors' worth of contiguous floats.
+                long s = src * Float.BYTES, ld = rs * Float.BYTES, hi = (long) L * Float.BYTES;
+                for (int p = 0; p < kc; p++, dst += NR, s += ld) {
+                    FloatVector.fromMemorySegment(S, b, s, NATIVE).intoArray(bp, dst);
+                    FloatVector.fromMemorySegment(S, b, s + hi, NATIVE).intoArray(bp, dst + L);
+                }
+            } else if (cs == 1) {
+                for (int p = 0; p < kc; p++, dst += NR) {
+                    MemorySegment.copy(b, F, (src + p * rs) * Float.BYTES, bp, dst, nr);
+                    if (nr < NR) java.util.Arrays.fill(bp, dst + nr, dst + NR, 0f);
+                }
+            } else {
+                // Transposed or strided B: walk each column down the reduction (contiguous when rs == 1).
+                for (int jj = 0; jj < nr; jj++) {
+                    long s = src + jj * cs;
+                    for (int p = 0, d = dst + jj; p < kc; p++, d += NR) bp[d] = b.getAtIndex(F, s + p * rs);
+                }
+                for (int jj = nr; jj < NR; jj++) {
+                    for (int p = 0, d = dst + jj; p < kc; p++, d += NR) bp[d] = 0f;
+                }
+            }
+        }
+    }
+}
