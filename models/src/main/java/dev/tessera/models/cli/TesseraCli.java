@@ -1,12 +1,19 @@
 package dev.tessera.models.cli;
 
+import dev.tessera.runtime.TesseraException;
+import java.io.UncheckedIOException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code tessera} command line: train, sample, evaluate and inspect byte-level models. */
+/**
+ * The {@code tessera} command line: train, sample, evaluate and inspect byte-level models. A fault the user can fix
+ * (bad arguments, missing or unreadable files, unknown presets) prints one line {@code tessera <cmd>: <message>}
+ * and exits non-zero (2 for bad arguments, 1 otherwise); it never prints a stack trace.
+ */
 @Command(name = "tessera", mixinStandardHelpOptions = true, versionProvider = TesseraCli.Version.class,
         description = "Byte-level language models (H-Net and baselines) on the Tessera runtime.",
-        subcommands = {InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, GenerateCommand.class, EvalCommand.class, ScoreCommand.class, ChunksCommand.class,
+                CompareCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class TesseraCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -17,7 +24,28 @@ public final class TesseraCli implements Runnable {
 
     /** Runs the command line and returns its exit code (tests call this). */
     public static int run(String... args) {
-        return new CommandLine(new TesseraCli()).execute(args);
+        CommandLine cli = new CommandLine(new TesseraCli());
+        cli.setParameterExceptionHandler((e, a) -> {
+            System.err.println(prefix(e.getCommandLine()) + e.getMessage() + " (see --help)");
+            return 2;
+        });
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof CliFailure f) {
+                System.err.println(prefix(cmd) + f.getMessage());
+                return f.exitCode();
+            }
+            if (e instanceof IllegalArgumentException || e instanceof TesseraException || e instanceof UncheckedIOException
+                    || e instanceof IndexOutOfBoundsException) {
+                System.err.println(prefix(cmd) + e.getMessage());
+                return 1;
+            }
+            throw e;
+        });
+        return cli.execute(args);
+    }
+
+    private static String prefix(CommandLine cmd) {
+        return cmd.getParent() == null ? "tessera: " : "tessera " + cmd.getCommandName() + ": ";
     }
 
     @Override

@@ -1,0 +1,51 @@
+package dev.tessera.models;
+
+import dev.tessera.nn.Module;
+import dev.tessera.nn.Optimizer;
+import dev.tessera.runtime.Tensor;
+import java.util.List;
+
+/**
+ * What the command line needs of a byte-level language model, so that training, evaluation, sampling and the
+ * matched-compute comparison treat H-Net and the isotropic baselines alike. Bytes are 0..255 in I64 tensors
+ * [B, L]; {@link #BOS} and {@link #EOS} follow hnet.md §1.1.
+ */
+public interface ByteLanguageModel extends AutoCloseable {
+    /** Beginning of sequence: the model reads it before the first byte of its context. */
+    int BOS = 254;
+    /** End of sequence: generation stops when it is sampled. */
+    int EOS = 255;
+
+    /** The parameters, under the names a checkpoint stores. */
+    Module module();
+
+    /** "hnet" or "isotropic": which config format {@link #configJson()} is in. */
+    String family();
+
+    /** The model's configuration as JSON; {@link ModelCatalog#fromConfig} rebuilds the model from it. */
+    String configJson();
+
+    /** Number of routing stages (0 for a model without dynamic chunking). */
+    int stages();
+
+    /** Logits [B, L, 256] and, per routing stage (outermost first), the boundary probabilities and decisions [B, L_s]. */
+    record Prediction(Tensor logits, List<Tensor> boundaryProbs, List<Tensor> boundaries) {}
+
+    Prediction forward(Tensor bytes);
+
+    /**
+     * The training loss: {@code total} backpropagates (cross entropy plus any auxiliary loss), {@code crossEntropy}
+     * is the next-byte loss in nats, {@code bytesPerChunk} the bytes per chunk of each stage.
+     */
+    record TrainingLoss(Tensor total, Tensor crossEntropy, double[] bytesPerChunk) {}
+
+    TrainingLoss loss(Tensor inputs, Tensor targets);
+
+    /** Parameter groups with the model's learning-rate multipliers (one group for a model without stages). */
+    List<Optimizer.Group> parameterGroups();
+
+    default long parameterCount() { return module().parameterCount(); }
+
+    @Override
+    default void close() { module().close(); }
+}

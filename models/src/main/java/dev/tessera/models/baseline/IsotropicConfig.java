@@ -1,0 +1,56 @@
+package dev.tessera.models.baseline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+
+/**
+ * Configuration of an isotropic byte-level baseline: one {@link dev.tessera.nn.Isotropic} stack described by a
+ * layout string ("T4" = a Transformer, "m6" = a Mamba-2 stack) at a single width. JSON keys follow H-Net's config
+ * where they mean the same ({@code d_model}, {@code d_intermediate}, {@code ssm_cfg}, {@code attn_cfg}), with a
+ * top-level {@code layout} instead of {@code arch_layout}.
+ */
+public record IsotropicConfig(String layout, int dModel, int dIntermediate, int numHeads, int rotaryDim, int window,
+                              int dState, int dConv, int expand, int headDim) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public IsotropicConfig {
+        dev.tessera.nn.Isotropic.parse(layout);
+        if (dModel <= 0) throw new IllegalArgumentException("isotropic config: d_model must be positive, got " + dModel);
+    }
+
+    public String toJson() {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("layout", layout).put("d_model", dModel).put("d_intermediate", dIntermediate).put("vocab_size", 256);
+        root.putObject("ssm_cfg").put("d_state", dState).put("d_conv", dConv).put("expand", expand).put("headdim", headDim);
+        root.putObject("attn_cfg").put("num_heads", numHeads).put("rotary_emb_dim", rotaryDim).put("window_size", window);
+        return root.toString();
+    }
+
+    public static IsotropicConfig fromJson(String json) {
+        try {
+            JsonNode root = JSON.readTree(json);
+            JsonNode ssm = root.path("ssm_cfg"), attn = root.path("attn_cfg");
+            return new IsotropicConfig(root.required("layout").asText(), root.required("d_model").asInt(),
+                    root.path("d_intermediate").asInt(0), attn.path("num_heads").asInt(4), attn.path("rotary_emb_dim").asInt(0),
+                    attn.path("window_size").asInt(-1), ssm.path("d_state").asInt(16), ssm.path("d_conv").asInt(4),
+                    ssm.path("expand").asInt(2), ssm.path("headdim").asInt(16));
+        } catch (IOException e) {
+            throw new IllegalArgumentException("isotropic config is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * {@code transformer-tiny} and {@code mamba-tiny}: roughly hnet-tiny's compute per byte. hnet-tiny runs two
+     * Mamba-2 layers at width 64 on every byte and two Transformer layers at width 96 on about a quarter of them;
+     * the baselines run their whole stack at width 64 on every byte.
+     */
+    public static IsotropicConfig preset(String name) {
+        return switch (name) {
+            case "transformer-tiny" -> new IsotropicConfig("T3", 64, 192, 4, 8, -1, 16, 4, 2, 16);
+            case "mamba-tiny" -> new IsotropicConfig("m4", 64, 0, 4, 8, -1, 16, 4, 2, 16);
+            default -> throw new IllegalArgumentException("unknown baseline preset '" + name + "' (known: transformer-tiny, mamba-tiny)");
+        };
+    }
+}

@@ -1,0 +1,75 @@
+package dev.tessera.models.cli;
+
+import dev.tessera.models.ByteLanguageModel;
+import dev.tessera.models.ModelCatalog;
+import dev.tessera.nn.Optimizer;
+import dev.tessera.nn.TrainingCheckpoint;
+import dev.tessera.runtime.Generator;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Where a run keeps its checkpoints ({@code checkpoint-000300.safetensors} in its folder, the step in the name) and
+ * how a model comes back from one: the checkpoint's metadata names the model family and holds its config JSON,
+ * so a checkpoint file is all that {@code generate}, {@code eval}, {@code score} and {@code chunks} need.
+ */
+final class CheckpointFiles {
+    static final String FAMILY = "family", CONFIG = "config", MODEL = "model";
+    private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)\\.safetensors");
+
+    private CheckpointFiles() {}
+
+    static Path forStep(Path runDir, long step) { return runDir.resolve(String.format("checkpoint-%06d.safetensors", step)); }
+
+    /** The checkpoint with the highest step in {@code runDir}, if any. */
+    static Optional<Path> latest(Path runDir) {
+        if (!Files.isDirectory(runDir)) return Optional.empty();
+        try (Stream<Path> files = Files.list(runDir)) {
+            return files.filter(f -> NAME.matcher(f.getFileName().toString()).matches())
+                    .max((a, b) -> Long.compare(stepOf(a), stepOf(b)));
+        } catch (IOException e) {
+            throw new CliFailure("cannot list " + runDir + ": " + e.getMessage());
+        }
+    }
+
+    private static long stepOf(Path f) {
+        Matcher m = NAME.matcher(f.getFileName().toString());
+        return m.matches() ? Long.parseLong(m.group(1)) : -1;
+    }
+
+    /** {@code --checkpoint}: a checkpoint file, or a run folder meaning its latest checkpoint. */
+    static Path resolve(Path fileOrRunDir) {
+        if (Files.isDirectory(fileOrRunDir)) {
+            return latest(fileOrRunDir).orElseThrow(() -> new CliFailure("no checkpoint-*.safetensors in " + fileOrRunDir));
+        }
+        if (!Files.isRegularFile(fileOrRunDir)) throw new CliFailure("no such checkpoint: " + fileOrRunDir);
+        return fileOrRunDir;
+    }
+
+    /** A model and what its checkpoint says about the run. */
+    record Loaded(ByteLanguageModel model, Optimizer optimizer, TrainingCheckpoint.State state, Path file) {}
+
+    /** Builds the model the checkpoint describes and loads its weights (and, when given, the optimizer and generators). */
+    static Loaded load(Path file, java.util.function.Function<ByteLanguageModel, Optimizer> optimizer, Map<String, Generator> generators) {
+        Map<String, String> meta = TrainingCheckpoint.metadata(file);
+        String family = meta.get(FAMILY), config = meta.get(CONFIG);
+        if (family == null || config == null) throw new CliFailure(file + ": not a tessera training checkpoint (no model config in its metadata)");
+        ByteLanguageModel model = ModelCatalog.fromConfig(family, config, new Generator(0));
+        Optimizer opt = null;
+        try {
+            opt = optimizer == null ? null : optimizer.apply(model);
+            TrainingCheckpoint.State st = TrainingCheckpoint.load(file, model.module(), opt, generators);
+            return new Loaded(model, opt, st, file);
+        } catch (RuntimeException e) {
+            if (opt != null) opt.close();
+            model.close();
+            throw e;
+        }
+    }
+}

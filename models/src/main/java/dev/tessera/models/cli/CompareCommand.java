@@ -1,0 +1,94 @@
+package dev.tessera.models.cli;
+
+import dev.tessera.models.ByteLanguageModel;
+import dev.tessera.models.ModelCatalog;
+import dev.tessera.nn.ByteCorpus;
+import dev.tessera.nn.Optimizer;
+import dev.tessera.runtime.Generator;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tessera compare}: trains H-Net and the isotropic baselines on the same data, the same windows in the same
+ * order, the same steps, batch and sequence length (the presets are sized to roughly equal compute per byte), each
+ * into a subfolder of {@code --out}, and prints one table: held-out bits per byte, training bytes/s, parameters.
+ */
+@Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Train H-Net and the byte-level baselines at matched settings and print one table.")
+final class CompareCommand implements Callable<Integer> {
+    @Option(names = "--models", split = ",", description = "Models to compare (default: hnet-tiny,transformer-tiny,mamba-tiny).")
+    List<String> models = new ArrayList<>(List.of("hnet-tiny", "transformer-tiny", "mamba-tiny"));
+
+    @Option(names = "--data", defaultValue = CorpusSource.JDK_SRC, description = "A text file, a folder, or jdk-src (default).")
+    String data;
+
+    @Option(names = "--steps", defaultValue = "200", description = "Steps per model (default: ${DEFAULT-VALUE}).")
+    long steps;
+
+    @Option(names = "--batch", defaultValue = "8", description = "Windows per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--seq-len", defaultValue = "256", description = "Bytes per window (default: ${DEFAULT-VALUE}).")
+    int seqLen;
+
+    @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+
+    @Option(names = "--eval-windows", defaultValue = "64", description = "Held-out windows (default: ${DEFAULT-VALUE}).")
+    int evalWindows;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--out", description = "Folder for the runs (default: runs/compare-<timestamp>).")
+    Path out;
+
+    @Override
+    public Integer call() {
+        DeviceChoice.require(device);
+        if (out == null) out = Path.of("runs", "compare-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        TrainingRun.Settings s = new TrainingRun.Settings(steps, batch, seqLen, lr, seed, steps, steps, evalWindows, 0.1, data);
+        record Row(String model, long params, double bpb, double bps, String chunks) {}
+        List<Row> rows = new ArrayList<>();
+        try (ByteCorpus corpus = CorpusSource.open(data)) {
+            for (String name : models) {
+                Path dir = out.resolve(Path.of(name).getFileName().toString().replaceAll("\\.json$", ""));
+                if (CheckpointFiles.latest(dir).isPresent()) throw new CliFailure(dir + " already holds checkpoints; pass another --out");
+                try {
+                    Files.createDirectories(dir);
+                } catch (IOException e) {
+                    throw new CliFailure("cannot create " + dir + ": " + e.getMessage());
+                }
+                try (ByteLanguageModel m = ModelCatalog.create(name, new Generator(seed)); Optimizer opt = TrainingRun.optimizer(m, s)) {
+                    Map<String, String> extra = new LinkedHashMap<>();
+                    extra.put(CheckpointFiles.MODEL, name);
+                    extra.put(CheckpointFiles.FAMILY, m.family());
+                    extra.put(CheckpointFiles.CONFIG, m.configJson());
+                    TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, extra, dir, name);
+                    rows.add(new Row(name, r.parameters(), r.heldOut().bitsPerByte(), r.bytesPerSecond(),
+                            r.heldOut().bytesPerChunk().length == 0 ? "-" : BoundaryMarks.format(r.heldOut().bytesPerChunk())));
+                }
+            }
+        }
+        System.out.printf(Locale.ROOT, "%d steps x %d windows x %d bytes on %s%n", steps, batch, seqLen, data);
+        System.out.printf(Locale.ROOT, "%-20s %12s %14s %12s  %s%n", "model", "parameters", "held-out bpb", "bytes/s", "bytes per chunk");
+        for (Row r : rows) {
+            System.out.printf(Locale.ROOT, "%-20s %,12d %14.4f %,12.0f  %s%n", r.model(), r.params(), r.bpb(), r.bps(), r.chunks());
+        }
+        return 0;
+    }
+}

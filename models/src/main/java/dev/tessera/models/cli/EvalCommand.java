@@ -1,0 +1,59 @@
+package dev.tessera.models.cli;
+
+import dev.tessera.models.ByteLanguageModel;
+import dev.tessera.models.HeldOutEvaluation;
+import dev.tessera.nn.ByteCorpus;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tessera eval}: held-out bits per byte and bytes per chunk of each stage, on the deterministic
+ * non-overlapping windows of the corpus's held-out end (the same windows for every model and run).
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Held-out bits per byte and bytes per chunk of a checkpoint on a corpus.")
+final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--checkpoint", required = true, description = "A checkpoint file, or a run folder (its latest checkpoint).")
+    Path checkpoint;
+
+    @Option(names = "--data", description = "A text file, a folder, or jdk-src (default: the data the checkpoint was trained on).")
+    String data;
+
+    @Option(names = "--seq-len", description = "Bytes per window (default: the training sequence length, else 256).")
+    Integer seqLen;
+
+    @Option(names = "--windows", defaultValue = "256", description = "At most this many windows (default: ${DEFAULT-VALUE}).")
+    int windows;
+
+    @Option(names = "--batch", defaultValue = "8", description = "Windows per forward pass (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--held-out", description = "Held-out fraction at the corpus's end (default: the training run's, else 0.1).")
+    Double heldOut;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Override
+    public Integer call() {
+        DeviceChoice.require(device);
+        if (windows <= 0 || batch <= 0) throw new CliFailure("--windows and --batch must be positive", 2);
+        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), null, Map.of());
+        Map<String, String> meta = loaded.state().metadata();
+        String d = data != null ? data : meta.getOrDefault("train.data", CorpusSource.JDK_SRC);
+        int len = seqLen != null ? seqLen : Integer.parseInt(meta.getOrDefault("train.seq_len", "256"));
+        double frac = heldOut != null ? heldOut : Double.parseDouble(meta.getOrDefault("train.held_out", "0.1"));
+        try (ByteLanguageModel m = loaded.model(); ByteCorpus corpus = CorpusSource.open(d)) {
+            HeldOutEvaluation.Result r = HeldOutEvaluation.run(m, corpus, frac, len, windows, batch);
+            System.out.printf(Locale.ROOT, "checkpoint %s (step %d)%n", loaded.file(), loaded.state().step());
+            System.out.printf(Locale.ROOT, "data %s, held-out %,d bytes in windows of %d%n", corpus.name(), r.bytes(), len);
+            System.out.printf(Locale.ROOT, "bits per byte %.4f%n", r.bitsPerByte());
+            if (r.bytesPerChunk().length > 0) System.out.println("bytes per chunk " + BoundaryMarks.format(r.bytesPerChunk()));
+        }
+        return 0;
+    }
+}

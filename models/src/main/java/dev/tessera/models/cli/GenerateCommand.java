@@ -1,0 +1,59 @@
+package dev.tessera.models.cli;
+
+import dev.tessera.models.ByteLanguageModel;
+import dev.tessera.models.ByteSampler;
+import dev.tessera.runtime.Generator;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tessera generate}: continues one or more prompts, all in one batch, from a checkpoint. The model reads
+ * BOS and then the prompt's UTF-8 bytes (as in training) and samples until {@code --max-bytes} or the end byte.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Sample continuations of prompts from a checkpoint (batched).")
+final class GenerateCommand implements Callable<Integer> {
+    @Option(names = "--checkpoint", required = true, description = "A checkpoint file, or a run folder (its latest checkpoint).")
+    Path checkpoint;
+
+    @Option(names = "--prompt", description = "A prompt (repeat for several; default: the empty prompt).")
+    List<String> prompts = new ArrayList<>();
+
+    @Option(names = "--max-bytes", defaultValue = "200", description = "Bytes to generate per prompt (default: ${DEFAULT-VALUE}).")
+    int maxBytes;
+
+    @Option(names = "--temperature", defaultValue = "0.8", description = "Sampling temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--top-p", defaultValue = "0.95", description = "Nucleus sampling mass (default: ${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Override
+    public Integer call() {
+        DeviceChoice.require(device);
+        ByteSampler.Settings settings = new ByteSampler.Settings(maxBytes, temperature, topP);
+        List<String> ps = prompts.isEmpty() ? List.of("") : prompts;
+        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), null, Map.of());
+        try (ByteLanguageModel m = loaded.model()) {
+            List<byte[]> bytes = ps.stream().map(p -> p.getBytes(StandardCharsets.UTF_8)).toList();
+            List<byte[]> out = ByteSampler.generate(m, bytes, settings, new Generator(seed));
+            for (int i = 0; i < ps.size(); i++) {
+                if (ps.size() > 1) System.out.println("--- [" + (i + 1) + "]");
+                System.out.println(ps.get(i) + new String(out.get(i), StandardCharsets.UTF_8));
+            }
+        }
+        return 0;
+    }
+}

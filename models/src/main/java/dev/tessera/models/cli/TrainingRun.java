@@ -1,0 +1,186 @@
+package dev.tessera.models.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.models.ByteLanguageModel;
+import dev.tessera.models.ContextWindows;
+import dev.tessera.models.HeldOutEvaluation;
+import dev.tessera.nn.ByteCorpus;
+import dev.tessera.nn.GradClip;
+import dev.tessera.nn.LrSchedule;
+import dev.tessera.nn.MetricsLog;
+import dev.tessera.nn.Optimizer;
+import dev.tessera.nn.Parameter;
+import dev.tessera.nn.TrainingCheckpoint;
+import dev.tessera.nn.TrainingProgress;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Scope;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The training loop shared by {@code train} and {@code compare}: AdamW on the model's parameter groups, a
+ * warmup-stable-decay schedule (10 % warm-up, 20 % decay), global gradient clipping at 1.0, periodic held-out
+ * evaluation, checkpoints, a metrics JSONL and its charts. Everything that decides the loss curve — the settings,
+ * the weights, the optimizer state and the data generator's offset — is in each checkpoint, so a resumed run
+ * repeats the curve of an uninterrupted one bit for bit.
+ */
+final class TrainingRun {
+    static final String DATA_RNG = "data";
+    static final double WEIGHT_DECAY = 0.1, CLIP = 1.0;
+
+    /** What defines a run's curve (saved in every checkpoint as {@code train.*} metadata). */
+    record Settings(long steps, int batch, int seqLen, double lr, long seed, long evalEvery, long saveEvery,
+                    int evalWindows, double heldOut, String data) {
+        Settings {
+            if (steps <= 0) throw new CliFailure("--steps must be positive, got " + steps, 2);
+            if (batch <= 0 || seqLen < 2) throw new CliFailure("--batch must be positive and --seq-len at least 2, got " + batch + ", " + seqLen, 2);
+            if (!(lr > 0)) throw new CliFailure("--lr must be positive, got " + lr, 2);
+            if (evalEvery <= 0 || saveEvery <= 0) throw new CliFailure("--eval-every and --save-every must be positive", 2);
+            if (!(heldOut > 0 && heldOut < 1)) throw new CliFailure("--held-out must be in (0, 1), got " + heldOut, 2);
+        }
+
+        Map<String, String> toMetadata() {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("train.steps", Long.toString(steps));
+            m.put("train.batch", Integer.toString(batch));
+            m.put("train.seq_len", Integer.toString(seqLen));
+            m.put("train.lr", Double.toString(lr));
+            m.put("train.seed", Long.toString(seed));
+            m.put("train.eval_every", Long.toString(evalEvery));
+            m.put("train.save_every", Long.toString(saveEvery));
+            m.put("train.eval_windows", Integer.toString(evalWindows));
+            m.put("train.held_out", Double.toString(heldOut));
+            m.put("train.data", data);
+            return m;
+        }
+
+        static Settings fromMetadata(Map<String, String> m, Path file) {
+            try {
+                return new Settings(Long.parseLong(need(m, "train.steps", file)), Integer.parseInt(need(m, "train.batch", file)),
+                        Integer.parseInt(need(m, "train.seq_len", file)), Double.parseDouble(need(m, "train.lr", file)),
+                        Long.parseLong(need(m, "train.seed", file)), Long.parseLong(need(m, "train.eval_every", file)),
+                        Long.parseLong(need(m, "train.save_every", file)), Integer.parseInt(need(m, "train.eval_windows", file)),
+                        Double.parseDouble(need(m, "train.held_out", file)), need(m, "train.data", file));
+            } catch (NumberFormatException e) {
+                throw new CliFailure(file + ": bad training settings in its metadata: " + e.getMessage());
+            }
+        }
+
+        private static String need(Map<String, String> m, String key, Path file) {
+            String v = m.get(key);
+            if (v == null) throw new CliFailure(file + ": no '" + key + "' in its metadata; it cannot be resumed");
+            return v;
+        }
+    }
+
+    /** Where a run ended: its last step, held-out evaluation, throughput and last checkpoint. */
+    record Result(long step, HeldOutEvaluation.Result heldOut, double bytesPerSecond, long parameters, Path checkpoint, double seconds) {}
+
+    private TrainingRun() {}
+
+    /** A fresh AdamW over the model's parameter groups (no decay on parameters flagged so). */
+    static Optimizer optimizer(ByteLanguageModel model, Settings s) {
+        return new dev.tessera.nn.AdamW(model.parameterGroups(), s.lr(), WEIGHT_DECAY);
+    }
+
+    /**
+     * Trains from {@code startStep} (0 for a fresh run) up to {@code min(steps, stopAfter)}, writing into {@code out}.
+     * {@code extra} metadata (model name, family, config) goes into every checkpoint besides the settings.
+     */
+    static Result run(ByteLanguageModel model, Optimizer opt, Generator data, long startStep, long stopAfter, ByteCorpus corpus,
+                      Settings s, Map<String, String> extra, Path out, String task) {
+        long end = Math.min(s.steps(), stopAfter);
+        Path metrics = out.resolve("metrics.jsonl");
+        trimMetrics(metrics, startStep);
+        LrSchedule schedule = LrSchedule.warmupStableDecay(s.lr(), s.steps(), 0.1, 0.2);
+        List<Parameter> params = model.module().parameters();
+        Map<String, String> meta = new LinkedHashMap<>(extra);
+        meta.putAll(s.toMetadata());
+        HeldOutEvaluation.Result lastEval = null;
+        Path lastCheckpoint = null;
+        long bytes = 0;
+        long t0 = System.nanoTime();
+        model.module().train(true);
+        try (MetricsLog log = new MetricsLog(metrics); TrainingProgress bar = new TrainingProgress(task, s.steps(), startStep)) {
+            for (long step = startStep + 1; step <= end; step++) {
+                double lr = schedule.at(step - 1), total, ce, norm;
+                double[] bpc;
+                opt.setLearningRate(lr);
+                try (Scope sc = Scope.open()) {
+                    ByteCorpus.Batch b = ContextWindows.fromSample(corpus.sample(data, ByteCorpus.Split.TRAIN, s.heldOut(), s.batch(), s.seqLen()));
+                    ByteLanguageModel.TrainingLoss loss = model.loss(b.inputs(), b.targets());
+                    loss.total().backward();
+                    norm = GradClip.clipByGlobalNorm(params, CLIP);
+                    opt.step();
+                    opt.zeroGrad();
+                    total = loss.total().item();
+                    ce = loss.crossEntropy().item();
+                    bpc = loss.bytesPerChunk();
+                }
+                bytes += (long) s.batch() * s.seqLen();
+                double seconds = (System.nanoTime() - t0) / 1e9, bps = bytes / seconds;
+                Map<String, Object> rec = new LinkedHashMap<>();
+                rec.put("kind", "train");
+                rec.put("step", step);
+                rec.put("loss", total);
+                rec.put("bpb", MetricsLog.bitsPerByte(ce));
+                rec.put("lr", lr);
+                rec.put("grad_norm", norm);
+                for (int st = 0; st < bpc.length; st++) rec.put("bytes_per_chunk_" + st, bpc[st]);
+                rec.put("bytes_per_s", bps);
+                log.log(rec);
+                if (step % s.evalEvery() == 0 || step == s.steps()) {
+                    lastEval = HeldOutEvaluation.run(model, corpus, s.heldOut(), s.seqLen(), s.evalWindows(), s.batch());
+                    Map<String, Object> ev = new LinkedHashMap<>();
+                    ev.put("kind", "eval");
+                    ev.put("step", step);
+                    ev.put("bpb", lastEval.bitsPerByte());
+                    for (int st = 0; st < lastEval.bytesPerChunk().length; st++) ev.put("bytes_per_chunk_" + st, lastEval.bytesPerChunk()[st]);
+                    log.log(ev);
+                    log.writeCharts(out);
+                }
+                if (step % s.saveEvery() == 0 || step == end) {
+                    lastCheckpoint = CheckpointFiles.forStep(out, step);
+                    TrainingCheckpoint.save(lastCheckpoint, model.module(), opt, step, meta, Map.of(DATA_RNG, data));
+                }
+                bar.update(step, status(total, ce, bpc, lastEval, bps));
+            }
+            log.writeCharts(out);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        return new Result(end, lastEval, bytes / Math.max(seconds, 1e-9), model.parameterCount(), lastCheckpoint, seconds);
+    }
+
+    private static String status(double total, double ce, double[] bpc, HeldOutEvaluation.Result eval, double bps) {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "loss %.3f bpb %.3f", total, MetricsLog.bitsPerByte(ce)));
+        if (eval != null) sb.append(String.format(Locale.ROOT, " held-out %.3f", eval.bitsPerByte()));
+        if (bpc.length > 0) {
+            sb.append(" B/chunk");
+            for (double v : bpc) sb.append(String.format(Locale.ROOT, " %.2f", v));
+        }
+        sb.append(String.format(Locale.ROOT, " %.1f kB/s", bps / 1000));
+        return sb.toString();
+    }
+
+    /** Drops records after {@code step} from a run's metrics (a resumed run rewrites what followed its checkpoint). */
+    private static void trimMetrics(Path file, long step) {
+        if (!Files.isRegularFile(file)) return;
+        ObjectMapper json = new ObjectMapper();
+        try {
+            List<String> kept = new ArrayList<>();
+            for (String line : Files.readAllLines(file)) {
+                if (line.isBlank()) continue;
+                if (json.readTree(line).path("step").asLong(0) <= step) kept.add(line);
+            }
+            Files.write(file, kept);
+        } catch (IOException e) {
+            throw new CliFailure("cannot rewrite " + file + ": " + e.getMessage());
+        }
+    }
+}
