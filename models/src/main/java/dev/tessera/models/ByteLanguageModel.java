@@ -46,6 +46,17 @@ public interface ByteLanguageModel extends AutoCloseable {
 
     default long parameterCount() { return module().parameterCount(); }
 
+    /** Byte-by-byte decoding of a batch: each {@link #step} consumes one byte per row and returns the next logits. */
+    interface Decoder extends AutoCloseable {
+        /** bytes [B] (I64) → next-byte logits [B, 256]. */
+        Tensor step(Tensor bytes);
+
+        @Override void close();
+    }
+
+    /** A decoder for {@code batch} rows of up to {@code maxLength} bytes; its logits equal {@link #forward}'s. */
+    Decoder newDecoder(int batch, int maxLength);
+
     @Override
     default void close() { module().close(); }
 }

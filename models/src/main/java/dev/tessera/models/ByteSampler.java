@@ -28,44 +28,53 @@ public final class ByteSampler {
 
     private ByteSampler() {}
 
-    /** The continuation of each prompt (without the prompt), sampled with {@code gen}. */
+    /**
+     * The continuation of each prompt (without the prompt), sampled with {@code gen}. All rows decode together, one
+     * byte per step through the model's {@link ByteLanguageModel.Decoder}: a row reads BOS and its prompt, then feeds
+     * back what it samples, until EOS or {@code maxBytes}.
+     */
     public static List<byte[]> generate(ByteLanguageModel model, List<byte[]> prompts, Settings settings, Generator gen) {
         int n = prompts.size();
         List<ByteArrayOutputStream> out = new ArrayList<>();
-        List<long[]> rows = new ArrayList<>();
+        int longest = 0;
         for (byte[] p : prompts) {
             out.add(new ByteArrayOutputStream());
-            long[] row = new long[p.length + 1];
-            row[0] = ByteLanguageModel.BOS;
-            for (int i = 0; i < p.length; i++) row[i + 1] = p[i] & 0xFF;
-            rows.add(row);
+            longest = Math.max(longest, p.length + 1);
+        }
+        long[][] context = new long[n][];
+        for (int i = 0; i < n; i++) {
+            byte[] p = prompts.get(i);
+            context[i] = new long[p.length + 1];
+            context[i][0] = ByteLanguageModel.BOS;
+            for (int j = 0; j < p.length; j++) context[i][j + 1] = p[j] & 0xFF;
         }
         boolean[] done = new boolean[n];
+        int[] produced = new int[n];
+        long[] next = new long[n];
         boolean wasTraining = model.module().isTraining();
         model.module().eval();
-        try (Grad.Region g = Grad.noGrad()) {
-            for (int step = 0; step < settings.maxBytes(); step++) {
-                int[] live = java.util.stream.IntStream.range(0, n).filter(i -> !done[i]).toArray();
-                if (live.length == 0) break;
-                int len = 0;
-                for (int i : live) len = Math.max(len, rows.get(i).length);
-                long[] batch = new long[live.length * len];
-                for (int k = 0; k < live.length; k++) System.arraycopy(rows.get(live[k]), 0, batch, k * len, rows.get(live[k]).length);
+        try (Grad.Region g = Grad.noGrad(); ByteLanguageModel.Decoder dec = model.newDecoder(n, longest + settings.maxBytes())) {
+            for (int t = 0; ; t++) {
+                boolean any = false;
+                long[] in = new long[n];
+                for (int i = 0; i < n; i++) {
+                    in[i] = t < context[i].length ? context[i][t] : next[i];
+                    any |= !done[i];
+                }
+                if (!any || settings.maxBytes() == 0) break;
                 try (Scope s = Scope.open()) {
-                    Tensor logits = model.forward(Tensor.of(batch, live.length, len)).logits();
-                    float[] u = Tensor.rand(gen, live.length).toFloatArray();
-                    for (int k = 0; k < live.length; k++) {
-                        long[] row = rows.get(live[k]);
-                        float[] l = logits.select(0, k).select(0, row.length - 1).toFloatArray();
-                        int next = pick(l, settings, u[k]);
-                        if (next == ByteLanguageModel.EOS) {
-                            done[live[k]] = true;
+                    float[] logits = dec.step(Tensor.of(in, n)).toFloatArray();
+                    float[] u = Tensor.rand(gen, n).toFloatArray();
+                    for (int i = 0; i < n; i++) {
+                        if (done[i] || t < context[i].length - 1) continue; // still reading its prompt
+                        int b = pick(Arrays.copyOfRange(logits, i * 256, (i + 1) * 256), settings, u[i]);
+                        if (b == ByteLanguageModel.EOS) {
+                            done[i] = true;
                             continue;
                         }
-                        out.get(live[k]).write(next);
-                        long[] grown = Arrays.copyOf(row, row.length + 1);
-                        grown[row.length] = next;
-                        rows.set(live[k], grown);
+                        out.get(i).write(b);
+                        next[i] = b;
+                        if (++produced[i] >= settings.maxBytes()) done[i] = true;
                     }
                 }
             }

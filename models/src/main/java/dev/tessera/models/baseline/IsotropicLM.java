@@ -5,10 +5,12 @@ import dev.tessera.nn.Embedding;
 import dev.tessera.nn.Init;
 import dev.tessera.nn.Isotropic;
 import dev.tessera.nn.Linear;
+import dev.tessera.nn.Mixer;
 import dev.tessera.nn.Module;
 import dev.tessera.nn.Optimizer;
 import dev.tessera.runtime.Functional;
 import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Tensor;
 import java.util.List;
 
@@ -36,6 +38,22 @@ public final class IsotropicLM extends Module implements ByteLanguageModel {
     public IsotropicConfig config() { return config; }
 
     @Override public Module module() { return this; }
+
+    @Override
+    public Decoder newDecoder(int batch, int maxLength) {
+        List<Mixer.DecodeState> state = backbone.newState(batch, maxLength);
+        return new Decoder() {
+            @Override
+            public Tensor step(Tensor bytes) {
+                try (Grad.Region g = Grad.noGrad()) {
+                    int b = bytes.size(0);
+                    return lmHead.forward(backbone.step(embeddings.forward(bytes.reshape(b, 1)), state)).reshape(b, 256);
+                }
+            }
+
+            @Override public void close() { state.forEach(Mixer.DecodeState::close); }
+        };
+    }
 
     @Override public String family() { return "isotropic"; }
 

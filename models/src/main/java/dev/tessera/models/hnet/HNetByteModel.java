@@ -18,6 +18,16 @@ public final class HNetByteModel implements ByteLanguageModel {
 
     @Override public Module module() { return model; }
 
+    @Override
+    public Decoder newDecoder(int batch, int maxLength) {
+        HNet.StageState state = model.newDecodeState(batch, maxLength);
+        return new Decoder() {
+            @Override public Tensor step(Tensor bytes) { return model.step(bytes, state); }
+
+            @Override public void close() { state.close(); }
+        };
+    }
+
     @Override public String family() { return "hnet"; }
 
     @Override public String configJson() { return model.config().toJson(); }
