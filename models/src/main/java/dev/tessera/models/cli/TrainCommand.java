@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Train a byte-level model; writes checkpoints, metrics.jsonl and charts into --out.")
 final class TrainCommand implements Callable<Integer> {
-    static final long DEFAULT_STEPS = 300;
+    static final long DEFAULT_STEPS = 1000;
     static final int DEFAULT_BATCH = 8, DEFAULT_SEQ_LEN = 256;
     static final double DEFAULT_LR = 3e-3;
 
