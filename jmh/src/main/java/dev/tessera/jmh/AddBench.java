@@ -19,8 +19,9 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Elementwise add of two F32 tensors of 16M elements, against copying the output's bytes with
- * {@link MemorySegment#copy} (the memory-bandwidth ceiling such a kernel works under).
+ * Elementwise add of two F32 tensors of 16M elements, against {@link MemorySegment#copy} moving the same number of
+ * bytes: an add reads 2n floats and writes n (3n in all), so the baseline copies 1.5n floats (read 1.5n, write 1.5n).
+ * The throughput ratio is then the ratio of memory bandwidths, which is what the target (≥ 0.7×) is about.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -42,8 +43,8 @@ public class AddBench {
         a = Tensor.rand(g, n);
         b = Tensor.rand(g, n);
         arena = Arena.ofShared();
-        src = arena.allocate(4L * n, 64);
-        dst = arena.allocate(4L * n, 64);
+        src = arena.allocate(6L * n, 64);
+        dst = arena.allocate(6L * n, 64);
     }
 
     @TearDown(Level.Trial)
@@ -64,7 +65,7 @@ public class AddBench {
 
     @Benchmark
     public long copy() {
-        MemorySegment.copy(src, 0, dst, 0, 4L * n);
+        MemorySegment.copy(src, 0, dst, 0, 6L * n); // 1.5n floats: the bytes an add moves
         return dst.byteSize();
     }
 }
