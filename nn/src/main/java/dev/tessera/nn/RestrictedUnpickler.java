@@ -67,7 +67,7 @@ final class RestrictedUnpickler {
 
     static final Global ORDERED_DICT = new Global("collections", "OrderedDict");
     static final Global REBUILD_TENSOR_V2 = new Global("torch._utils", "_rebuild_tensor_v2");
-    /** The pre-1.? form without requires_grad and hooks: (storage, offset, size, stride). */
+    /** The older form, without requires_grad and hooks: (storage, offset, size, stride). */
     static final Global REBUILD_TENSOR = new Global("torch._utils", "_rebuild_tensor");
     /** {@code nn.Parameter}'s reduction: (data, requires_grad, backward_hooks); we keep the data. */
     static final Global REBUILD_PARAMETER = new Global("torch._utils", "_rebuild_parameter");
