@@ -32,8 +32,14 @@ public final class Block extends Module {
     /** Residual height for the init scaling: 1 for a mixer-only block, 2 with an MLP. */
     public int height() { return mlp == null ? 1 : 2; }
 
-    public Tensor forward(Tensor r) {
-        r = r.add(mixer.forward(norm1.forward(r)));
+    public Tensor forward(Tensor r) { return forward(r, null); }
+
+    /**
+     * The block over packed documents {@code cuSeqlens} = {0, …, L} (see {@link Mixer#forward(Tensor, int[])});
+     * norms and MLP act per position, so only the mixer needs the boundaries. Null means no packing.
+     */
+    public Tensor forward(Tensor r, int[] cuSeqlens) {
+        r = r.add(mixer.forward(norm1.forward(r), cuSeqlens));
         return mlp == null ? r : r.add(mlp.forward(norm2.forward(r)));
     }
 

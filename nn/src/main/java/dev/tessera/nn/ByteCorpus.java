@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.stream.Stream;
@@ -23,6 +24,14 @@ import java.util.zip.ZipFile;
  * A byte corpus for language-model training: one byte sequence (documents joined end to end), memory-mapped
  * when it is a single file, with its document boundaries, a deterministic held-out split (the last
  * {@code heldOutFraction} of the bytes) and seeded random windows.
+ *
+ * <p><b>Packed batches.</b> {@link #pack(List, int)} lays whole documents end to end in one row of at most
+ * {@code maxTokens} bytes instead of padding each to a common length: inputs and targets are [1, T] I64 and
+ * {@link PackedBatch#cuSeqlens()} = {0, …, T} marks where each document starts. Pass the offsets to
+ * {@code Isotropic.forward(x, cuSeqlens)} so that no position sees another document (attention masks, conv and
+ * scan states, rotary positions all restart), and score with {@code Functional.crossEntropy}: the last byte of each
+ * document has target {@link #IGNORE_INDEX} (−100, its default ignore index), because what follows it is the next
+ * document, which it must not learn to predict.
  */
 public final class ByteCorpus implements AutoCloseable {
     private final String name;
@@ -192,6 +201,64 @@ public final class ByteCorpus implements AutoCloseable {
         List<long[]> out = new ArrayList<>();
         for (long at = r[0]; at + length + 1 <= r[1] && out.size() < maxWindows; at += length) out.add(new long[] {at, length + 1});
         return out;
+    }
+
+    /** The target of a position that predicts nothing: {@code Functional.crossEntropy}'s default ignore index. */
+    public static final long IGNORE_INDEX = -100;
+
+    /**
+     * Documents packed into one row: inputs and next-byte targets [1, T] I64, document offsets {@code cuSeqlens}
+     * {0, …, T} (one more than the number of packed documents), and how many of the given documents it consumed.
+     */
+    public record PackedBatch(Tensor inputs, Tensor targets, int[] cuSeqlens, int documentsConsumed) {
+        public PackedBatch {
+            cuSeqlens = cuSeqlens.clone();
+        }
+
+        /** A copy: the offsets are the batch's own. */
+        @Override public int[] cuSeqlens() { return cuSeqlens.clone(); }
+
+        /** T, the packed length. */
+        public int length() { return cuSeqlens[cuSeqlens.length - 1]; }
+    }
+
+    /**
+     * Packs {@code documents} in order into one row of at most {@code maxTokens} bytes. Whole documents are taken
+     * while they fit; packing stops at the first that does not, so the caller continues with
+     * {@code documents.subList(documentsConsumed, …)}. The one exception keeps every batch non-empty: when the first
+     * non-empty document alone is longer than {@code maxTokens}, its first {@code maxTokens} bytes form the batch
+     * (the rest is dropped; split long documents beforehand to keep it). Empty documents are skipped and counted as
+     * consumed. Targets are the next byte within the same document; a document's last byte gets
+     * {@link #IGNORE_INDEX}, except when the document was cut, where the byte after the cut is a true target.
+     *
+     * @throws IllegalArgumentException if maxTokens &lt; 1 or no document holds a byte
+     */
+    public static PackedBatch pack(List<byte[]> documents, int maxTokens) {
+        if (maxTokens < 1) throw new IllegalArgumentException("pack: maxTokens must be at least 1, got " + maxTokens);
+        List<Integer> cu = new ArrayList<>(List.of(0));
+        long[] in = new long[maxTokens], tg = new long[maxTokens];
+        int at = 0, consumed = 0;
+        for (byte[] doc : documents) {
+            if (doc.length == 0) {
+                consumed++;
+                continue;
+            }
+            int room = maxTokens - at;
+            boolean cut = at == 0 && doc.length > maxTokens; // too long even alone: take its head
+            if (!cut && doc.length > room) break;
+            int n = cut ? maxTokens : doc.length;
+            for (int t = 0; t < n; t++) {
+                in[at + t] = doc[t] & 0xFF;
+                tg[at + t] = t + 1 < doc.length ? doc[t + 1] & 0xFF : IGNORE_INDEX;
+            }
+            at += n;
+            cu.add(at);
+            consumed++;
+            if (cut || at == maxTokens) break;
+        }
+        if (at == 0) throw new IllegalArgumentException("pack: none of the " + documents.size() + " documents holds a byte");
+        int[] offsets = cu.stream().mapToInt(Integer::intValue).toArray();
+        return new PackedBatch(Tensor.of(Arrays.copyOf(in, at), 1, at), Tensor.of(Arrays.copyOf(tg, at), 1, at), offsets, consumed);
     }
 
     /** Bytes as an I64 tensor [n] (for scoring a text). */

@@ -25,7 +25,13 @@ public final class CausalConv1d extends Module {
     public int channels() { return channels; }
 
     /** x [B, L, C] → [B, L, C]. */
-    public Tensor forward(Tensor x) {
-        return Functional.causalConv1d(x, weight.value().reshape(channels, width), bias.value());
+    public Tensor forward(Tensor x) { return forward(x, null); }
+
+    /**
+     * x [1, L, C] → [1, L, C] over packed documents {@code cuSeqlens} = {0, …, L}: taps never reach into the
+     * previous document (see {@link Functional#causalConv1d(Tensor, Tensor, Tensor, int[])}); null means no packing.
+     */
+    public Tensor forward(Tensor x, int[] cuSeqlens) {
+        return Functional.causalConv1d(x, weight.value().reshape(channels, width), bias.value(), cuSeqlens);
     }
 }

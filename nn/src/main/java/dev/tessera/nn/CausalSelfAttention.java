@@ -34,26 +34,35 @@ public final class CausalSelfAttention extends Module implements Mixer {
 
     public Linear outProj() { return outProj; }
 
-    private AttentionOptions options() { return AttentionOptions.builder().causal(true).window(window).build(); }
+    private AttentionOptions options() { return options(null); }
 
-    /** q, k, v as [B, H, L, P] from x [B, L, D], rotated for positions start..start+L−1. */
-    private Tensor[] qkv(Tensor x, int start) {
+    private AttentionOptions options(int[] cuSeqlens) {
+        return AttentionOptions.builder().causal(true).window(window).cuSeqlens(cuSeqlens).build();
+    }
+
+    /** q, k, v as [B, H, L, P] from x [B, L, D], rotated for the given positions [L]. */
+    private Tensor[] qkv(Tensor x, int[] pos) {
         int b = x.size(0), l = x.size(1);
         Tensor t = wqkv.forward(x).reshape(b, l, 3, heads, headDim).permute(2, 0, 3, 1, 4); // [3, B, H, L, P]
         Tensor q = t.select(0, 0), k = t.select(0, 1), v = t.select(0, 2);
         if (rotary != null) {
-            int[] pos = RotaryEmbedding.positions(start, l);
             q = rotary.apply(q, pos);
             k = rotary.apply(k, pos);
         }
         return new Tensor[] {q, k, v};
     }
 
+    /**
+     * x [B, L, D] → [B, L, D]; with {@code cuSeqlens} (the same packing in every row) a query attends only to its
+     * own document and rotary positions restart at 0 at each document start, as if each document ran alone.
+     */
     @Override
-    public Tensor forward(Tensor x) {
+    public Tensor forward(Tensor x, int[] cuSeqlens) {
         checkInput(x);
-        Tensor[] t = qkv(x, 0);
-        Tensor o = FlashAttention.apply(t[0], t[1], t[2], options()); // [B, H, L, P]
+        int l = x.size(1);
+        int[] pos = cuSeqlens == null ? RotaryEmbedding.positions(0, l) : RotaryEmbedding.positions(cuSeqlens, l);
+        Tensor[] t = qkv(x, pos);
+        Tensor o = FlashAttention.apply(t[0], t[1], t[2], options(cuSeqlens)); // [B, H, L, P]
         return outProj.forward(o.permute(0, 2, 1, 3).reshape(x.size(0), x.size(1), heads * headDim));
     }
 
@@ -83,7 +92,7 @@ public final class CausalSelfAttention extends Module implements Mixer {
         checkInput(x);
         State st = (State) state;
         try (Grad.Region g = Grad.noGrad()) {
-            Tensor[] t = qkv(x, st.position);
+            Tensor[] t = qkv(x, RotaryEmbedding.positions(st.position, x.size(1)));
             st.cache.append(t[1], t[2]);
             st.position += x.size(1);
             Tensor o = st.cache.attend(t[0], options());

@@ -72,9 +72,16 @@ public final class Isotropic extends Module {
     /** Residual height: 1 per mixer-only layer, 2 per layer with an MLP. */
     public int height() { return layers.stream().mapToInt(Block::height).sum(); }
 
-    public Tensor forward(Tensor x) {
+    /** x [B, L, D] → [B, L, D], each row one sequence. */
+    public Tensor forward(Tensor x) { return forward(x, null); }
+
+    /**
+     * The stack over packed documents {@code cuSeqlens} = {0, …, L} (B = 1 when it has Mamba layers): every layer
+     * respects the boundaries, so each document's output equals running it alone. Null means no packing.
+     */
+    public Tensor forward(Tensor x, int[] cuSeqlens) {
         Tensor r = x;
-        for (Block b : layers) r = b.forward(r);
+        for (Block b : layers) r = b.forward(r, cuSeqlens);
         return rmsnorm.forward(r);
     }
 

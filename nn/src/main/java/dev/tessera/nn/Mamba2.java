@@ -65,24 +65,30 @@ public final class Mamba2 extends Module implements Mixer {
 
     public Linear outProj() { return outProj; }
 
-    private ScanOptions scanOptions() {
-        return ScanOptions.builder().dtBias(dtBias.value()).softplus(true).dSkip(dSkip.value()).build();
+    private ScanOptions scanOptions() { return scanOptions(null); }
+
+    private ScanOptions scanOptions(int[] cuSeqlens) {
+        return ScanOptions.builder().dtBias(dtBias.value()).softplus(true).dSkip(dSkip.value()).cuSeqlens(cuSeqlens).build();
     }
 
     private Tensor a() { return aLog.value().exp().neg(); }
 
+    /**
+     * u [B, L, D] → [B, L, D]; with {@code cuSeqlens} (B = 1) both the convolution and the scan state restart at
+     * each document start, so each packed document is mixed as if alone.
+     */
     @Override
-    public Tensor forward(Tensor u) {
+    public Tensor forward(Tensor u, int[] cuSeqlens) {
         checkInput(u);
         int b = u.size(0), l = u.size(1), gn = groups * dState;
         Tensor zxbcdt = inProj.forward(u);
         Tensor z = zxbcdt.narrow(2, 0, dInner);
-        Tensor xbc = conv1d.forward(zxbcdt.narrow(2, dInner, convDim)).silu();
+        Tensor xbc = conv1d.forward(zxbcdt.narrow(2, dInner, convDim), cuSeqlens).silu();
         Tensor dt = zxbcdt.narrow(2, dInner + convDim, heads);
         Tensor x = xbc.narrow(2, 0, dInner).reshape(b, l, heads, headDim);
         Tensor bm = xbc.narrow(2, dInner, gn).reshape(b, l, groups, dState);
         Tensor cm = xbc.narrow(2, dInner + gn, gn).reshape(b, l, groups, dState);
-        Tensor y = SelectiveScan.apply(x, dt, a(), bm, cm, scanOptions()).y().reshape(b, l, dInner);
+        Tensor y = SelectiveScan.apply(x, dt, a(), bm, cm, scanOptions(cuSeqlens)).y().reshape(b, l, dInner);
         return outProj.forward(norm.forward(y, z));
     }
 

@@ -1,6 +1,7 @@
 package dev.tessera.nn;
 
 import dev.tessera.runtime.Tensor;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -53,6 +54,26 @@ public final class RotaryEmbedding {
     public static int[] positions(int start, int l) {
         int[] p = new int[l];
         for (int i = 0; i < l; i++) p[i] = start + i;
+        return p;
+    }
+
+    /**
+     * Positions of a packed row of length {@code l}: each document of {@code cuSeqlens} = {0, …, l} counts from 0 at
+     * its own start, so a document gets the rotations it would get alone.
+     *
+     * @throws IllegalArgumentException if cuSeqlens does not start at 0, end at l and never decrease
+     */
+    public static int[] positions(int[] cuSeqlens, int l) {
+        if (cuSeqlens.length < 2 || cuSeqlens[0] != 0 || cuSeqlens[cuSeqlens.length - 1] != l) {
+            throw new IllegalArgumentException("rotary: cuSeqlens must run from 0 to L = " + l + ", got " + Arrays.toString(cuSeqlens));
+        }
+        int[] p = new int[l];
+        for (int d = 0; d + 1 < cuSeqlens.length; d++) {
+            if (cuSeqlens[d + 1] < cuSeqlens[d]) {
+                throw new IllegalArgumentException("rotary: cuSeqlens must not decrease, got " + Arrays.toString(cuSeqlens));
+            }
+            for (int t = cuSeqlens[d]; t < cuSeqlens[d + 1]; t++) p[t] = t - cuSeqlens[d];
+        }
         return p;
     }
 

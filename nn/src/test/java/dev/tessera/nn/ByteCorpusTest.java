@@ -6,11 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.tessera.runtime.Functional;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -66,4 +69,47 @@ class ByteCorpusTest {
             assertTrue(head.contains("package java.util"), "real Java source: " + head.substring(0, 200));
         }
     }
+
+    @Test
+    void packLaysWholeDocumentsEndToEndWithTargetsInsideEachDocument() {
+        List<byte[]> docs = List.of(ascii("abc"), ascii(""), ascii("de"), ascii("fghij"), ascii("k"));
+        try (Scope s = Scope.open()) {
+            ByteCorpus.PackedBatch p = ByteCorpus.pack(docs, 8);
+            assertArrayEquals(new int[] {0, 3, 5}, p.cuSeqlens(), "fghij does not fit in the 3 bytes left");
+            assertEquals(3, p.documentsConsumed(), "abc, the empty document and de");
+            assertEquals(5, p.length());
+            assertArrayEquals(new int[] {1, 5}, p.inputs().shape());
+            assertArrayEquals(new long[] {'a', 'b', 'c', 'd', 'e'}, p.inputs().toLongArray());
+            assertArrayEquals(new long[] {'b', 'c', -100, 'e', -100}, p.targets().toLongArray(), "no target crosses a document end");
+
+            ByteCorpus.PackedBatch rest = ByteCorpus.pack(docs.subList(p.documentsConsumed(), docs.size()), 8);
+            assertArrayEquals(new int[] {0, 5, 6}, rest.cuSeqlens());
+            assertEquals(2, rest.documentsConsumed());
+            assertArrayEquals(new long[] {'g', 'h', 'i', 'j', -100, -100}, rest.targets().toLongArray());
+
+            // crossEntropy's default ignore index skips the document ends: uniform logits give ln 256 per counted byte
+            Tensor logits = Tensor.zeros(5, 256);
+            double total = Functional.crossEntropy(logits, p.targets().reshape(5), -100, Functional.Reduction.SUM).item();
+            assertEquals(3 * Math.log(256), total, 1e-4);
+        }
+    }
+
+    @Test
+    void packCutsOnlyADocumentTooLongToFitAlone() {
+        try (Scope s = Scope.open()) {
+            ByteCorpus.PackedBatch p = ByteCorpus.pack(List.of(ascii("0123456789"), ascii("x")), 4);
+            assertArrayEquals(new int[] {0, 4}, p.cuSeqlens());
+            assertEquals(1, p.documentsConsumed());
+            assertArrayEquals(new long[] {'0', '1', '2', '3'}, p.inputs().toLongArray());
+            assertArrayEquals(new long[] {'1', '2', '3', '4'}, p.targets().toLongArray(), "the byte after the cut is a true target");
+            int[] cu = p.cuSeqlens();
+            cu[1] = 99;
+            assertEquals(4, p.cuSeqlens()[1], "the batch keeps its own offsets");
+        }
+        assertThrows(IllegalArgumentException.class, () -> ByteCorpus.pack(List.of(ascii("a")), 0));
+        assertThrows(IllegalArgumentException.class, () -> ByteCorpus.pack(List.of(ascii(""), ascii("")), 4));
+        assertThrows(IllegalArgumentException.class, () -> ByteCorpus.pack(List.of(), 4));
+    }
+
+    private static byte[] ascii(String s) { return s.getBytes(StandardCharsets.US_ASCII); }
 }

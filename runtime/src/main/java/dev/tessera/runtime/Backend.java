@@ -58,10 +58,14 @@ interface Backend {
     /** Gradients of {@link #normForward}; dw and db may be null. */
     void normBackward(Tensor x, Tensor w, Tensor dy, double[] mean, double[] rstd, boolean rms, Tensor dx, Tensor dw, Tensor db);
 
-    /** Causal depthwise conv over contiguous x [B, L, C] with weight [C, K] and optional bias. */
-    void conv1dForward(Tensor x, Tensor w, Tensor bias, Tensor y);
+    /**
+     * Causal depthwise conv over contiguous x [B, L, C] with weight [C, K] and optional bias. {@code cuSeqlens},
+     * already validated (B = 1, {0, …, L}), or null: taps never read across a sequence start.
+     */
+    void conv1dForward(Tensor x, Tensor w, Tensor bias, Tensor y, int[] cuSeqlens);
 
-    void conv1dBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db);
+    /** Gradients of {@link #conv1dForward} with the same {@code cuSeqlens}; dw and db may be null. */
+    void conv1dBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db, int[] cuSeqlens);
 
     /** out[o, i, :] = x[o, idx[i], :] over contiguous x viewed [outer, size, inner]. */
     void selectRows(Tensor x, int outer, int size, int inner, long[] idx, Tensor out);

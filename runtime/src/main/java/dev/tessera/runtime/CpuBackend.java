@@ -105,15 +105,17 @@ final class CpuBackend implements Backend {
         if (t0 != 0) Profiler.stop(rms ? "rms_norm_backward" : "layer_norm_backward", t0);
     }
 
-    @Override public void conv1dForward(Tensor x, Tensor w, Tensor bias, Tensor y) {
+    @Override public void conv1dForward(Tensor x, Tensor w, Tensor bias, Tensor y, int[] cuSeqlens) {
         long t0 = Profiler.start();
-        Conv1dKernel.forward(op(x), op(w), op(bias), op(y), x.shape[0], x.shape[1], x.shape[2], w.shape[1]);
+        Conv1dKernel.forward(op(x), op(w), op(bias), op(y), x.shape[0], x.shape[1], x.shape[2], w.shape[1],
+                Conv1dKernel.sequenceStarts(cuSeqlens, x.shape[1]));
         if (t0 != 0) Profiler.stop("causal_conv1d", t0);
     }
 
-    @Override public void conv1dBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) {
+    @Override public void conv1dBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db, int[] cuSeqlens) {
         long t0 = Profiler.start();
-        Conv1dKernel.backward(op(x), op(w), op(dy), op(dx), op(dw), op(db), x.shape[0], x.shape[1], x.shape[2], w.shape[1]);
+        Conv1dKernel.backward(op(x), op(w), op(dy), op(dx), op(dw), op(db), x.shape[0], x.shape[1], x.shape[2], w.shape[1],
+                Conv1dKernel.sequenceStarts(cuSeqlens, x.shape[1]));
         if (t0 != 0) Profiler.stop("causal_conv1d_backward", t0);
     }
 

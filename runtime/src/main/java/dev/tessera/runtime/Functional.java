@@ -1,5 +1,6 @@
 package dev.tessera.runtime;
 
+import java.util.Arrays;
 
 /** Neural-network functions on tensors: losses, normalisations, dropout and the causal depthwise convolution. */
 public final class Functional {
@@ -109,6 +110,19 @@ public final class Functional {
      * y[b,t,c] = bias[c] + Σ_j weight[c,j]·x[b, t−K+1+j, c] with zeros before t = 0.
      */
     public static Tensor causalConv1d(Tensor x, Tensor weight, Tensor bias) {
+        return causalConv1d(x, weight, bias, null);
+    }
+
+    /**
+     * {@link #causalConv1d(Tensor, Tensor, Tensor)} over packed sequences: with {@code cuSeqlens} = {0, e₁, …, L}
+     * (document i spans [cuSeqlens[i], cuSeqlens[i+1])), x must be [1, L, C] and every tap that would read
+     * before the start of its own document reads zero instead, exactly as if each document were convolved
+     * on its own. Gradients (x, weight, bias) honour the same boundaries. {@code null} means no packing.
+     *
+     * @throws IllegalArgumentException if B ≠ 1 with packing, or cuSeqlens does not start at 0, end at L and
+     *     never decrease (empty documents are allowed)
+     */
+    public static Tensor causalConv1d(Tensor x, Tensor weight, Tensor bias, int[] cuSeqlens) {
         x.checkAlive("causal_conv1d");
         weight.checkAlive("causal_conv1d");
         if (bias != null) bias.checkAlive("causal_conv1d");
@@ -121,12 +135,14 @@ public final class Functional {
         if (bias != null && (bias.shape.length != 1 || bias.shape[0] != ch)) {
             throw new IllegalArgumentException("causal_conv1d: bias must be [" + ch + "], got " + Shape.str(bias.shape));
         }
+        // Copied so that a caller mutating its array after the call cannot change what backward sees.
+        int[] cu = cuSeqlens == null ? null : checkCuSeqlens("causal_conv1d", cuSeqlens.clone(), bsz, len);
         Backend.of("causal_conv1d", x, weight, bias);
         int k = weight.shape[1];
         Tensor y = Tensor.allocate(x.dtype, x.shape, x.device());
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias == null ? null : bias.contiguous();
-            Backend.of(x).conv1dForward(xc, wc, bc, y);
+            Backend.of(x).conv1dForward(xc, wc, bc, y, cu);
         }
         boolean hasBias = bias != null;
         return Autograd.record("causal_conv1d", y, new Tensor[] {x, weight, bias}, new Tensor[] {x, weight}, (g, s) -> {
@@ -135,9 +151,31 @@ public final class Functional {
             Tensor db = hasBias ? Tensor.allocate(s[1].dtype, new int[] {ch}, s[1].device()) : null;
             try (Scope sc = Scope.open()) {
                 Tensor xc = s[0].contiguous(), wc = s[1].contiguous(), gc = g.contiguous();
-                Backend.of(xc).conv1dBackward(xc, wc, gc, dx, dw, db);
+                Backend.of(xc).conv1dBackward(xc, wc, gc, dx, dw, db, cu);
             }
             return new Tensor[] {dx, dw, db};
         });
+    }
+
+    /**
+     * Validates packed-sequence offsets for a [B, L, …] input: B must be 1, and cuSeqlens must hold at least two
+     * entries, start at 0, end at L and never decrease. Returns {@code cu} for chaining.
+     */
+    private static int[] checkCuSeqlens(String op, int[] cu, int batch, int len) {
+        if (batch != 1) throw new IllegalArgumentException(op + ": packed sequences (cuSeqlens) need batch 1, got B = " + batch);
+        if (cu.length < 2) {
+            throw new IllegalArgumentException(op + ": cuSeqlens needs at least {0, L}, got " + Arrays.toString(cu));
+        }
+        if (cu[0] != 0) throw new IllegalArgumentException(op + ": cuSeqlens must start at 0, got " + Arrays.toString(cu));
+        if (cu[cu.length - 1] != len) {
+            throw new IllegalArgumentException(op + ": cuSeqlens must end at L = " + len + ", got " + Arrays.toString(cu));
+        }
+        for (int i = 1; i < cu.length; i++) {
+            if (cu[i] < cu[i - 1]) {
+                throw new IllegalArgumentException(op + ": cuSeqlens must not decrease, got " + Arrays.toString(cu)
+                        + " (index " + i + ")");
+            }
+        }
+        return cu;
     }
 }

@@ -4,20 +4,39 @@ package dev.tessera.runtime.cpu;
  * The causal depthwise 1-D convolution Mamba uses, channels last: x [B, L, C], weight [C, K], bias [C]:
  * y[b,t,c] = bias[c] + Σ_j w[c,j]·x[b, t−(K−1)+j, c], with zeros before the start (left padding K−1).
  * All operands contiguous. The weight gradient is summed per channel by one thread, in order.
+ *
+ * <p>Packed sequences: {@code starts}, when not null, gives for each position t of the (single) row the index
+ * where t's document begins (see {@link #sequenceStarts}); a tap reading x[src] for output t is taken only
+ * when src ≥ starts[t], so no document ever sees its predecessor — the zero padding moves to each start.
  */
 public final class Conv1dKernel {
     private Conv1dKernel() {}
 
-    public static void forward(Operand x, Operand w, Operand bias, Operand y, int batch, int len, int ch, int k) {
+    /**
+     * Per-position document starts for packed offsets {@code cuSeqlens} = {0, …, len} (already validated), or
+     * null when {@code cuSeqlens} is null. One int per position keeps the inner loops to a single comparison.
+     */
+    public static int[] sequenceStarts(int[] cuSeqlens, int len) {
+        if (cuSeqlens == null) return null;
+        int[] starts = new int[len];
+        for (int i = 0; i + 1 < cuSeqlens.length; i++) {
+            for (int t = cuSeqlens[i]; t < cuSeqlens[i + 1]; t++) starts[t] = cuSeqlens[i];
+        }
+        return starts;
+    }
+
+    /** Forward; {@code starts} null or per-position document starts (then batch is 1). */
+    public static void forward(Operand x, Operand w, Operand bias, Operand y, int batch, int len, int ch, int k, int[] starts) {
         CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
             for (long bt = s; bt < e; bt++) {
                 int t = (int) (bt % len);
                 long b = bt / len;
+                int lo = starts == null ? 0 : starts[t]; // the first position this output may read
                 for (int c = 0; c < ch; c++) {
                     double acc = bias == null ? 0 : Elements.get(bias.seg(), bias.dtype(), bias.offset() + c);
                     for (int j = 0; j < k; j++) {
                         int src = t - (k - 1) + j;
-                        if (src < 0) continue;
+                        if (src < lo) continue;
                         acc += Elements.get(w.seg(), w.dtype(), w.offset() + (long) c * k + j)
                                 * Elements.get(x.seg(), x.dtype(), x.offset() + (b * len + src) * ch + c);
                     }
@@ -27,7 +46,9 @@ public final class Conv1dKernel {
         });
     }
 
-    public static void backward(Operand x, Operand w, Operand g, Operand dx, Operand dw, Operand db, int batch, int len, int ch, int k) {
+    /** Backward; dw and db may be null; {@code starts} as in {@link #forward}. */
+    public static void backward(Operand x, Operand w, Operand g, Operand dx, Operand dw, Operand db,
+                                int batch, int len, int ch, int k, int[] starts) {
         CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
             for (long bt = s; bt < e; bt++) {
                 int t = (int) (bt % len);
@@ -37,6 +58,8 @@ public final class Conv1dKernel {
                     for (int j = 0; j < k; j++) {
                         int dst = t + (k - 1) - j; // output position that read x[t] through tap j
                         if (dst >= len) continue;
+                        // dst ≥ t, so it read x[t] only if its document had already begun at t
+                        if (starts != null && starts[dst] > t) continue;
                         acc += Elements.get(w.seg(), w.dtype(), w.offset() + (long) c * k + j)
                                 * Elements.get(g.seg(), g.dtype(), g.offset() + (b * len + dst) * ch + c);
                     }
@@ -53,9 +76,10 @@ public final class Conv1dKernel {
                     for (int t = 0; t < len; t++) {
                         double gv = Elements.get(g.seg(), g.dtype(), g.offset() + (b * len + t) * ch + c);
                         ab += gv;
+                        int lo = starts == null ? 0 : starts[t];
                         for (int j = 0; j < k; j++) {
                             int src = t - (k - 1) + j;
-                            if (src >= 0) aw[j] += gv * Elements.get(x.seg(), x.dtype(), x.offset() + (b * len + src) * ch + c);
+                            if (src >= lo) aw[j] += gv * Elements.get(x.seg(), x.dtype(), x.offset() + (b * len + src) * ch + c);
                         }
                     }
                 }
