@@ -58,7 +58,8 @@ public final class ModelCatalog {
         };
     }
 
-    private static String familyOf(String json) {
+    /** The family a config JSON describes: "hnet" when it has {@code arch_layout}, "isotropic" when it has {@code layout}. */
+    public static String familyOf(String json) {
         JsonNode root;
         try {
             root = JSON.readTree(json);

@@ -48,6 +48,7 @@ public final class TrainingCheckpoint {
     /**
      * Loads a checkpoint into {@code model} (strictly: every parameter present, no stray names besides
      * optimizer state) and, when given, {@code optimizer}; moves each named generator to its saved offset.
+     * The {@code step} metadata is required only when an optimizer or generators are restored.
      */
     public static State load(Path path, Module model, Optimizer optimizer, Map<String, Generator> generators) {
         try (SafeTensors.Reader r = SafeTensors.open(path); Scope s = Scope.open()) {
@@ -65,7 +66,9 @@ public final class TrainingCheckpoint {
                 throw new CheckpointException(path + ": does not match the model: " + e.getMessage(), e);
             }
             Map<String, String> meta = r.metadata();
-            long step = parseLong(path, meta, "step");
+            // A weights-only file (e.g. converted from the reference implementation) has no step; that is fine when
+            // nothing is resumed from it (no optimizer, no generators), and it then counts as step 0.
+            long step = !meta.containsKey("step") && optimizer == null && generators.isEmpty() ? 0 : parseLong(path, meta, "step");
             if (optimizer != null) optimizer.loadStateDict(optim, meta.containsKey("optim.step") ? parseLong(path, meta, "optim.step") : step);
             generators.forEach((name, g) -> {
                 String key = "rng." + name + ".offset";

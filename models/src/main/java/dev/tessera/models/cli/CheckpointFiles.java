@@ -55,11 +55,16 @@ final class CheckpointFiles {
     /** A model and what its checkpoint says about the run. */
     record Loaded(ByteLanguageModel model, Optimizer optimizer, TrainingCheckpoint.State state, Path file) {}
 
-    /** Builds the model the checkpoint describes and loads its weights (and, when given, the optimizer and generators). */
+    /**
+     * Builds the model the checkpoint describes and loads its weights (and, when given, the optimizer and generators).
+     * Besides tessera's own checkpoints this reads a weights-only file in the reference layout: model tensors and a
+     * {@code config} JSON in the metadata, no family (inferred from the config), step, optimizer or generator state.
+     */
     static Loaded load(Path file, java.util.function.Function<ByteLanguageModel, Optimizer> optimizer, Map<String, Generator> generators) {
         Map<String, String> meta = TrainingCheckpoint.metadata(file);
         String family = meta.get(FAMILY), config = meta.get(CONFIG);
-        if (family == null || config == null) throw new CliFailure(file + ": not a tessera training checkpoint (no model config in its metadata)");
+        if (config == null) throw new CliFailure(file + ": not a tessera checkpoint (no model 'config' in its metadata)");
+        if (family == null) family = ModelCatalog.familyOf(config);
         ByteLanguageModel model = ModelCatalog.fromConfig(family, config, new Generator(0));
         Optimizer opt = null;
         try {

@@ -34,6 +34,21 @@ public final class HNet extends Module {
     private final Linear residualProj;
     private final HNet mainStage;
 
+    /**
+     * Replaces the straight-through factor STE(c) (1 forward, identity backward) by an explicit factor of c, for
+     * gradient checks only. A finite difference cannot see the STE, whose forward value is the constant 1, so the
+     * autograd gradient through c differs from the numeric derivative of the model's own loss by design. A check
+     * instead differentiates numerically the surrogate with factor 1 + (c − c₀), c₀ frozen at the point checked:
+     * it has the model's exact value there and, as its true derivative, the STE's gradient.
+     */
+    interface ConfidenceFactor {
+        /** The factor [B, L_s] multiplying stage {@code stage}'s dechunked output, from its confidence c [B, L_s]. */
+        Tensor of(int stage, Tensor c);
+    }
+
+    /** Null in normal use (the STE); set only by gradient checks through {@link HNetLM#confidenceFactor}. */
+    ConfidenceFactor confidenceFactor;
+
     HNet(HNetConfig cfg, int stage, int inWidth, Generator gen) {
         this.stage = stage;
         this.inWidth = inWidth;
@@ -82,7 +97,9 @@ public final class HNet extends Module {
             routings.add(new StageRouting(r.p(), r.b(), mask));
             Chunks chunks = ChunkRouter.chunk(xhat, r.b());
             Tensor inner = mainStage.forward(chunks.x(), chunks.mask(), routings);
-            Tensor z = ChunkRouter.dechunk(inner, r.p(), r.b(), r.c()).add(residual);
+            Tensor dechunked = confidenceFactor == null ? ChunkRouter.dechunk(inner, r.p(), r.b(), r.c())
+                    : ChunkRouter.dechunk(inner, r.p(), r.b(), r.c().detach()).mul(confidenceFactor.of(stage, r.c()).unsqueeze(2));
+            Tensor z = dechunked.add(residual);
             out = decoder.forward(z);
         }
         return width > inWidth ? out.narrow(2, 0, inWidth) : out;

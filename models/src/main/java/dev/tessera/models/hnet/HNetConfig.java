@@ -34,6 +34,9 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
             if (dModel[s] < dModel[s - 1]) throw new IllegalArgumentException("H-Net config: d_model must not shrink inwards: " + java.util.Arrays.toString(dModel));
         }
         if (vocabSize != 256) throw new IllegalArgumentException("H-Net config: byte models have vocab_size 256, got " + vocabSize);
+        // HNetLM always builds its own lm_head; accepting "true" would silently train an untied model and make a tied
+        // checkpoint fail to load with a confusing missing-key error, so refuse it here with the reason.
+        if (tieEmbeddings) throw new IllegalArgumentException("H-Net config: tie_embeddings = true is not supported (the reference configs use false)");
     }
 
     /** Number of routing stages (1 for a 1-stage H-Net). */
@@ -111,6 +114,53 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
         ArrayNode a = JSON.createArrayNode();
         for (int x : v) a.add(x);
         return a;
+    }
+
+    /**
+     * The number of parameters of the model this config describes, computed from the config alone (nothing is
+     * allocated), so the size of a reference config (hnet.md §1.2: 1stage_XL ≈ 1.27 B) is known without building it.
+     * Per component, with D the width of the network a layer lies in (Mamba-2: d_inner = expand·D, H = d_inner/headdim
+     * heads, G = 1 group, N = d_state, conv_dim = d_inner + 2·G·N):
+     * <ul>
+     * <li>Mamba-2 layer ({@code m}): pre-norm D + in_proj D·(2·d_inner + 2·G·N + H) + conv1d conv_dim·d_conv weights
+     *     and conv_dim biases + dt_bias, A_log, D: 3·H + gated norm d_inner + out_proj d_inner·D;</li>
+     * <li>attention layer ({@code t}): pre-norm D + Wqkv 3·D² + out_proj D² (no biases);</li>
+     * <li>upper-case layers ({@code M}, {@code T}) add norm2 D + SwiGLU fc1 2F·D + fc2 F·D, F = d_intermediate rounded
+     *     up to a multiple of 128;</li>
+     * <li>each isotropic stack (encoder, decoder, innermost main network) ends in an RMSNorm: D;</li>
+     * <li>each non-innermost stage s: routing W_q, W_k 2·D_s² + residual_proj D_s² + D_s (weight and bias);</li>
+     * <li>each stage s wider than its input: the pad vector D_s − D_{s−1};</li>
+     * <li>embeddings 256·D₀ and the untied lm_head 256·D₀ (no bias).</li>
+     * </ul>
+     */
+    public long parameterCount() {
+        long n = 2L * vocabSize * dModel[0]; // embeddings + lm_head
+        for (int s = 0; s <= stages(); s++) {
+            long d = dModel[s];
+            if (s > 0 && dModel[s] > dModel[s - 1]) n += dModel[s] - dModel[s - 1];
+            if (s == stages()) {
+                n += stackParameters(innerLayout, s);
+            } else {
+                n += stackParameters(stageLayouts.get(s)[0], s) + stackParameters(stageLayouts.get(s)[1], s);
+                n += 2 * d * d + d * d + d;
+            }
+        }
+        return n;
+    }
+
+    /** Parameters of one isotropic stack at stage s: its layers (see {@link #parameterCount()}) and its final RMSNorm. */
+    private long stackParameters(String layout, int s) {
+        long d = dModel[s], f = (dIntermediate[s] + 127L) / 128 * 128;
+        long dInner = (long) expand * d, heads = dInner / headDim, groupsTimesState = dState, convDim = dInner + 2 * groupsTimesState;
+        long mamba = d + d * (2 * dInner + 2 * groupsTimesState + heads) + convDim * dConv + convDim + 3 * heads + dInner + dInner * d;
+        long attention = d + 3 * d * d + d * d;
+        long mlp = d + 2 * f * d + f * d;
+        long n = d; // the stack's final rmsnorm
+        for (char c : dev.tessera.nn.Isotropic.parse(layout)) {
+            n += Character.toLowerCase(c) == 'm' ? mamba : attention;
+            if (Character.isUpperCase(c)) n += mlp;
+        }
+        return n;
     }
 
     /** Built-in presets: {@code hnet-tiny} and {@code hnet-2stage-tiny} train in minutes on 2 CPU cores. */

@@ -67,6 +67,11 @@ public final class HNetLM extends Module {
         }
     }
 
+    /** Gradient checks only: every stage's dechunk uses {@code f} instead of the STE (null restores it); see {@link HNet.ConfidenceFactor}. */
+    void confidenceFactor(HNet.ConfidenceFactor f) {
+        for (HNet s = backbone; s != null; s = s.mainStage()) s.confidenceFactor = f;
+    }
+
     /** The parts of a training loss; {@code total} is what backpropagates. */
     public record Loss(Tensor total, Tensor crossEntropy, Tensor ratio, double[] bytesPerChunk) {}
 
