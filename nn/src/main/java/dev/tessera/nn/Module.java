@@ -102,7 +102,8 @@ public abstract class Module implements AutoCloseable {
         for (String n : mine.keySet()) if (!state.containsKey(n)) missing.add(n);
         for (String n : state.keySet()) if (!mine.containsKey(n)) unexpected.add(n);
         if (strict && (!missing.isEmpty() || !unexpected.isEmpty())) {
-            throw new IllegalArgumentException("load_state_dict: missing keys " + missing + ", unexpected keys " + unexpected);
+            throw new IllegalArgumentException("load_state_dict: " + missing.size() + " missing keys " + firstFew(missing) + ", "
+                    + unexpected.size() + " unexpected keys " + firstFew(unexpected));
         }
         for (var e : mine.entrySet()) { // validate every shape before writing any
             Tensor t = state.get(e.getKey());
@@ -115,6 +116,11 @@ public abstract class Module implements AutoCloseable {
             Tensor t = state.get(e.getKey());
             if (t != null) e.getValue().set(t);
         }
+    }
+
+    /** Up to five names and how many more, so that a mismatch of a large model still reads as one line. */
+    private static String firstFew(List<String> names) {
+        return names.size() <= 5 ? names.toString() : names.subList(0, 5) + " and " + (names.size() - 5) + " more";
     }
 
     /** Releases every parameter. */

@@ -53,6 +53,30 @@ final class CheckpointFiles {
     }
 
     /** A model and what its checkpoint says about the run. */
+    /**
+     * A model built from a config file and loaded strictly with weights from a safetensors file or a PyTorch {@code .pt}
+     * state dict in the reference layout (the restricted reader never runs code from the file).
+     */
+    static ByteLanguageModel fromConfigAndWeights(Path configFile, Path weights) {
+        String json;
+        try {
+            json = java.nio.file.Files.readString(configFile);
+        } catch (java.io.IOException e) {
+            throw new CliFailure("cannot read config " + configFile + ": " + e.getMessage());
+        }
+        ByteLanguageModel model = ModelCatalog.fromConfig(ModelCatalog.familyOf(json), json, new Generator(0));
+        try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open()) {
+            model.module().loadStateDict(dev.tessera.nn.TorchStateDict.read(weights), true);
+        } catch (IllegalArgumentException e) {
+            model.close();
+            throw new CliFailure(weights + ": does not match the config " + configFile + ": " + e.getMessage());
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        return model;
+    }
+
     record Loaded(ByteLanguageModel model, Optimizer optimizer, TrainingCheckpoint.State state, Path file) {}
 
     /**
