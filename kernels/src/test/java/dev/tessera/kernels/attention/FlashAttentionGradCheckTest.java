@@ -1,5 +1,6 @@
 package dev.tessera.kernels.attention;
 
+import dev.tessera.kernels.GradCheck;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;

@@ -1,5 +1,6 @@
 package dev.tessera.kernels.routing;
 
+import dev.tessera.kernels.GradCheck;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.tessera.runtime.DType;

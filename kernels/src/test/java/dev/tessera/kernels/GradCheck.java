@@ -1,4 +1,4 @@
-package dev.tessera.kernels.routing;
+package dev.tessera.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,28 +10,32 @@ import dev.tessera.runtime.Tensor;
 import java.util.function.Function;
 
 /**
- * Central-difference gradient checks in float64 (adapted from the runtime's): perturbs each input element by ±eps
- * and compares (f(x+eps) − f(x−eps)) / 2eps of a random projection of the output with the autograd gradient.
+ * Central-difference gradient checks in float64, shared by the kernels' tests: perturbs each input element by ±eps
+ * and compares (f(x+eps) − f(x−eps)) / 2eps of a random projection of the output with the autograd gradient
+ * (eps 1e-6, atol 1e-5, rtol 1e-3). Null and integer inputs are skipped; entries equal to −∞ stay −∞ when
+ * perturbed, so both sides are 0 there.
  */
-final class GradCheck {
+public final class GradCheck {
     private GradCheck() {}
 
     static final double EPS = 1e-6, ATOL = 1e-5, RTOL = 1e-3;
 
-    /** Checks d f / d inputs[i] for every floating input; inputs must be F64 leaves. */
-    static void check(String name, Function<Tensor[], Tensor> f, Tensor... inputs) {
-        for (Tensor t : inputs) if (t.dtype().isFloating()) t.requiresGrad(true);
+    /** Checks d f / d inputs[i] for every non-null floating input; those must be F64 leaves. */
+    public static void check(String name, Function<Tensor[], Tensor> f, Tensor... inputs) {
+        for (Tensor t : inputs) if (t != null && t.dtype().isFloating()) t.requiresGrad(true);
         Tensor out = f.apply(inputs);
         Tensor proj = Tensor.randn(new Generator(99), out.shape()).to(DType.F64);
         out.mul(proj).sum().backward();
         for (int k = 0; k < inputs.length; k++) {
             Tensor x = inputs[k];
-            if (!x.dtype().isFloating()) continue;
+            if (x == null || !x.dtype().isFloating()) continue;
             double[] analytic = x.grad() == null ? new double[(int) x.numel()] : x.grad().toDoubleArray();
-            for (int i = 0; i < analytic.length; i++) {
+            int n = (int) x.numel();
+            for (int i = 0; i < n; i++) {
                 double numeric = (perturbed(f, inputs, proj, k, i, EPS) - perturbed(f, inputs, proj, k, i, -EPS)) / (2 * EPS);
-                assertTrue(Math.abs(analytic[i] - numeric) <= ATOL + RTOL * Math.abs(numeric),
-                        name + ": d/d input" + k + "[" + i + "] analytic " + analytic[i] + " vs numeric " + numeric);
+                double a = analytic[i];
+                assertTrue(Math.abs(a - numeric) <= ATOL + RTOL * Math.abs(numeric),
+                        name + ": d/d input" + k + "[" + i + "] analytic " + a + " vs numeric " + numeric);
             }
         }
     }
