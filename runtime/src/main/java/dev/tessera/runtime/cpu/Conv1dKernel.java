@@ -25,8 +25,17 @@ public final class Conv1dKernel {
         return starts;
     }
 
+    private static boolean allF32(Operand... ops) {
+        for (Operand o : ops) if (o != null && o.dtype() != dev.tessera.runtime.DType.F32) return false;
+        return true;
+    }
+
     /** Forward; {@code starts} null or per-position document starts (then batch is 1). */
     public static void forward(Operand x, Operand w, Operand bias, Operand y, int batch, int len, int ch, int k, int[] starts) {
+        if (CpuInfo.VECTOR && allF32(x, w, bias, y)) {
+            Conv1dF32.forward(x, w, bias, y, batch, len, ch, k, starts);
+            return;
+        }
         CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
             for (long bt = s; bt < e; bt++) {
                 int t = (int) (bt % len);
@@ -49,6 +58,10 @@ public final class Conv1dKernel {
     /** Backward; dw and db may be null; {@code starts} as in {@link #forward}. */
     public static void backward(Operand x, Operand w, Operand g, Operand dx, Operand dw, Operand db,
                                 int batch, int len, int ch, int k, int[] starts) {
+        if (CpuInfo.VECTOR && allF32(x, w, g, dx, dw, db)) {
+            Conv1dF32.backward(x, w, g, dx, dw, db, batch, len, ch, k, starts);
+            return;
+        }
         CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
             for (long bt = s; bt < e; bt++) {
                 int t = (int) (bt % len);

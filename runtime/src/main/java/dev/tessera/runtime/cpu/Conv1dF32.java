@@ -1,0 +1,132 @@
+package dev.tessera.runtime.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The F32 SIMD path of {@link Conv1dKernel}: channels last means the C channels of a position are contiguous, so every
+ * loop runs across channels with the taps' weights transposed to [K][C] once per call. The weight and bias gradients
+ * are split by channel blocks, each summed over (b, t) in order by one thread, so they do not depend on timing.
+ */
+final class Conv1dF32 {
+    private Conv1dF32() {}
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder NO = ByteOrder.nativeOrder();
+
+    private static float[][] transposedWeights(Operand w, int ch, int k) {
+        float[][] wt = new float[k][ch];
+        for (int c = 0; c < ch; c++) {
+            for (int j = 0; j < k; j++) wt[j][c] = w.seg().getAtIndex(Elements.F, w.offset() + (long) c * k + j);
+        }
+        return wt;
+    }
+
+    static void forward(Operand x, Operand w, Operand bias, Operand y, int batch, int len, int ch, int k, int[] starts) {
+        float[][] wt = transposedWeights(w, ch, k);
+        float[] b0 = new float[ch];
+        if (bias != null) for (int c = 0; c < ch; c++) b0[c] = bias.seg().getAtIndex(Elements.F, bias.offset() + c);
+        MemorySegment xs = x.seg(), ys = y.seg();
+        int l = S.length(), vn = ch - ch % l;
+        CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
+            for (long bt = s; bt < e; bt++) {
+                int t = (int) (bt % len);
+                long b = bt / len;
+                int lo = starts == null ? 0 : starts[t];
+                long yo = (y.offset() + bt * ch) * 4;
+                for (int c = 0; c < vn; c += l) {
+                    FloatVector acc = FloatVector.fromArray(S, b0, c);
+                    for (int j = 0; j < k; j++) {
+                        int src = t - (k - 1) + j;
+                        if (src < lo) continue;
+                        FloatVector xv = FloatVector.fromMemorySegment(S, xs, (x.offset() + (b * len + src) * ch + c) * 4, NO);
+                        acc = FloatVector.fromArray(S, wt[j], c).fma(xv, acc);
+                    }
+                    acc.intoMemorySegment(ys, yo + c * 4L, NO);
+                }
+                for (int c = vn; c < ch; c++) {
+                    float acc = b0[c];
+                    for (int j = 0; j < k; j++) {
+                        int src = t - (k - 1) + j;
+                        if (src >= lo) acc += wt[j][c] * xs.getAtIndex(Elements.F, x.offset() + (b * len + src) * ch + c);
+                    }
+                    ys.setAtIndex(Elements.F, y.offset() + bt * ch + c, acc);
+                }
+            }
+        });
+    }
+
+    static void backward(Operand x, Operand w, Operand g, Operand dx, Operand dw, Operand db, int batch, int len, int ch, int k, int[] starts) {
+        float[][] wt = transposedWeights(w, ch, k);
+        MemorySegment xs = x.seg(), gs = g.seg(), dxs = dx.seg();
+        int l = S.length(), vn = ch - ch % l;
+        CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
+            for (long bt = s; bt < e; bt++) {
+                int t = (int) (bt % len);
+                long b = bt / len;
+                long dxo = (dx.offset() + bt * ch) * 4;
+                for (int c = 0; c < vn; c += l) {
+                    FloatVector acc = FloatVector.zero(S);
+                    for (int j = 0; j < k; j++) {
+                        int dst = t + (k - 1) - j; // the output that read x[t] through tap j
+                        if (dst >= len || (starts != null && starts[dst] > t)) continue;
+                        FloatVector gv = FloatVector.fromMemorySegment(S, gs, (g.offset() + (b * len + dst) * ch + c) * 4, NO);
+                        acc = FloatVector.fromArray(S, wt[j], c).fma(gv, acc);
+                    }
+                    acc.intoMemorySegment(dxs, dxo + c * 4L, NO);
+                }
+                for (int c = vn; c < ch; c++) {
+                    float acc = 0;
+                    for (int j = 0; j < k; j++) {
+                        int dst = t + (k - 1) - j;
+                        if (dst >= len || (starts != null && starts[dst] > t)) continue;
+                        acc += wt[j][c] * gs.getAtIndex(Elements.F, g.offset() + (b * len + dst) * ch + c);
+                    }
+                    dxs.setAtIndex(Elements.F, dx.offset() + bt * ch + c, acc);
+                }
+            }
+        });
+        if (dw == null && db == null) return;
+        int blocks = (ch + l - 1) / l;
+        CpuPool.parallelFor(blocks, 1, (s, e) -> {
+            float[] aw = new float[k * l], ab = new float[l];
+            for (long blk = s; blk < e; blk++) {
+                int c0 = (int) blk * l, n = Math.min(l, ch - c0);
+                java.util.Arrays.fill(aw, 0);
+                java.util.Arrays.fill(ab, 0);
+                boolean full = n == l;
+                for (long b = 0; b < batch; b++) {
+                    for (int t = 0; t < len; t++) {
+                        long go = g.offset() + (b * len + t) * ch + c0;
+                        int lo = starts == null ? 0 : starts[t];
+                        if (full) {
+                            FloatVector gv = FloatVector.fromMemorySegment(S, gs, go * 4, NO);
+                            gv.add(FloatVector.fromArray(S, ab, 0)).intoArray(ab, 0);
+                            for (int j = 0; j < k; j++) {
+                                int src = t - (k - 1) + j;
+                                if (src < lo) continue;
+                                FloatVector xv = FloatVector.fromMemorySegment(S, xs, (x.offset() + (b * len + src) * ch + c0) * 4, NO);
+                                gv.fma(xv, FloatVector.fromArray(S, aw, j * l)).intoArray(aw, j * l);
+                            }
+                        } else {
+                            for (int c = 0; c < n; c++) {
+                                float gv = gs.getAtIndex(Elements.F, go + c);
+                                ab[c] += gv;
+                                for (int j = 0; j < k; j++) {
+                                    int src = t - (k - 1) + j;
+                                    if (src >= lo) aw[j * l + c] += gv * xs.getAtIndex(Elements.F, x.offset() + (b * len + src) * ch + c0 + c);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (int c = 0; c < n; c++) {
+                    if (dw != null) for (int j = 0; j < k; j++) dw.seg().setAtIndex(Elements.F, dw.offset() + (long) (c0 + c) * k + j, aw[j * l + c]);
+                    if (db != null) db.seg().setAtIndex(Elements.F, db.offset() + c0 + c, ab[c]);
+                }
+            }
+        });
+    }
+}
