@@ -35,9 +35,17 @@ public final class Tensor implements AutoCloseable {
             @Override public long offset(Tensor t) { return t.offset; }
             @Override public long[] strides(Tensor t) { return t.strides.clone(); }
             @Override public Tensor allocate(DType dtype, int[] shape, Device device) { return Tensor.allocate(dtype, shape, device, true); }
+            @Override public long profileStart() { return Profiler.start(); }
+            @Override public void profileStop(String op, long start) { if (start != 0) Profiler.stop(op, start); }
             @Override public Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved,
                                            dev.tessera.runtime.spi.KernelSupport.Backward backward) {
-                return Autograd.record(op, out, inputs, saved, backward::apply);
+                String timed = op + "_backward"; // kernels' backward passes show in the profiler like runtime ops
+                return Autograd.record(op, out, inputs, saved, (g, sv) -> {
+                    long t0 = Profiler.start();
+                    Tensor[] grads = backward.apply(g, sv);
+                    if (t0 != 0) Profiler.stop(timed, t0);
+                    return grads;
+                });
             }
         });
     }

@@ -61,7 +61,9 @@ public final class FlashAttention {
             } else {
                 AttentionTiles t = new AttentionTiles(g, saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]);
                 float[][] o32 = new float[g.batch * g.qHeads][g.qLen * g.headDim], l32 = new float[g.batch * g.qHeads][g.qLen];
+                long profiled = KernelSupport.profileStart();
                 FlashForwardCpu.run(t, o32, l32);
+                KernelSupport.profileStop("flash_attention", profiled);
                 AttentionTiles.write(o32, out, g.qLen * g.headDim);
                 AttentionTiles.write(l32, lse, g.qLen);
             }

@@ -21,8 +21,10 @@ final class ChunkOp {
             if (y.size(1) != m) throw new IllegalStateException("internal: reference chunk count " + y.size(1) + " != " + m);
         } else {
             y = KernelSupport.allocate(x.dtype(), new int[] {nb, m, d}, x.device());
+            long profiled = KernelSupport.profileStart();
             ChunkKernel.copyRows(KernelSupport.segment(xc), KernelSupport.offset(xc), KernelSupport.segment(y), bits, index, len, m, d,
                     x.dtype().byteSize(), false);
+            KernelSupport.profileStop("chunk", profiled);
         }
         int[] xShape = x.shape();
         DType dt = x.dtype();

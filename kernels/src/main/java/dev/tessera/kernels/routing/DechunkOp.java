@@ -29,8 +29,10 @@ final class DechunkOp {
         Tensor out = KernelSupport.allocate(dt, new int[] {nb, len, d}, zhat.device());
         // z̄ per chunk for the backward (dc and dP read it); skipped when no gradient is wanted.
         Tensor zbar = grad ? KernelSupport.allocate(dt, new int[] {nb, m, d}, zhat.device()) : null;
+        long profiled = KernelSupport.profileStart();
         DechunkKernel.forward(KernelSupport.segment(zc), KernelSupport.offset(zc), KernelSupport.segment(pc), KernelSupport.offset(pc),
                 bits, seqs, len, m, d, KernelSupport.segment(out), zbar == null ? null : KernelSupport.segment(zbar));
+        KernelSupport.profileStop("dechunk", profiled);
         if (!grad) return out;
         return KernelSupport.record("dechunk", out, inputs, new Tensor[] {zc, pc, zbar}, (dout, s) -> {
             Tensor g = dout.to(dt).contiguous();

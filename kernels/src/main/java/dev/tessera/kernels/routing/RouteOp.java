@@ -18,8 +18,10 @@ final class RouteOp {
             p = KernelSupport.allocate(DType.F32, shape, q.device());
             b = KernelSupport.allocate(DType.BOOL, shape, q.device());
             c = KernelSupport.allocate(DType.F32, shape, q.device());
+            long profiled = KernelSupport.profileStart();
             RouteKernel.forward(KernelSupport.segment(qc), KernelSupport.offset(qc), KernelSupport.segment(kc), KernelSupport.offset(kc),
                     layout, d, KernelSupport.segment(p), KernelSupport.segment(b), KernelSupport.segment(c));
+            KernelSupport.profileStop("chunk_route", profiled);
         } else {
             ChunkRoutingReference.Route r = ChunkRoutingReference.route(NestedArrays.rank3(qc), NestedArrays.rank3(kc), layout);
             p = NestedArrays.tensor(r.p(), len, dt);

@@ -110,7 +110,9 @@ public final class SelectiveScan {
         ScanProblem p = ScanProblem.of(op, x, dt, a, bm, cm, o);
         ScanResult r;
         try (Grad.Region g = Grad.noGrad()) {
+            long profiled = KernelSupport.profileStart();
             r = p.dtype == DType.F32 ? SelectiveScanCpu.forward(p) : SelectiveScanReference.forward(p);
+            KernelSupport.profileStop("selective_scan", profiled);
         }
         Tensor[] inputs = {x, dt, a, bm, cm, o.dtBias(), o.dSkip(), o.z(), o.initialState()};
         boolean grad = Grad.isEnabled() && Arrays.stream(inputs).anyMatch(t -> t != null && t.requiresGrad());

@@ -34,7 +34,9 @@ public final class SwiGlu {
         Tensor xc = x.contiguous();
         Tensor y = KernelSupport.allocate(x.dtype(), outShape, x.device());
         if (x.dtype() == DType.F32) {
+            long profiled = KernelSupport.profileStart();
             SwiGluCpu.forward(KernelSupport.segment(xc), KernelSupport.offset(xc), KernelSupport.segment(y), rows, f);
+            KernelSupport.profileStop("swiglu", profiled);
         } else {
             SwiGluReference.forward(KernelSupport.segment(xc), KernelSupport.offset(xc), KernelSupport.segment(y), rows, f);
         }

@@ -61,6 +61,12 @@ public final class KernelSupport {
         return get().record(op, out, inputs, saved, backward);
     }
 
+    /** Start of a region timed by the runtime's per-op profiler (0 when profiling is off, and then nearly free). */
+    public static long profileStart() { return get().profileStart(); }
+
+    /** End of a region started by {@link #profileStart()}: adds a call and its time under {@code op}. Backward passes recorded through {@link #record} are timed automatically as {@code op + "_backward"}. */
+    public static void profileStop(String op, long start) { get().profileStop(op, start); }
+
     /** Runs {@code body} over {@code [0, n)} on the runtime's CPU pool in contiguous chunks of at least {@code grain}. */
     public static void parallelFor(long n, long grain, Range body) { CpuPool.parallelFor(n, grain, body::run); }
 

@@ -15,5 +15,9 @@ public interface TensorInternals {
 
     Tensor allocate(DType dtype, int[] shape, Device device);
 
+    long profileStart();
+
+    void profileStop(String op, long start);
+
     Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved, KernelSupport.Backward backward);
 }
