@@ -134,6 +134,9 @@ final class TrainingRun {
                 rec.put("grad_norm", norm);
                 for (int st = 0; st < bpc.length; st++) rec.put("bytes_per_chunk_" + st, bpc[st]);
                 rec.put("bytes_per_s", bps);
+                // native memory of live tensors and of the allocator's cache: flat in a healthy run
+                rec.put("native_mb", dev.tessera.runtime.MemoryStats.cpuLiveBytes() / 1e6);
+                rec.put("native_cached_mb", dev.tessera.runtime.MemoryStats.cpuCachedBytes() / 1e6);
                 log.log(rec);
                 if (step % s.evalEvery() == 0 || step == s.steps()) {
                     lastEval = HeldOutEvaluation.run(model, corpus, s.heldOut(), s.seqLen(), s.evalWindows(), s.batch());

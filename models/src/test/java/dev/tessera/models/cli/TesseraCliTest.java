@@ -71,7 +71,12 @@ class TesseraCliTest {
         List<Double> losses = new ArrayList<>();
         for (String line : Files.readAllLines(runDir.resolve("metrics.jsonl"))) {
             var rec = json.readTree(line);
-            if (rec.path("kind").asText().equals("train")) losses.add(rec.path("loss").asDouble());
+            if (rec.path("kind").asText().equals("train")) {
+                losses.add(rec.path("loss").asDouble());
+                for (String key : List.of("bpb", "lr", "bytes_per_s", "native_mb", "native_cached_mb")) {
+                    assertTrue(rec.has(key), "a training record has " + key + ": " + line);
+                }
+            }
         }
         return losses;
     }
