@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Compiles every .cu under SRC_DIR to PTX for compute_80 and compute_90 into OUT_DIR, then assembles each PTX
+# with `ptxas -arch=sm_90 -v` so that an error fails the build and the register/spill report lands in the log.
+# Without nvcc on the PATH it says so and succeeds: the CUDA backend then reports its kernels as missing.
+# Usage: build-ptx.sh SRC_DIR OUT_DIR LOG_FILE
+set -euo pipefail
+src=$1 out=$2 log=$3
+reports="$(dirname "$log")/ptx-reports"
+mkdir -p "$out" "$reports"
+shopt -s nullglob
+sources=("$src"/*.cu)
+if [ ${#sources[@]} -eq 0 ]; then
+  echo "[ptx] no CUDA sources in $src"
+  exit 0
+fi
+if ! command -v nvcc >/dev/null 2>&1 || ! command -v ptxas >/dev/null 2>&1; then
+  echo "[ptx] nvcc/ptxas not on the PATH: skipping ${#sources[@]} CUDA sources in $src (the CUDA backend will report its kernels missing)"
+  rm -f "$out"/*.ptx "$out"/INDEX
+  exit 0
+fi
+: > "$log"
+jobs=$(nproc 2>/dev/null || echo 2)
+export out log reports
+compile_one() {
+  local cu=$1 name arch ptx
+  name=$(basename "$cu" .cu)
+  for arch in 80 90; do
+    ptx="$out/$name.compute_$arch.ptx"
+    # Skip when the PTX is newer than the source and every header next to it.
+    if [ -f "$ptx" ] && [ -z "$(find "$(dirname "$cu")" -maxdepth 1 \( -name '*.cu' -o -name '*.cuh' \) -newer "$ptx" -print -quit)" ]; then
+      continue
+    fi
+    if ! msg=$(nvcc -ptx -arch=compute_$arch -O3 -lineinfo -std=c++17 -I "$(dirname "$cu")" -o "$ptx.tmp" "$cu" 2>&1); then
+      echo "[ptx] nvcc failed on $cu (compute_$arch):"; echo "$msg"; rm -f "$ptx.tmp"; return 1
+    fi
+    if ! report=$(ptxas -arch=sm_90 -v -o /dev/null "$ptx.tmp" 2>&1); then
+      echo "[ptx] ptxas -arch=sm_90 rejected $name.compute_$arch.ptx:"; echo "$report"; rm -f "$ptx.tmp"; return 1
+    fi
+    mv "$ptx.tmp" "$ptx"
+    { echo "== $name.compute_$arch.ptx (ptxas -arch=sm_90 -v)"; echo "$report"; } > "$reports/$name.compute_$arch.report"
+  done
+}
+export -f compile_one
+printf '%s\n' "${sources[@]}" | xargs -P "$jobs" -I{} bash -c 'compile_one "$1"' _ {}
+cat "$reports"/*.report > "$log"
+# Summarise: one line per kernel with its registers and any spills.
+grep -E "Compiling entry|Used [0-9]+ registers|spill" "$log" | paste - - - 2>/dev/null | sed -E "s/ptxas info *: //g; s/\s+/ /g" | sed 's/^/[ptx] /' || true
+(cd "$out" && ls *.ptx | sed -E 's/\.compute_[0-9]+\.ptx$//' | sort -u) > "$out/INDEX"
+echo "[ptx] $(ls "$out"/*.ptx | wc -l) PTX files in $out (report: $log)"
