@@ -20,7 +20,9 @@ if ! command -v nvcc >/dev/null 2>&1 || ! command -v ptxas >/dev/null 2>&1; then
 fi
 : > "$log"
 jobs=$(nproc 2>/dev/null || echo 2)
-export out log reports
+# The fused kernels include the runtime's shared header (native/cuda/runtime/tessera.cuh).
+common="$(cd "$(dirname "$0")" && pwd)/cuda/runtime"
+export out log reports common
 compile_one() {
   local cu=$1 name arch ptx
   name=$(basename "$cu" .cu)
@@ -30,7 +32,7 @@ compile_one() {
     if [ -f "$ptx" ] && [ -z "$(find "$(dirname "$cu")" -maxdepth 1 \( -name '*.cu' -o -name '*.cuh' \) -newer "$ptx" -print -quit)" ]; then
       continue
     fi
-    if ! msg=$(nvcc -ptx -arch=compute_$arch -O3 -lineinfo -std=c++17 -I "$(dirname "$cu")" -o "$ptx.tmp" "$cu" 2>&1); then
+    if ! msg=$(nvcc -ptx -arch=compute_$arch -O3 -lineinfo -std=c++17 -I "$(dirname "$cu")" -I "$common" -o "$ptx.tmp" "$cu" 2>&1); then
       echo "[ptx] nvcc failed on $cu (compute_$arch):"; echo "$msg"; rm -f "$ptx.tmp"; return 1
     fi
     if ! report=$(ptxas -arch=sm_90 -v -o /dev/null "$ptx.tmp" 2>&1); then

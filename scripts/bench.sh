@@ -36,6 +36,10 @@ classpath="$classpath:$(cat "$cpfile")"
 
 mkdir -p "$(dirname "$results")"
 rm -f "$results"
+# The GPU benchmarks (package dev.tessera.jmh.gpu) run from scripts/gpu-check.sh on a CUDA machine, not here,
+# unless the regex names them.
+exclude=()
+if [[ "$regex" != *gpu* ]]; then exclude=(-e '\.gpu\.'); fi
 echo "== running JMH ${regex:-(all benchmarks)} $jmh_opts" >&2
 # OPENBLAS_CORETYPE would pin OpenBLAS to an older kernel family (this project's sandbox sets Haswell, i.e. AVX2);
 # the baseline must run its best kernels, so drop it for the benchmark JVMs (the OpenBLAS loader also clears it).
@@ -43,7 +47,7 @@ echo "== running JMH ${regex:-(all benchmarks)} $jmh_opts" >&2
 set +e
 # shellcheck disable=SC2086
 env -u OPENBLAS_CORETYPE "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-    -cp "$classpath" org.openjdk.jmh.Main $regex $jmh_opts -rf json -rff "$results"
+    -cp "$classpath" org.openjdk.jmh.Main $regex "${exclude[@]}" $jmh_opts -rf json -rff "$results"
 status=$?
 set -e
 if [[ ! -s "$results" ]]; then
@@ -51,54 +55,6 @@ if [[ ! -s "$results" ]]; then
     exit 1
 fi
 
-python3 - "$results" <<'PY'
-import json, sys
-from collections import defaultdict
-
-with open(sys.argv[1]) as f:
-    runs = json.load(f)
-
-# Modes where a bigger score is better; for the time modes (avgt, sample, ss) the ratio is inverted so that it
-# always reads "Tessera's throughput / the baseline's throughput".
-THROUGHPUT_MODES = {"thrpt"}
-
-def params(run):
-    p = run.get("params") or {}
-    return ",".join(f"{k}={p[k]}" for k in sorted(p)) or "-"
-
-groups = defaultdict(dict)  # (class, mode, params) -> method -> run
-for run in runs:
-    cls, _, method = run["benchmark"].rpartition(".")
-    groups[(cls, run["mode"], params(run))][method] = run
-
-lines = []
-for (cls, mode, ps), methods in sorted(groups.items()):
-    short = cls.rpartition(".")[2]
-    mine = methods.get("tessera")
-    if mine is None:
-        continue
-    for other, run in sorted(methods.items()):
-        if other == "tessera":
-            continue
-        t, b = mine["primaryMetric"]["score"], run["primaryMetric"]["score"]
-        if t <= 0 or b <= 0:
-            continue
-        ratio = t / b if mode in THROUGHPUT_MODES else b / t
-        lines.append(f"ratio {short}.tessera/{other} {ps} {ratio:.3f}")
-    if len(methods) == 1:
-        lines.append(f"# {short} {ps}: no baseline result to compare with (did the baseline fail?)")
-
-print()
-print("\n".join(lines) if lines else "# no tessera/baseline pairs in this run")
-print()
-print("| Benchmark | Params | Mode | Score | Error | Units |")
-print("|---|---|---|---:|---:|---|")
-for run in runs:
-    m = run["primaryMetric"]
-    err = m.get("scoreError")
-    err = f"{err:.4g}" if isinstance(err, (int, float)) and err == err else ""  # "NaN" with one iteration
-    name = run["benchmark"].rsplit(".", 2)
-    print(f"| {'.'.join(name[-2:])} | {params(run)} | {run['mode']} | {m['score']:.4g} | {err} | {m['scoreUnit']} |")
-PY
+python3 "$(dirname "$0")/jmh_ratios.py" "$results"
 echo "results: $results" >&2
 if [[ $status -ne 0 ]]; then echo "bench.sh: JMH exited with status $status (some benchmark failed; see its output above)" >&2; fi

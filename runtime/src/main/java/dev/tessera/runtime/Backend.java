@@ -11,7 +11,7 @@ import dev.tessera.runtime.cpu.UnaryOp;
 interface Backend {
     static Backend of(Tensor t) {
         if (t.device().isCpu()) return CpuBackend.INSTANCE;
-        throw new TesseraException("no backend for device " + t.device());
+        throw new TesseraException("the CUDA backend is not wired into the op layer yet (" + t.device() + ")");
     }
 
     /** Throws naming both devices when the tensors are not all on one device. */
@@ -52,11 +52,14 @@ interface Backend {
     /** Gradient of softmax / log-softmax over rows: given y and dy, writes dx. */
     void softmaxBackward(Tensor y, Tensor dy, Tensor dx, boolean log);
 
-    /** LayerNorm (or RMSNorm) over rows of contiguous [rows, d] x; fills mean (LayerNorm) and rstd per row. */
-    void normForward(Tensor x, Tensor w, Tensor b, Tensor y, double[] mean, double[] rstd, double eps, boolean rms);
+    /**
+     * LayerNorm (or RMSNorm) over rows of contiguous [rows, d] x; fills mean (LayerNorm only; null for RMSNorm) and
+     * rstd, contiguous F64 [rows] tensors on the same device.
+     */
+    void normForward(Tensor x, Tensor w, Tensor b, Tensor y, Tensor mean, Tensor rstd, double eps, boolean rms);
 
     /** Gradients of {@link #normForward}; dw and db may be null. */
-    void normBackward(Tensor x, Tensor w, Tensor dy, double[] mean, double[] rstd, boolean rms, Tensor dx, Tensor dw, Tensor db);
+    void normBackward(Tensor x, Tensor w, Tensor dy, Tensor mean, Tensor rstd, boolean rms, Tensor dx, Tensor dw, Tensor db);
 
     /**
      * Causal depthwise conv over contiguous x [B, L, C] with weight [C, K] and optional bias. {@code cuSeqlens},

@@ -1,5 +1,8 @@
 package dev.tessera.runtime;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 import dev.tessera.runtime.cpu.BinaryOp;
 import dev.tessera.runtime.cpu.Conv1dKernel;
 import dev.tessera.runtime.cpu.IndexKernels;
@@ -89,18 +92,23 @@ final class CpuBackend implements Backend {
 
     private static Operand op(Tensor t) { return t == null ? null : t.operand(); }
 
-    @Override public void normForward(Tensor x, Tensor w, Tensor b, Tensor y, double[] mean, double[] rstd, double eps, boolean rms) {
+    @Override public void normForward(Tensor x, Tensor w, Tensor b, Tensor y, Tensor meanOut, Tensor rstdOut, double eps, boolean rms) {
         long t0 = Profiler.start();
         int d = x.shape[x.shape.length - 1];
         int rows = (int) (x.numel() / Math.max(1, d));
+        double[] mean = meanOut == null ? null : new double[rows], rstd = new double[rows];
         if (rows > 0) NormKernels.forward(op(x), op(w), op(b), op(y), mean, rstd, rows, d, eps, rms);
+        if (mean != null) MemorySegment.copy(mean, 0, meanOut.segment(), ValueLayout.JAVA_DOUBLE, meanOut.offset * 8, rows);
+        MemorySegment.copy(rstd, 0, rstdOut.segment(), ValueLayout.JAVA_DOUBLE, rstdOut.offset * 8, rows);
         if (t0 != 0) Profiler.stop(rms ? "rms_norm" : "layer_norm", t0);
     }
 
-    @Override public void normBackward(Tensor x, Tensor w, Tensor dy, double[] mean, double[] rstd, boolean rms, Tensor dx, Tensor dw, Tensor db) {
+    @Override public void normBackward(Tensor x, Tensor w, Tensor dy, Tensor meanIn, Tensor rstdIn, boolean rms, Tensor dx, Tensor dw, Tensor db) {
         long t0 = Profiler.start();
         int d = x.shape[x.shape.length - 1];
         int rows = (int) (x.numel() / Math.max(1, d));
+        double[] mean = meanIn == null ? null : meanIn.segment().asSlice(meanIn.offset * 8, rows * 8L).toArray(ValueLayout.JAVA_DOUBLE);
+        double[] rstd = rstdIn.segment().asSlice(rstdIn.offset * 8, rows * 8L).toArray(ValueLayout.JAVA_DOUBLE);
         if (rows > 0) NormKernels.backward(op(x), op(w), op(dy), mean, rstd, rows, d, rms, op(dx), op(dw), op(db));
         if (t0 != 0) Profiler.stop(rms ? "rms_norm_backward" : "layer_norm_backward", t0);
     }

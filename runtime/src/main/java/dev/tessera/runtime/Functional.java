@@ -74,20 +74,22 @@ public final class Functional {
         }
         Backend.of(op, x, w, b);
         int rows = (int) (x.numel() / Math.max(1, d));
-        double[] mean = rms ? null : new double[rows], rstd = new double[rows];
+        // Per-row statistics for the backward, in float64 on the input's device (saved with the graph).
+        Tensor mean = rms ? null : Tensor.allocate(DType.F64, new int[] {rows}, x.device());
+        Tensor rstd = Tensor.allocate(DType.F64, new int[] {rows}, x.device());
         Tensor out = Tensor.allocate(x.dtype, x.shape, x.device());
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             Tensor xc = x.contiguous(), wc = w == null ? null : w.contiguous(), bc = b == null ? null : b.contiguous();
             Backend.of(x).normForward(xc, wc, bc, out, mean, rstd, eps, rms);
         }
         boolean hasW = w != null, hasB = b != null;
-        return Autograd.record(op, out, new Tensor[] {x, w, b}, new Tensor[] {x, w}, (g, s) -> {
+        return Autograd.record(op, out, new Tensor[] {x, w, b}, new Tensor[] {x, w, mean, rstd}, (g, s) -> {
             Tensor dx = Tensor.allocate(s[0].dtype, s[0].shape, s[0].device());
             Tensor dw = hasW ? Tensor.allocate(s[1].dtype, s[1].shape, s[1].device(), true) : null;
             Tensor db = hasB ? Tensor.allocate(s[0].dtype, new int[] {d}, s[0].device(), true) : null;
             try (Scope sc = Scope.open()) {
                 Tensor xc = s[0].contiguous(), gc = g.contiguous(), wc = hasW ? s[1].contiguous() : null;
-                Backend.of(xc).normBackward(xc, wc, gc, mean, rstd, rms, dx, dw, db);
+                Backend.of(xc).normBackward(xc, wc, gc, s[2], s[3], rms, dx, dw, db);
             }
             return new Tensor[] {dx, dw, db};
         });

@@ -28,6 +28,11 @@ final class Linalg {
             DType t = DType.promote(a.dtype, b.dtype);
             return matmul(a.to(t), b.to(t));
         }
+        if (Autocast.active() && a.dtype == DType.F32 && !a.device().isCpu()) {
+            // BF16 operands on the tensor cores (F32 accumulation inside cuBLAS); the casts are recorded, so the
+            // gradients reach the F32 tensors as F32.
+            return matmul(a.to(DType.BF16), b.to(DType.BF16)).to(DType.F32);
+        }
         if (a.shape.length == 1 && b.shape.length == 1) {
             checkInner(a.shape, b.shape, a.shape[0], b.shape[0]);
             return core(a.unsqueeze(0), b.unsqueeze(1)).reshape();

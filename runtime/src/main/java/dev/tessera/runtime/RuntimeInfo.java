@@ -1,8 +1,14 @@
 package dev.tessera.runtime;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import dev.tessera.runtime.cpu.CpuInfo;
-import java.lang.foreign.Arena;
-import java.lang.foreign.SymbolLookup;
+import dev.tessera.runtime.cuda.CudaDevice;
+import dev.tessera.runtime.cuda.CudaProbe;
+import dev.tessera.runtime.cuda.Cublas;
+import dev.tessera.runtime.cuda.PtxModules;
+import dev.tessera.runtime.cuda.PtxSource;
 
 /** Facts about the running backends, for {@code tessera info} and logs. */
 public final class RuntimeInfo {
@@ -12,15 +18,50 @@ public final class RuntimeInfo {
     public static String cpuDescription() { return CpuInfo.describe(); }
 
     /**
-     * Whether an NVIDIA driver library is present. Probing {@code libcuda.so.1} through Panama never touches a GPU,
-     * so this answers cleanly on machines without one.
+     * The CUDA driver and devices, or why CUDA is unavailable (one line). The driver is probed through Panama
+     * first, so this answers cleanly on machines without a GPU.
      */
     public static String cudaDescription() {
-        try (Arena a = Arena.ofConfined()) {
-            SymbolLookup.libraryLookup("libcuda.so.1", a);
-            return "NVIDIA driver found (libcuda.so.1); the CUDA backend is not in this build yet";
-        } catch (IllegalArgumentException e) {
-            return "no NVIDIA driver (libcuda.so.1 not found): CPU only";
+        CudaProbe.Result r = CudaProbe.result();
+        if (!r.available()) return r.reason() + ": CPU only";
+        List<String> parts = new ArrayList<>();
+        parts.add(r.describe());
+        for (int i = 0; i < r.deviceCount(); i++) {
+            try {
+                CudaDevice d = CudaDevice.get(i);
+                parts.add("cuda:" + i + " " + d.name() + " (sm_" + d.computeCapability() + ", " + d.multiprocessorCount() + " SMs, "
+                        + (d.totalMemory() >> 20) + " MiB)");
+            } catch (RuntimeException e) {
+                parts.add("cuda:" + i + " unusable: " + e.getMessage());
+            }
         }
+        return String.join("; ", parts);
+    }
+
+    /** Where cuBLAS was found, or why not. */
+    public static String cublasDescription() {
+        Cublas.Probe p = Cublas.probe();
+        return p.available() ? p.path() : p.reason();
+    }
+
+    /** The runtime's embedded CUDA kernel modules, or a note that this build has none (built without nvcc). */
+    public static String kernelsDescription() {
+        List<String> m = PtxModules.index(PtxSource.RUNTIME);
+        return m.isEmpty() ? "none embedded (built without nvcc)" : m.size() + " PTX modules (" + String.join(", ", m) + ")";
+    }
+
+    /** Memory statistics of a CUDA device's caching allocator. */
+    public static DeviceMemoryStats memory(Device device) {
+        if (device.isCpu()) throw new IllegalArgumentException("memory(Device): " + device + " has no caching device allocator; see MemoryStats");
+        return CudaDevice.get(device.index()).memoryStats();
+    }
+
+    /** Returns every cached block of a CUDA device to the driver. */
+    public static void emptyCache(Device device) {
+        if (device.isCpu()) {
+            MemoryStats.emptyCpuCache();
+            return;
+        }
+        CudaDevice.get(device.index()).allocator().emptyCache();
     }
 }

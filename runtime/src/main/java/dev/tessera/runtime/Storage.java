@@ -17,7 +17,8 @@ final class Storage {
 
     private final Device device;
     private final long byteSize;
-    private final MemorySegment segment;
+    private final MemorySegment segment; // CPU storages
+    private final dev.tessera.runtime.cuda.DeviceAllocator.Block deviceBlock; // CUDA storages
     private final AtomicInteger refs = new AtomicInteger(1);
     private final Cleaner.Cleanable cleanable;
 
@@ -37,21 +38,51 @@ final class Storage {
         }
     }
 
+    /** Returns a device block to its device's cache; like {@link Release}, it must not reference the storage. */
+    private static final class DeviceRelease implements Runnable {
+        private final dev.tessera.runtime.cuda.CudaDevice cuda;
+        private final dev.tessera.runtime.cuda.DeviceAllocator.Block block;
+        private final java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+
+        DeviceRelease(dev.tessera.runtime.cuda.CudaDevice cuda, dev.tessera.runtime.cuda.DeviceAllocator.Block block) {
+            this.cuda = cuda;
+            this.block = block;
+        }
+
+        @Override public void run() {
+            if (done.compareAndSet(false, true)) cuda.allocator().free(block);
+        }
+    }
+
     private Storage(Device device, long byteSize, boolean zero) {
         this.device = device;
         this.byteSize = byteSize;
-        CpuAllocator.Block block = CpuAllocator.acquire(byteSize);
-        this.segment = block.segment.asSlice(0, Math.max(byteSize, 1));
-        if (zero) segment.fill((byte) 0);
-        MemoryStats.cpuAllocated(byteSize);
-        this.cleanable = CLEANER.register(this, new Release(block, byteSize));
+        if (device.isCpu()) {
+            CpuAllocator.Block block = CpuAllocator.acquire(byteSize);
+            this.segment = block.segment.asSlice(0, Math.max(byteSize, 1));
+            this.deviceBlock = null;
+            if (zero) segment.fill((byte) 0);
+            MemoryStats.cpuAllocated(byteSize);
+            this.cleanable = CLEANER.register(this, new Release(block, byteSize));
+        } else {
+            var cuda = dev.tessera.runtime.cuda.CudaDevice.get(device.index());
+            this.segment = null;
+            this.deviceBlock = cuda.allocator().allocate(byteSize);
+            if (zero) cuda.zero(deviceBlock.address(), byteSize);
+            this.cleanable = CLEANER.register(this, new DeviceRelease(cuda, deviceBlock));
+        }
     }
 
     /** Uninitialised memory (reused blocks hold old data) unless {@code zero}. */
     static Storage allocate(Device device, long byteSize, boolean zero) {
-        if (!device.isCpu()) throw new TesseraException("no backend for device " + device + " in this build");
         if (byteSize < 0) throw new IllegalArgumentException("negative allocation size " + byteSize);
         return new Storage(device, byteSize, zero);
+    }
+
+    /** The device address of byte 0 of a CUDA storage; the caller must hold a reference. */
+    long deviceAddress() {
+        if (deviceBlock == null) throw new IllegalStateException("storage on " + device + " has no device address");
+        return deviceBlock.address();
     }
 
     Device device() { return device; }
@@ -60,8 +91,13 @@ final class Storage {
 
     boolean isFreed() { return refs.get() <= 0; }
 
-    /** The memory; the caller must hold a reference. */
-    MemorySegment segment() { return segment; }
+    /** The host memory; the caller must hold a reference. CUDA storages have none: copy to the CPU first. */
+    MemorySegment segment() {
+        if (segment == null) {
+            throw new IllegalStateException("tensor storage is on " + device + ", not in host memory: this operation needs a CPU tensor (use .to(Device.cpu()))");
+        }
+        return segment;
+    }
 
     void retain() {
         for (;;) {

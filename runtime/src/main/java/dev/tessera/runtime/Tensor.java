@@ -266,6 +266,31 @@ public final class Tensor implements AutoCloseable {
         return storage.segment();
     }
 
+    /**
+     * The device address of element 0 of a CUDA tensor (storage offset applied), for handing the memory to other
+     * CUDA code; valid while the tensor is alive. Work queued by Tessera runs on its device's stream.
+     */
+    public long deviceAddress() {
+        checkAlive("deviceAddress");
+        if (device().isCpu()) throw new IllegalStateException("deviceAddress: tensor " + Shape.str(shape) + " is on the cpu");
+        return storage.deviceAddress() + offset * dtype.byteSize();
+    }
+
+    /** This tensor as a CUDA kernel operand. */
+    dev.tessera.runtime.cuda.DeviceOperand deviceOperand() {
+        checkAlive("access");
+        return new dev.tessera.runtime.cuda.DeviceOperand(storage.deviceAddress() + offset * dtype.byteSize(), dtype, shape, strides);
+    }
+
+    /** A CUDA operand with this tensor's memory viewed under a broadcast {@code target} shape. */
+    dev.tessera.runtime.cuda.DeviceOperand deviceOperandBroadcast(int[] target) {
+        checkAlive("access");
+        long[] st = new long[target.length];
+        int lead = target.length - shape.length;
+        for (int i = 0; i < shape.length; i++) st[lead + i] = shape[i] == 1 ? 0 : strides[i];
+        return new dev.tessera.runtime.cuda.DeviceOperand(storage.deviceAddress() + offset * dtype.byteSize(), dtype, target.clone(), st);
+    }
+
     Operand operand() {
         checkAlive("access");
         return new Operand(storage.segment(), dtype, offset, strides);
@@ -407,10 +432,7 @@ public final class Tensor implements AutoCloseable {
     public Tensor to(DType target) { return target == dtype ? Views.identity(this) : ShapeOps.copyOf(this, target); }
 
     /** This tensor on {@code device}. */
-    public Tensor to(Device device) {
-        if (device.equals(device())) return Views.identity(this);
-        throw new TesseraException("to(" + device + "): no CUDA backend in this build; tensors stay on cpu");
-    }
+    public Tensor to(Device device) { return DeviceTransfer.to(this, device); }
 
     // ---------------------------------------------------------------- reading values
 
@@ -418,6 +440,7 @@ public final class Tensor implements AutoCloseable {
     public double item() {
         checkAlive("item");
         if (numel() != 1) throw new IllegalArgumentException("item: tensor of shape " + Shape.str(shape) + " has " + numel() + " elements, not 1");
+        if (!device().isCpu()) return DeviceTransfer.readElement(this, offset);
         return dev.tessera.runtime.cpu.Elements.get(segment(), dtype, offset);
     }
 
@@ -434,33 +457,43 @@ public final class Tensor implements AutoCloseable {
             }
             o += index[i] * strides[i];
         }
+        if (!device().isCpu()) return DeviceTransfer.readElement(this, o);
         return dev.tessera.runtime.cpu.Elements.get(segment(), dtype, o);
+    }
+
+    /** This tensor, or a host copy of it when it lives on a GPU (registered in the current scope). */
+    private Tensor onHost() {
+        checkAlive("read");
+        if (device().isCpu()) return this;
+        try (Grad.Region g = Grad.noGrad()) {
+            return DeviceTransfer.copyAcross(this, Device.cpu());
+        }
     }
 
     public float[] toFloatArray() {
         try (Scope s = Scope.open()) {
-            Tensor c = ShapeOps.copyOf(this, DType.F32);
+            Tensor c = ShapeOps.copyOf(onHost(), DType.F32);
             return c.segment().asSlice(0, numel() * 4).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
         }
     }
 
     public double[] toDoubleArray() {
         try (Scope s = Scope.open()) {
-            Tensor c = ShapeOps.copyOf(this, DType.F64);
+            Tensor c = ShapeOps.copyOf(onHost(), DType.F64);
             return c.segment().asSlice(0, numel() * 8).toArray(java.lang.foreign.ValueLayout.JAVA_DOUBLE);
         }
     }
 
     public long[] toLongArray() {
         try (Scope s = Scope.open()) {
-            Tensor c = ShapeOps.copyOf(this, DType.I64);
+            Tensor c = ShapeOps.copyOf(onHost(), DType.I64);
             return c.segment().asSlice(0, numel() * 8).toArray(java.lang.foreign.ValueLayout.JAVA_LONG);
         }
     }
 
     public int[] toIntArray() {
         try (Scope s = Scope.open()) {
-            Tensor c = ShapeOps.copyOf(this, DType.I32);
+            Tensor c = ShapeOps.copyOf(onHost(), DType.I32);
             return c.segment().asSlice(0, numel() * 4).toArray(java.lang.foreign.ValueLayout.JAVA_INT);
         }
     }

@@ -13,7 +13,8 @@ import dev.tessera.runtime.spi.KernelSupport;
  * {@code du = dy · SiLU(g)} and {@code dg = dy · u · σ(g)·(1 + g·(1 − σ(g)))}.
  *
  * <p>One pass over memory each way, where the unfused composition (narrow, silu, mul, and their backward) makes
- * several. F32 runs {@link SwiGluCpu} (Vector API); F64 runs {@link SwiGluReference}, the oracle of the tests.
+ * several. On the CPU, F32 runs {@link SwiGluCpu} (Vector API) and F64 runs {@link SwiGluReference}, the oracle of
+ * the tests; on CUDA, {@link SwiGluCuda} runs native/cuda/kernels/swiglu.cu for F32, F64, BF16 and F16.
  */
 public final class SwiGlu {
     private SwiGlu() {}
@@ -24,8 +25,9 @@ public final class SwiGlu {
             throw new IllegalArgumentException("swiglu: the last dimension must be even (u and g halves), got shape "
                     + java.util.Arrays.toString(x.shape()));
         }
-        if (x.dtype() != DType.F32 && x.dtype() != DType.F64) {
-            throw new IllegalArgumentException("swiglu: F32 or F64 on the CPU, got " + x.dtype());
+        boolean cuda = !x.device().isCpu();
+        if (x.dtype() != DType.F32 && x.dtype() != DType.F64 && !(cuda && (x.dtype() == DType.BF16 || x.dtype() == DType.F16))) {
+            throw new IllegalArgumentException("swiglu: F32 or F64 (BF16 and F16 too on CUDA), got " + x.dtype() + " on " + x.device());
         }
         int f = x.size(-1) / 2;
         int rows = (int) (x.numel() / (2L * f));
@@ -33,7 +35,11 @@ public final class SwiGlu {
         outShape[outShape.length - 1] = f;
         Tensor xc = x.contiguous();
         Tensor y = KernelSupport.allocate(x.dtype(), outShape, x.device());
-        if (x.dtype() == DType.F32) {
+        if (cuda) {
+            long profiled = KernelSupport.profileStart();
+            SwiGluCuda.forward(xc, y, rows, f);
+            KernelSupport.profileStop("swiglu", profiled);
+        } else if (x.dtype() == DType.F32) {
             long profiled = KernelSupport.profileStart();
             SwiGluCpu.forward(KernelSupport.segment(xc), KernelSupport.offset(xc), KernelSupport.segment(y), rows, f);
             KernelSupport.profileStop("swiglu", profiled);
@@ -44,7 +50,9 @@ public final class SwiGlu {
             Tensor xs = saved[0];
             Tensor dyc = dy.contiguous();
             Tensor dx = KernelSupport.allocate(xs.dtype(), xs.shape(), xs.device());
-            if (xs.dtype() == DType.F32) {
+            if (!xs.device().isCpu()) {
+                SwiGluCuda.backward(xs, dyc, dx, rows, f);
+            } else if (xs.dtype() == DType.F32) {
                 SwiGluCpu.backward(KernelSupport.segment(xs), KernelSupport.offset(xs), KernelSupport.segment(dyc), KernelSupport.offset(dyc),
                         KernelSupport.segment(dx), rows, f);
             } else {

@@ -13,6 +13,8 @@ final class InfoCommand implements Callable<Integer> {
         System.out.println("java    " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
         System.out.println("cpu     " + RuntimeInfo.cpuDescription());
         System.out.println("cuda    " + RuntimeInfo.cudaDescription());
+        System.out.println("cublas  " + RuntimeInfo.cublasDescription());
+        System.out.println("kernels " + RuntimeInfo.kernelsDescription());
         return 0;
     }
 }

@@ -151,18 +151,18 @@ public final class CudaDevice {
      * A launch of {@code function} from the runtime's PTX module {@code module} (native/cuda/runtime/&lt;module&gt;.cu).
      * The returned builder is this thread's and is reset; fill it and call {@link KernelLaunch#launch()}.
      */
-    public KernelLaunch kernel(String module, String function) { return kernel(CudaDevice.class, module, function); }
+    public KernelLaunch kernel(String module, String function) { return kernel(PtxSource.RUNTIME, module, function); }
 
-    /** A launch of a kernel from the PTX embedded next to {@code owner} (the fused-kernels module passes its own class). */
-    public KernelLaunch kernel(Class<?> owner, String module, String function) {
-        String key = owner.getName() + "/" + module + "/" + function;
+    /** A launch of a kernel from another module's embedded PTX (the fused-kernels module passes its own source). */
+    public KernelLaunch kernel(PtxSource owner, String module, String function) {
+        String key = owner.name() + "/" + module + "/" + function;
         CUfunction f = functions.get(key);
         if (f == null) f = functions.computeIfAbsent(key, k -> lookup(owner, module, function));
         return launches.get().reset(f, function);
     }
 
-    private CUfunction lookup(Class<?> owner, String module, String function) {
-        CUmodule m = modules.computeIfAbsent(owner.getName() + "/" + module, k -> loadModule(owner, module));
+    private CUfunction lookup(PtxSource owner, String module, String function) {
+        CUmodule m = modules.computeIfAbsent(owner.name() + "/" + module, k -> loadModule(owner, module));
         makeCurrent();
         CUfunction f = new CUfunction();
         int rc = JCudaDriver.cuModuleGetFunction(f, m, function);
@@ -171,7 +171,7 @@ public final class CudaDevice {
         return f;
     }
 
-    private CUmodule loadModule(Class<?> owner, String module) {
+    private CUmodule loadModule(PtxSource owner, String module) {
         byte[] ptx = PtxModules.load(owner, module, computeCapability);
         makeCurrent();
         CUmodule m = new CUmodule();
@@ -188,8 +188,8 @@ public final class CudaDevice {
     }
 
     /** Raises a kernel's dynamic shared memory limit above the 48 KiB default (up to {@link #maxSharedMemoryOptin()}). */
-    public void allowSharedMemory(Class<?> owner, String module, String function, int bytes) {
-        String key = owner.getName() + "/" + module + "/" + function;
+    public void allowSharedMemory(PtxSource owner, String module, String function, int bytes) {
+        String key = owner.name() + "/" + module + "/" + function;
         CUfunction f = functions.computeIfAbsent(key, k -> lookup(owner, module, function));
         makeCurrent();
         CudaErrors.check("cuFuncSetAttribute(max dynamic shared " + bytes + " B) for " + function,

@@ -20,25 +20,25 @@ public final class PtxModules {
     private PtxModules() {}
 
     /** The resource path of {@code module}'s PTX for a device of compute capability {@code cc} (e.g. 90), or null. */
-    static String resourceFor(Class<?> owner, String module, int cc) {
+    static String resourceFor(PtxSource owner, String module, int cc) {
         for (int arch : ARCHS) {
             if (arch > cc) continue;
             String path = "ptx/" + module + ".compute_" + arch + ".ptx";
-            if (owner.getResource(path) != null) return path;
+            if (owner.exists(path)) return path;
         }
         return null;
     }
 
     /** The NUL-terminated PTX text of a module, or a clear failure naming what is missing. */
-    public static byte[] load(Class<?> owner, String module, int cc) {
+    public static byte[] load(PtxSource owner, String module, int cc) {
         String path = resourceFor(owner, module, cc);
         if (path == null) {
-            String pkg = owner.getPackageName().replace('.', '/');
+            String pkg = owner.name().replace('.', '/');
             throw new TesseraException("CUDA kernels missing: no PTX for module '" + module + "' (compute capability " + cc / 10 + "." + cc % 10
                     + ") under " + pkg + "/ptx in the jar. The build compiles PTX only when nvcc is on the PATH; rebuild with the CUDA toolkit installed"
                     + (cc < 80 ? " (and note that Tessera's kernels need compute capability 8.0 or newer)" : ""));
         }
-        try (InputStream in = owner.getResourceAsStream(path)) {
+        try (InputStream in = owner.open(path)) {
             byte[] text = in.readAllBytes();
             byte[] z = java.util.Arrays.copyOf(text, text.length + 1);
             return z;
@@ -48,9 +48,9 @@ public final class PtxModules {
     }
 
     /** The modules listed in the owner's {@code ptx/INDEX} (empty when the build had no nvcc). */
-    public static List<String> index(Class<?> owner) {
+    public static List<String> index(PtxSource owner) {
         List<String> out = new ArrayList<>();
-        try (InputStream in = owner.getResourceAsStream("ptx/INDEX")) {
+        try (InputStream in = owner.open("ptx/INDEX")) {
             if (in == null) return out;
             for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
                 if (!line.isBlank()) out.add(line.trim());

@@ -1,0 +1,69 @@
+package dev.tessera.jmh.gpu;
+
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+import dev.tessera.runtime.cuda.DeviceBuffer;
+
+/** Row softmax of an F32 [rows, cols] CUDA tensor against a device copy of the same bytes (read n, write n). Target ≥ 0.7×. */
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 3, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+@State(org.openjdk.jmh.annotations.Scope.Benchmark)
+public class CudaSoftmaxBench {
+    @Param({"65536"})
+    public int rows;
+
+    @Param({"1024"})
+    public int cols;
+
+    private Tensor x;
+    private DeviceBuffer src, dst;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        try (Tensor h = Tensor.randn(new Generator(2), rows, cols)) {
+            x = h.to(GpuBench.GPU);
+        }
+        src = GpuBench.device().temporary(4L * rows * cols);
+        dst = GpuBench.device().temporary(4L * rows * cols);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        x.close();
+        src.close();
+        dst.close();
+    }
+
+    @Benchmark
+    public void tessera() {
+        try (Scope s = Scope.open()) {
+            x.softmax(-1);
+            GpuBench.sync();
+        }
+    }
+
+    @Benchmark
+    public void copySameBytes() {
+        GpuBench.device().copyDeviceToDevice(src.address(), dst.address(), 4L * rows * cols);
+        GpuBench.sync();
+    }
+}

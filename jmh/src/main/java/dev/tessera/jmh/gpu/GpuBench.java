@@ -1,0 +1,15 @@
+package dev.tessera.jmh.gpu;
+
+import dev.tessera.runtime.Device;
+import dev.tessera.runtime.cuda.CudaDevice;
+
+/** Shared pieces of the GPU benchmarks: the device, and a wait so that each invocation times finished GPU work. */
+final class GpuBench {
+    static final Device GPU = Device.cuda(0);
+
+    private GpuBench() {}
+
+    static CudaDevice device() { return CudaDevice.get(0); }
+
+    static void sync() { device().synchronize("benchmark"); }
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs Tessera's GPU tests and GPU benchmarks on a CUDA machine without Java, from what scripts/gpu-pack.sh put in
+# .gpu/. Writes every log and a results file into OUT_DIR (default $OUT, else ./gpu-out); ends in under 8 minutes.
+#   scripts/gpu-check.sh [OUT_DIR]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-${OUT:-gpu-out}}"
+mkdir -p "$out"
+exec > >(tee "$out/gpu-check.log") 2>&1
+start=$(date +%s)
+echo "== $(date -u) gpu-check on $(hostname)"
+echo "== nvidia-smi"; nvidia-smi || echo "nvidia-smi failed"
+echo "== cuBLAS libraries"; ldconfig -p 2>/dev/null | grep -i cublas || echo "(none in ldconfig)"
+found=$(find / \( -path /proc -o -path /sys \) -prune -o -name 'libcublas.so*' -print 2>/dev/null | sort)
+echo "${found:-(no libcublas.so* on disk)}"
+if ! ldconfig -p 2>/dev/null | grep -q 'libcublas.so.1[23] '; then
+  # Not on the loader path: point Tessera at the newest file found (a pip wheel's, typically).
+  pick=$(echo "$found" | grep -E 'libcublas\.so\.13$' | head -n1)
+  [ -z "$pick" ] && pick=$(echo "$found" | grep -E 'libcublas\.so\.12$' | head -n1)
+  if [ -n "$pick" ]; then export TESSERA_CUBLAS="$pick"; echo "TESSERA_CUBLAS=$pick"; fi
+fi
+tar xzf .gpu/jre.tgz -C /tmp
+java=/tmp/jre/bin/java
+"$java" -version
+libs=$(ls .gpu/lib/*.jar | grep -v console-standalone | tr '\n' ':')
+cp=".gpu/classes/runtime:.gpu/classes/kernels:.gpu/classes/runtime-tests:.gpu/classes/kernels-tests:$libs"
+flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g)
+
+echo "== gpu tests"
+# Synchronise after every launch so a fault names the kernel that caused it.
+timeout 300 "$java" "${flags[@]}" -Dtessera.cuda.sync=true -jar .gpu/lib/junit-platform-console-standalone-*.jar execute \
+  --class-path "$cp" --scan-class-path .gpu/classes/runtime-tests:.gpu/classes/kernels-tests --include-tag gpu \
+  --details=tree --disable-banner --reports-dir "$out/junit"
+tests=$?
+echo "== gpu tests exit status $tests"
+
+echo "== gpu benchmarks"
+bcp=".gpu/classes/jmh:.gpu/classes/runtime:.gpu/classes/kernels:$libs"
+left=$(( 450 - ($(date +%s) - start) ))
+if [ "$left" -gt 60 ]; then
+  timeout "$left" "$java" "${flags[@]}" -cp "$bcp" org.openjdk.jmh.Main 'dev\.tessera\.jmh\.gpu\.' -f 1 -wi 2 -w 1s -i 3 -r 1s \
+    -rf json -rff "$out/jmh-gpu.json" > "$out/jmh-gpu.log" 2>&1
+  echo "== jmh exit status $? (log: $out/jmh-gpu.log)"
+else
+  echo "== skipping benchmarks: only ${left}s left"
+fi
+{
+  echo "# gpu-check $(date -u)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
+  echo "tests exit status: $tests"
+  grep -hoE 'tests (successful|failed|skipped|aborted)[^0-9]*[0-9]+' "$out/gpu-check.log" | sort -u
+  if [ -s "$out/jmh-gpu.json" ]; then
+    python3 .gpu/jmh_ratios.py "$out/jmh-gpu.json"
+    python3 - "$out/jmh-gpu.json" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1])):
+    if "CudaGemmBench" in r["benchmark"]:
+        n = int(r["params"]["n"]); s = r["primaryMetric"]["score"]
+        print(f"tflops {r['benchmark'].rsplit('.', 1)[1]} n={n} {2 * n ** 3 * s / 1e12:.1f}")
+PY
+  fi
+} > "$out/results.txt" 2>&1
+cat "$out/results.txt"
+echo "== done in $(( $(date +%s) - start )) s"
