@@ -120,3 +120,11 @@ template <typename A> __device__ A ts_block_max(A v, A* scratch, A lowest) {
     extern "C" __global__ void name##_f64 params { typedef double T; name##_impl<T> args; }           \
     extern "C" __global__ void name##_bf16 params { typedef __nv_bfloat16 T; name##_impl<T> args; }   \
     extern "C" __global__ void name##_f16 params { typedef __half T; name##_impl<T> args; }
+
+// Converts a double to a storage type the way the CPU's Elements.set does: F32 and F64 round once, BF16 and F16
+// go through float first (two roundings, like Java's (float) cast followed by the half conversion).
+template <typename T> __device__ __forceinline__ T ts_from_double(double v) { return ts_from_float<T>((float) v); }
+template <> __device__ __forceinline__ double ts_from_double<double>(double v) { return v; }
+// Integers: Java's (long) / (int) cast semantics (NaN → 0, saturation), which PTX's cvt.rzi gives.
+template <> __device__ __forceinline__ long long ts_from_double<long long>(double v) { return v != v ? 0 : (long long) v; }
+template <> __device__ __forceinline__ int ts_from_double<int>(double v) { return v != v ? 0 : (int) v; }
