@@ -73,9 +73,9 @@ public abstract class Module implements AutoCloseable {
 
     public void zeroGrad() { parameters().forEach(Parameter::zeroGrad); }
 
-    /** Moves the parameters to {@code device}; only the CPU exists in this build, where it is a no-op. */
+    /** Moves every parameter to {@code device} (dropping gradients); returns this. Optimizers must be made after. */
     public Module to(Device device) {
-        if (!device.isCpu()) throw new dev.tessera.runtime.TesseraException("to(" + device + "): no CUDA backend in this build");
+        parameters().forEach(p -> p.moveTo(device));
         return this;
     }
 

@@ -58,6 +58,17 @@ public final class Parameter implements AutoCloseable {
         old.close();
     }
 
+    /** Moves the value to {@code device} in place; drops any gradient. */
+    public void moveTo(dev.tessera.runtime.Device device) {
+        if (value.device().equals(device)) return;
+        Tensor old = value;
+        try (Grad.Region g = Grad.noGrad()) {
+            value = Scope.persist(old.to(device));
+        }
+        value.requiresGrad(true);
+        old.close();
+    }
+
     /** Releases the value and its gradient. */
     @Override public void close() { value.close(); }
 }

@@ -72,7 +72,7 @@ final class Autograd {
                     + Shape.str(root.shape));
         }
         try (Grad.Region noGrad = Grad.noGrad(); Scope temporaries = Scope.open()) {
-            Tensor g0 = gradient != null ? gradient.to(root.dtype) : Tensor.full(1, root.dtype, root.shape);
+            Tensor g0 = gradient != null ? gradient.to(root.dtype) : Tensor.full(1, root.dtype, root.device(), root.shape);
             if (root.gradFn == null) { // backward on a leaf: its gradient is the seed itself
                 accumulateLeaf(root, g0);
                 return;

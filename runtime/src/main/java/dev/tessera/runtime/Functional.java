@@ -44,8 +44,8 @@ public final class Functional {
             kept++;
         }
         Tensor logp = logits.reshape(-1, c).logSoftmax(-1);
-        Tensor picked = logp.gather(1, Tensor.of(safe, t.length, 1)).reshape(t.length);
-        Tensor mask = Tensor.of(keep, t.length).to(logits.dtype);
+        Tensor picked = logp.gather(1, Tensor.of(safe, t.length, 1).to(logits.device())).reshape(t.length);
+        Tensor mask = Tensor.of(keep, t.length).to(logits.device()).to(logits.dtype);
         Tensor nll = picked.mul(mask).neg();
         return switch (reduction) {
             case NONE -> nll.reshape(lead);
@@ -102,7 +102,7 @@ public final class Functional {
         if (p == 1) return x.mul(0);
         Tensor keep;
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
-            keep = s.keep(Tensor.bernoulli(gen, Tensor.full(1 - p, x.dtype, x.shape)).mul(1 / (1 - p)));
+            keep = s.keep(Tensor.bernoulli(gen, Tensor.full(1 - p, x.dtype, x.device(), x.shape)).mul(1 / (1 - p)));
         }
         return x.mul(keep);
     }

@@ -57,7 +57,7 @@ final class Indexing {
         int[] in = x.shape.clone();
         DType dt = x.dtype;
         return Autograd.record(op, out, new Tensor[] {x}, new Tensor[0], (g, s) -> {
-            Tensor acc = Tensor.zeros(dt, in);
+            Tensor acc = Tensor.zeros(dt, g.device(), in);
             try (Scope sc = Scope.open()) {
                 Tensor gc = g.contiguous();
                 Backend.of(gc).addRows(gc, outer, size, inner, ix, acc);
@@ -93,7 +93,7 @@ final class Indexing {
         int[] in = x.shape.clone();
         DType dt = x.dtype;
         return Autograd.record("gather", out, new Tensor[] {x}, new Tensor[] {idx}, (g, s) -> {
-            Tensor acc = Tensor.zeros(dt, in);
+            Tensor acc = Tensor.zeros(dt, g.device(), in);
             try (Scope sc = Scope.open()) {
                 Backend.of(acc).scatterAdd(acc, outer, size, inner, s[0].contiguous(), n, g.contiguous());
             }

@@ -55,7 +55,7 @@ final class Pointwise {
                 // d/dx x·Φ(x) = Φ(x) + x·φ(x)
                 Tensor cdf = unaryRaw(UnaryOp.GELU_ERF, 0, 0, x, x.dtype).div(x); // Φ(x) except at 0
                 Tensor phi = x.mul(x).mul(-0.5).exp().mul(1 / Math.sqrt(2 * Math.PI));
-                Tensor safeCdf = where(compareRaw(BinaryOp.EQ, x, 0), Tensor.full(0.5, x.dtype, new int[0]), cdf);
+                Tensor safeCdf = where(compareRaw(BinaryOp.EQ, x, 0), Tensor.full(0.5, x.dtype, x.device()), cdf);
                 yield g.mul(safeCdf.add(x.mul(phi)));
             }
             case GELU_TANH -> {
@@ -72,7 +72,7 @@ final class Pointwise {
     }
 
     private static Tensor compareRaw(BinaryOp op, Tensor x, double c) {
-        return binaryRaw(op, x, Tensor.scalar(c, x.dtype), x.shape, DType.BOOL);
+        return binaryRaw(op, x, Tensor.full(c, x.dtype, x.device()), x.shape, DType.BOOL);
     }
 
     static Tensor affine(Tensor x, double a, double b) {
@@ -97,8 +97,8 @@ final class Pointwise {
         if (min > max) throw new IllegalArgumentException("clamp: min " + min + " > max " + max);
         Tensor y = unaryRaw(UnaryOp.CLAMP, min, max, x, x.dtype);
         return Autograd.record("clamp", y, new Tensor[] {x}, new Tensor[] {x}, (g, s) -> {
-            Tensor inside = binaryRaw(BinaryOp.GE, s[0], Tensor.scalar(min, s[0].dtype), s[0].shape, DType.BOOL)
-                    .mul(binaryRaw(BinaryOp.LE, s[0], Tensor.scalar(max, s[0].dtype), s[0].shape, DType.BOOL));
+            Tensor inside = binaryRaw(BinaryOp.GE, s[0], Tensor.full(min, s[0].dtype, s[0].device()), s[0].shape, DType.BOOL)
+                    .mul(binaryRaw(BinaryOp.LE, s[0], Tensor.full(max, s[0].dtype, s[0].device()), s[0].shape, DType.BOOL));
             return new Tensor[] {g.mul(inside.to(g.dtype))};
         });
     }
@@ -130,7 +130,7 @@ final class Pointwise {
             case POW -> {
                 // As in PyTorch: d/dx is 0 where y == 0 (x^0 is constant, 0·0^-1 would be NaN), and d/dy is 0 where
                 // x == 0 and y >= 0 (0^y is constant there, 0·log 0 would be NaN).
-                Tensor zero = Tensor.scalar(0, g.dtype);
+                Tensor zero = Tensor.full(0, g.dtype, g.device());
                 Tensor dx = g.mul(s[1]).mul(s[0].pow(s[1].sub(1))).where(s[1].ne(zero), zero);
                 Tensor dyAll = g.mul(s[2]).mul(s[0].log());
                 Tensor dy = dyAll.where(s[0].ne(zero), dyAll.where(s[1].lt(zero), zero));
@@ -165,7 +165,7 @@ final class Pointwise {
         Backend.of("where", cond, x, y).where(cond, x, y, out);
         int[] xs = x.shape, ys = y.shape;
         return Autograd.record("where", out, new Tensor[] {x, y}, new Tensor[] {cond}, (g, s) -> {
-            Tensor zero = Tensor.scalar(0, g.dtype);
+            Tensor zero = Tensor.full(0, g.dtype, g.device());
             return new Tensor[] {sumTo(where(s[0], g, zero), xs), sumTo(where(s[0], zero, g), ys)};
         });
     }

@@ -1,6 +1,7 @@
 package dev.tessera.runtime;
 
 import dev.tessera.runtime.cpu.CpuPool;
+import dev.tessera.runtime.cuda.CudaDevice;
 import dev.tessera.runtime.cpu.Elements;
 
 /**
@@ -11,12 +12,16 @@ import dev.tessera.runtime.cpu.Elements;
 final class RandomOps {
     private RandomOps() {}
 
-    static Tensor uniform(Generator gen, DType dt, int[] shape) {
+    static Tensor uniform(Generator gen, DType dt, int[] shape, Device device) {
         if (!dt.isFloating()) throw new IllegalArgumentException("rand: needs a floating dtype, got " + dt);
         Shape.checkShape("rand", shape);
-        Tensor t = Tensor.allocate(dt, shape, Device.cpu());
+        Tensor t = Tensor.allocate(dt, shape, device);
         long n = t.numel();
         long start = gen.reserve((n + 3) / 4);
+        if (!device.isCpu()) {
+            if (n > 0) dev.tessera.runtime.cuda.CudaRandom.uniform(CudaDevice.get(device.index()), t.deviceOperand(), gen.seed(), start);
+            return t;
+        }
         var m = t.segment();
         CpuPool.parallelFor((n + 3) / 4, 1024, (s, e) -> {
             int[] w = new int[4];
@@ -29,12 +34,16 @@ final class RandomOps {
     }
 
     /** Box–Muller on word pairs (0,1) and (2,3) of each block: cos for the even element, sin for the odd. */
-    static Tensor normal(Generator gen, DType dt, int[] shape) {
+    static Tensor normal(Generator gen, DType dt, int[] shape, Device device) {
         if (!dt.isFloating()) throw new IllegalArgumentException("randn: needs a floating dtype, got " + dt);
         Shape.checkShape("randn", shape);
-        Tensor t = Tensor.allocate(dt, shape, Device.cpu());
+        Tensor t = Tensor.allocate(dt, shape, device);
         long n = t.numel();
         long start = gen.reserve((n + 3) / 4);
+        if (!device.isCpu()) {
+            if (n > 0) dev.tessera.runtime.cuda.CudaRandom.normal(CudaDevice.get(device.index()), t.deviceOperand(), gen.seed(), start);
+            return t;
+        }
         var m = t.segment();
         CpuPool.parallelFor((n + 3) / 4, 1024, (s, e) -> {
             int[] w = new int[4];
@@ -77,7 +86,7 @@ final class RandomOps {
         p.checkAlive("bernoulli");
         if (!p.dtype.isFloating()) throw new IllegalArgumentException("bernoulli: probabilities must be floating, got " + p.dtype);
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
-            Tensor u = uniform(gen, p.dtype == DType.F64 ? DType.F64 : DType.F32, p.shape);
+            Tensor u = uniform(gen, p.dtype == DType.F64 ? DType.F64 : DType.F32, p.shape, p.device());
             return s.keep(u.lt(p).to(p.dtype));
         }
     }

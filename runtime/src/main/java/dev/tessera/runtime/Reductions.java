@@ -130,8 +130,8 @@ final class Reductions {
             Tensor gk = keepdim ? g : g.reshape(reducedShape(in, d, true));
             Tensor p = s[0].sub(lse).exp();
             // Rows of all -inf give NaN here; their gradient is 0.
-            Tensor finite = lse.gt(Tensor.scalar(Double.NEGATIVE_INFINITY, lse.dtype));
-            return new Tensor[] {p.mul(gk).where(finite, Tensor.scalar(0, g.dtype))};
+            Tensor finite = lse.gt(Tensor.full(Double.NEGATIVE_INFINITY, lse.dtype, lse.device()));
+            return new Tensor[] {p.mul(gk).where(finite, Tensor.full(0, g.dtype, g.device()))};
         });
     }
 }

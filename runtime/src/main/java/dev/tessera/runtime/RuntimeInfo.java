@@ -38,6 +38,9 @@ public final class RuntimeInfo {
         return String.join("; ", parts);
     }
 
+    /** Why CUDA cannot be used here (one line), or null when a CUDA device is available. */
+    public static String cudaUnavailableReason() { return CudaProbe.result().reason(); }
+
     /** Where cuBLAS was found, or why not. */
     public static String cublasDescription() {
         Cublas.Probe p = Cublas.probe();

@@ -106,7 +106,7 @@ final class ShapeOps {
             before[d] = pads[2 * p];
             shape[d] += pads[2 * p] + pads[2 * p + 1];
         }
-        Tensor out = Tensor.full(value, x.dtype, shape);
+        Tensor out = Tensor.full(value, x.dtype, x.device(), shape);
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             Tensor inner = out;
             for (int d = 0; d < r; d++) inner = Views.narrow(inner, d, before[d], x.shape[d], 1);
@@ -133,7 +133,7 @@ final class ShapeOps {
         String op = upper ? "triu" : "tril";
         x.checkAlive(op);
         if (x.shape.length < 2) throw new IllegalArgumentException(op + ": needs at least 2 dims, got shape " + Shape.str(x.shape));
-        Tensor mask = triangleMask(x.shape[x.shape.length - 2], x.shape[x.shape.length - 1], k, upper);
-        return x.where(mask, Tensor.scalar(0, x.dtype));
+        Tensor mask = triangleMask(x.shape[x.shape.length - 2], x.shape[x.shape.length - 1], k, upper).to(x.device());
+        return x.where(mask, Tensor.full(0, x.dtype, x.device()));
     }
 }

@@ -73,9 +73,12 @@ public final class Tensor implements AutoCloseable {
     /** Zeros of dtype F32. */
     public static Tensor zeros(int... shape) { return zeros(DType.F32, shape); }
 
-    public static Tensor zeros(DType dtype, int... shape) {
+    public static Tensor zeros(DType dtype, int... shape) { return zeros(dtype, Device.cpu(), shape); }
+
+    /** Zeros on {@code device}. */
+    public static Tensor zeros(DType dtype, Device device, int... shape) {
         Shape.checkShape("zeros", shape);
-        return allocate(dtype, shape, Device.cpu(), true);
+        return allocate(dtype, shape, device, true);
     }
 
     public static Tensor ones(int... shape) { return full(1, DType.F32, shape); }
@@ -83,9 +86,12 @@ public final class Tensor implements AutoCloseable {
     public static Tensor ones(DType dtype, int... shape) { return full(1, dtype, shape); }
 
     /** A tensor filled with {@code value}. */
-    public static Tensor full(double value, DType dtype, int... shape) {
+    public static Tensor full(double value, DType dtype, int... shape) { return full(value, dtype, Device.cpu(), shape); }
+
+    /** A tensor on {@code device} filled with {@code value}. */
+    public static Tensor full(double value, DType dtype, Device device, int... shape) {
         Shape.checkShape("full", shape);
-        Tensor t = allocate(dtype, shape, Device.cpu(), value == 0);
+        Tensor t = allocate(dtype, shape, device, value == 0);
         if (value != 0) Backend.of(t).fill(t, value);
         return t;
     }
@@ -208,10 +214,16 @@ public final class Tensor implements AutoCloseable {
     }
 
     /** Uniform in [0, 1), F32, from {@code gen}. */
-    public static Tensor rand(Generator gen, int... shape) { return RandomOps.uniform(gen, DType.F32, shape); }
+    public static Tensor rand(Generator gen, int... shape) { return RandomOps.uniform(gen, DType.F32, shape, Device.cpu()); }
+
+    /** Uniform in [0, 1), F32, drawn on {@code device}: the same numbers as on the CPU for the same generator state. */
+    public static Tensor rand(Generator gen, Device device, int... shape) { return RandomOps.uniform(gen, DType.F32, shape, device); }
 
     /** Standard normal, F32, from {@code gen}. */
-    public static Tensor randn(Generator gen, int... shape) { return RandomOps.normal(gen, DType.F32, shape); }
+    public static Tensor randn(Generator gen, int... shape) { return RandomOps.normal(gen, DType.F32, shape, Device.cpu()); }
+
+    /** Standard normal, F32, drawn on {@code device} (equal to the CPU's draw up to 1 ulp). */
+    public static Tensor randn(Generator gen, Device device, int... shape) { return RandomOps.normal(gen, DType.F32, shape, device); }
 
     /** Integers uniform in [low, high), I64, from {@code gen}. */
     public static Tensor randint(Generator gen, long low, long high, int... shape) { return RandomOps.randint(gen, low, high, shape); }

@@ -161,7 +161,7 @@ final class Views {
         int[] in = x.shape.clone();
         DType dt = x.dtype;
         return Autograd.record("narrow", x.view(shape, st, x.offset + start * x.strides[d]), new Tensor[] {x}, new Tensor[0], (g, s) -> {
-            Tensor full = Tensor.zeros(dt, in);
+            Tensor full = Tensor.zeros(dt, g.device(), in);
             try (Grad.Region r = Grad.noGrad()) {
                 narrow(full, d, start, length, step).copyFrom(g);
             }

@@ -1,8 +1,11 @@
 package dev.tessera.models.cli;
 
+import dev.tessera.runtime.RuntimeInfo;
+
 /**
- * The {@code --device} option: {@code cpu}, {@code cuda} or {@code auto}. This build trains on the CPU only, so
- * {@code auto} means the CPU and {@code cuda} is refused with one line saying so.
+ * The {@code --device} option: {@code cpu}, {@code cuda} or {@code auto}. The runtime's ops run on CUDA, but the
+ * fused kernels the models need (selective scan, flash attention, chunk routing) do not yet, so the models run on
+ * the CPU: {@code auto} means the CPU and {@code cuda} is refused with one line that says why.
  */
 final class DeviceChoice {
     private DeviceChoice() {}
@@ -10,7 +13,12 @@ final class DeviceChoice {
     static void require(String device) {
         switch (device) {
             case "cpu", "auto" -> { }
-            case "cuda" -> throw new CliFailure("this build has no CUDA backend yet; use --device cpu (or auto)", 2);
+            case "cuda" -> {
+                String unavailable = RuntimeInfo.cudaUnavailableReason();
+                if (unavailable != null) throw new CliFailure("--device cuda: " + unavailable, 2);
+                throw new CliFailure("--device cuda: the models' fused kernels (scan, attention, routing) have no CUDA implementation"
+                        + " in this build yet; use --device cpu (or auto)", 2);
+            }
             default -> throw new CliFailure("unknown device '" + device + "' (known: cpu, cuda, auto)", 2);
         }
     }
