@@ -24,6 +24,9 @@ import jdk.incubator.vector.VectorSpecies;
  * dB and dC are first written per head and summed over each group's heads afterwards, so no two tasks write the same
  * element; dA, dD and d dtBias are per-task partial sums added in a fixed order (deterministic results).
  *
+ * <p>For a scalar A per head (Mamba-2) the forward runs {@link ChunkedScan}, the chunked SSD form, instead; the
+ * sequential forward here serves the per-state A of the Mamba-1 form, and the backward serves both.
+ *
  * <p>Vectors live in local variables only: stored in arrays or fields they are boxed and the kernel is 40× slower.
  */
 final class SelectiveScanCpu {
