@@ -24,6 +24,9 @@ import jdk.incubator.vector.VectorSpecies;
  * dB and dC are first written per head and summed over each group's heads afterwards, so no two tasks write the same
  * element; dA, dD and d dtBias are per-task partial sums added in a fixed order (deterministic results).
  *
+ * <p>For a scalar A per head (Mamba-2) the forward runs {@link ChunkedScan}, the chunked SSD form, instead; the
+ * sequential forward here serves the per-state A of the Mamba-1 form, and the backward serves both.
+ *
  * <p>Vectors live in local variables only: stored in arrays or fields they are boxed and the kernel is 40× slower.
  */
 final class SelectiveScanCpu {
@@ -33,7 +36,7 @@ final class SelectiveScanCpu {
     static final int CHECKPOINT = 64;
 
     /** Raw access to the problem's contiguous F32 tensors. */
-    private static final class Raw {
+    static final class Raw {
         final MemorySegment[] seg = new MemorySegment[COUNT];
         final long[] off = new long[COUNT];
         final float[] a, dtBias, dSkip;
@@ -53,20 +56,29 @@ final class SelectiveScanCpu {
             MemorySegment.copy(seg[i], ValueLayout.JAVA_FLOAT, (off[i] + index) * 4, dst, 0, n);
         }
 
+        void read(int i, long index, float[] dst, int dstOff, int n) {
+            MemorySegment.copy(seg[i], ValueLayout.JAVA_FLOAT, (off[i] + index) * 4, dst, dstOff, n);
+        }
+
         float get(int i, long index) { return seg[i].getAtIndex(ValueLayout.JAVA_FLOAT, off[i] + index); }
     }
 
-    private static MemorySegment mem(Tensor t) { return KernelSupport.segment(t); }
+    static MemorySegment mem(Tensor t) { return KernelSupport.segment(t); }
 
-    private static void write(float[] src, MemorySegment dst, long index, int n) {
+    static void write(float[] src, int srcOff, MemorySegment dst, long index, int n) {
+        MemorySegment.copy(src, srcOff, dst, ValueLayout.JAVA_FLOAT, index * 4, n);
+    }
+
+    static void write(float[] src, MemorySegment dst, long index, int n) {
         MemorySegment.copy(src, 0, dst, ValueLayout.JAVA_FLOAT, index * 4, n);
     }
 
-    private static Tensor alloc(int... shape) { return KernelSupport.allocate(DType.F32, shape, dev.tessera.runtime.Device.cpu()); }
+    static Tensor alloc(int... shape) { return KernelSupport.allocate(DType.F32, shape, dev.tessera.runtime.Device.cpu()); }
 
     // ------------------------------------------------------------------------------------------------ forward
 
     static ScanResult forward(ScanProblem p) {
+        if (ChunkedScan.applies(p)) return ChunkedScan.forward(p);
         Raw in = new Raw(p);
         Tensor y = alloc(p.yShape());
         Tensor fin = p.returnFinal ? alloc(p.stateShape()) : null;
@@ -167,7 +179,7 @@ final class SelectiveScanCpu {
     }
 
     /** Copies sequence s's initial state of head h (or zeros) into st[base, base + P·N). */
-    private static void loadInitial(ScanProblem p, Raw in, int s, int h, float[] st, int base) {
+    static void loadInitial(ScanProblem p, Raw in, int s, int h, float[] st, int base) {
         int pn = p.headDim * p.stateSize;
         if (p.has(INIT)) MemorySegment.copy(in.seg[INIT], ValueLayout.JAVA_FLOAT, (in.off[INIT] + ((long) s * p.heads + h) * pn) * 4, st, base, pn);
         else java.util.Arrays.fill(st, base, base + pn, 0f);

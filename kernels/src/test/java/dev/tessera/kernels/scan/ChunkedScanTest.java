@@ -1,0 +1,75 @@
+package dev.tessera.kernels.scan;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The chunked SSD forward ({@link ChunkedScan}, chunk Q) against the float64 reference around chunk boundaries:
+ * lengths Q−1, Q, Q+1, 2Q+3, packed sequences that start inside a chunk, odd P and N (padding), groups with
+ * several heads, and step sizes that change by orders of magnitude inside one chunk. Gradients are compared too.
+ */
+class ChunkedScanTest {
+    private static final int Q = ChunkedScan.Q;
+
+    @Test
+    void theChunkedPathIsTheOneUnderTest() {
+        ScanFixture f = new ScanFixture(40, 1, 10, 2, 3, 1, 4).draw();
+        assertTrue(ChunkedScan.enabled);
+        assertTrue(ChunkedScan.applies(ScanProblem.of("t", f.f32[0], f.f32[1], f.f32[2], f.f32[3], f.f32[4], null)));
+    }
+
+    @Test
+    void lengthsAroundTheChunk() {
+        int[] lengths = {Q - 1, Q, Q + 1, 2 * Q + 3};
+        for (int i = 0; i < lengths.length; i++) {
+            SelectiveScanFastTest.compare("L=" + lengths[i], new ScanFixture(41 + i, 2, lengths[i], 4, 5, 2, 6).all().draw());
+        }
+    }
+
+    @Test
+    void plainLengthsAroundTheChunk() {
+        for (int l : new int[] {Q - 1, Q + 1}) {
+            SelectiveScanFastTest.compare("plain L=" + l, new ScanFixture(45, 1, l, 3, 16, 1, 16).draw());
+        }
+    }
+
+    @Test
+    void packedSequencesStartingInsideChunks() {
+        int l = 2 * Q + 40;
+        int[] cu = {0, 10, 10, Q + 11, Q + 12, 2 * Q + 30, l};
+        SelectiveScanFastTest.compare("packed mid-chunk", new ScanFixture(46, 1, l, 2, 4, 1, 7).all().packed(cu).draw());
+    }
+
+    @Test
+    void stepSizesSpanningOrdersOfMagnitudeInOneChunk() {
+        ScanFixture f = new ScanFixture(47, 1, Q + 9, 2, 4, 1, 8);
+        f.withD = f.withFinal = true;
+        try (Scope s = Scope.open()) {
+            f.draw();
+            Generator g = new Generator(3);
+            // log-uniform over [1e-6, 1e2]: some steps keep everything, some forget it all (exp(−50) underflows)
+            f.f32[1] = Tensor.rand(g, 1, Q + 9, 2).mul(8).add(-6).mul(Math.log(10)).exp();
+            SelectiveScanFastTest.compare("dt 1e-6..1e2", f);
+        }
+    }
+
+    @Test
+    void forgettingEverythingLeavesTheLastInput() {
+        try (Scope s = Scope.open()) {
+            ScanFixture f = new ScanFixture(48, 1, Q + 3, 1, 3, 1, 5).draw();
+            f.withFinal = true;
+            Tensor[] in = f.inputs(DType.F32);
+            in[1] = Tensor.full(1e10, DType.F32, 1, Q + 3, 1);
+            in[2] = Tensor.full(-1e30, DType.F32, 1);
+            ScanResult r = f.run(in);
+            for (double d : r.y().toDoubleArray()) assertTrue(Double.isFinite(d));
+            Tensor expect = in[0].select(1, Q + 2).unsqueeze(-1).mul(in[3].select(1, Q + 2).unsqueeze(1)).mul(1e10);
+            Close.assertClose("state", expect, r.finalState(), 1e-6);
+        }
+    }
+}
