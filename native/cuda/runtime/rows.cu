@@ -484,6 +484,69 @@ __device__ __forceinline__ void softmax_backward_impl(const T* __restrict__ y, c
     else ts_row_map2<T>(yr, gr, xr, n, g.t, g.nt, [&](T yv, T gv, int) { return ts_from_acc<T>(ts_acc(yv) * (ts_acc(gv) - s)); });
 }
 
+// The fast path for short aligned rows (launched only when x and y rows start 16-byte aligned and a row is at most
+// 32 lanes × 8 vectors = 4 KiB): one warp per row keeps the whole row in registers, so it is read from memory once;
+// exact max, then Σ exp(x − max), then the write — the CPU's order of operations.
+template <typename T>
+__device__ __forceinline__ void softmax_cached_impl(const T* __restrict__ x, T* __restrict__ y, int rows, int n, int log) {
+    typedef typename TsAcc<T>::type A;
+    constexpr int V = 16 / sizeof(T), K = 8;
+    TsGroup g = ts_group(1);
+    if (g.id >= rows) return;
+    const uint4* __restrict__ q = reinterpret_cast<const uint4*>(x + g.id * n);
+    uint4* __restrict__ qo = reinterpret_cast<uint4*>(y + g.id * n);
+    int nv = n / V;
+    uint4 r[K];
+#pragma unroll
+    for (int k = 0; k < K; ++k) if (g.t + 32 * k < nv) r[k] = q[g.t + 32 * k];
+    A m = -ts_inf<A>();
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+        if (g.t + 32 * k < nv) {
+            const T* e = reinterpret_cast<const T*>(&r[k]);
+#pragma unroll
+            for (int j = 0; j < V; ++j) { A v = ts_acc(e[j]); m = v > m || v != v ? v : m; }
+        }
+    }
+    m = ts_warp_max(m);
+    A fill = log ? -ts_inf<A>() : (A) 0, s = 0;
+    if (m != -ts_inf<A>()) {
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+            if (g.t + 32 * k < nv) {
+                const T* e = reinterpret_cast<const T*>(&r[k]);
+#pragma unroll
+                for (int j = 0; j < V; ++j) s += ts_exp(ts_acc(e[j]) - m);
+            }
+        }
+        s = ts_warp_sum(s);
+    }
+    A lse = m + ts_log(s), inv = (A) 1 / s;
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+        if (g.t + 32 * k < nv) {
+            const T* e = reinterpret_cast<const T*>(&r[k]);
+            uint4 w;
+            T* ew = reinterpret_cast<T*>(&w);
+#pragma unroll
+            for (int j = 0; j < V; ++j) {
+                A v = ts_acc(e[j]);
+                ew[j] = ts_from_acc<T>(m == -ts_inf<A>() ? fill : log ? v - lse : ts_exp(v - m) * inv);
+            }
+            qo[g.t + 32 * k] = w;
+        }
+    }
+}
+
+// No F64 entry: 16 double exponentials per vector slot spill; F64 rows take the online path.
+#define TS_CACHED_ENTRY(sfx, T)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(256) softmax_cached_##sfx(const void* x, void* y, int rows, int n, int log) { \
+        softmax_cached_impl<T>((const T*) x, (T*) y, rows, n, log);                                                   \
+    }
+TS_CACHED_ENTRY(f32, float)
+TS_CACHED_ENTRY(bf16, __nv_bfloat16)
+TS_CACHED_ENTRY(f16, __half)
+
 TS_ROWS_ENTRIES(softmax, (const void* x, void* y, int rows, int n, int warpMode, int log),
                  ((const T*) x, (T*) y, rows, n, warpMode, log))
 TS_ROWS_ENTRIES(softmax_backward, (const void* y, const void* dy, void* dx, int rows, int n, int warpMode, int log),

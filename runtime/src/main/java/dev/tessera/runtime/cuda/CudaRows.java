@@ -11,7 +11,9 @@ import dev.tessera.runtime.cpu.RowReduce;
  * norm backward overwrites dx, dw and db.
  *
  * <p>Launch shapes: rows of at most {@value #WARP_ROW_MAX} elements get one warp each ({@value #WARP_BLOCK} threads, so
- * 8 rows per block); longer rows get one block each. Reductions of a few long rows (e.g. a full-tensor sum) are also
+ * 8 rows per block); longer rows get one block each. Softmax of 16-byte aligned rows of at most 4 KiB (not F64) keeps
+ * each row in registers and reads it once; other rows take an online (running max and sum) pass for the statistics and
+ * a second, mostly cached, pass to write. Reductions of a few long rows (e.g. a full-tensor sum) are also
  * split across blocks, whose partial results a second kernel combines in a fixed order; the dw / db sums of norm
  * backward go the same way. Nothing uses atomics, so results are reproducible run to run.
  */
@@ -25,6 +27,8 @@ public final class CudaRows {
     static final int WARP_BLOCK = 256;
     /** Largest block of the block-per-row kernels (their __launch_bounds__). */
     static final int MAX_BLOCK = 512;
+    /** Longest row (bytes) of softmax_cached_*: 32 lanes × 8 vectors of 16 bytes. */
+    static final int CACHED_ROW_BYTES = 32 * 8 * 16;
     /** sizeof(TsRowPart): two doubles and a long long. */
     private static final int PART_BYTES = 24;
 
@@ -94,6 +98,13 @@ public final class CudaRows {
         requireContiguous(op, x, (long) rows * n);
         requireContiguous(op, out, (long) rows * n);
         if (rows <= 0 || n <= 0) return;
+        long rowBytes = (long) n * x.dtype().byteSize();
+        if (x.dtype() != DType.F64 && rowBytes % 16 == 0 && rowBytes <= CACHED_ROW_BYTES && x.address() % 16 == 0 && out.address() % 16 == 0) {
+            // Aligned short rows: one warp per row holds the row in registers and reads it once.
+            d.kernel(MODULE, "softmax_cached_" + x.suffix()).grid(warpGrid(rows)).block(WARP_BLOCK)
+                    .ptr(x.address()).ptr(out.address()).i32(rows).i32(n).i32(log ? 1 : 0).launch();
+            return;
+        }
         boolean warp = n <= WARP_ROW_MAX;
         d.kernel(MODULE, "softmax_" + x.suffix()).grid(warp ? warpGrid(rows) : rows).block(warp ? WARP_BLOCK : blockThreads(n, x.dtype()))
                 .ptr(x.address()).ptr(out.address()).i32(rows).i32(n).i32(warp ? 1 : 0).i32(log ? 1 : 0).launch();
