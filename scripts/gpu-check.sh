@@ -34,9 +34,13 @@ timeout 300 "$java" "${flags[@]}" -Dtessera.cuda.sync=true -jar .gpu/lib/junit-p
 tests=$?
 echo "== gpu tests exit status $tests"
 
+echo "== PyTorch on the same GPU and shapes (what a PyTorch user has)"
+timeout 120 python3 scripts/gpu_torch_bench.py > "$out/torch.txt" 2>&1
+echo "== torch exit status $? (results: $out/torch.txt)"
+
 echo "== gpu benchmarks"
 bcp=".gpu/classes/jmh:.gpu/classes/runtime:.gpu/classes/kernels:$libs"
-left=$(( 450 - ($(date +%s) - start) ))
+left=$(( 440 - ($(date +%s) - start) ))
 if [ "$left" -gt 60 ]; then
   timeout "$left" "$java" "${flags[@]}" -cp "$bcp" org.openjdk.jmh.Main 'dev\.tessera\.jmh\.gpu\.' -f 1 -wi 2 -w 1s -i 3 -r 1s \
     -rf json -rff "$out/jmh-gpu.json" > "$out/jmh-gpu.log" 2>&1
@@ -50,7 +54,7 @@ fi
   echo "tests exit status: $tests"
   grep -hoE 'tests (successful|failed|skipped|aborted)[^0-9]*[0-9]+' "$out/gpu-check.log" | sort -u
   if [ -s "$out/jmh-gpu.json" ]; then
-    python3 .gpu/jmh_ratios.py "$out/jmh-gpu.json"
+    python3 scripts/jmh_ratios.py "$out/jmh-gpu.json"
     python3 - "$out/jmh-gpu.json" <<'PY'
 import json, sys
 for r in json.load(open(sys.argv[1])):
@@ -59,6 +63,7 @@ for r in json.load(open(sys.argv[1])):
         print(f"tflops {r['benchmark'].rsplit('.', 1)[1]} n={n} {2 * n ** 3 * s / 1e12:.1f}")
 PY
   fi
+  [ -s "$out/torch.txt" ] && grep -E '^torch ' "$out/torch.txt"
 } > "$out/results.txt" 2>&1
 cat "$out/results.txt"
 echo "== done in $(( $(date +%s) - start )) s"

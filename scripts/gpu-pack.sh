@@ -20,5 +20,4 @@ done
 ./mvnw -B -q -pl jmh dependency:copy-dependencies -DoutputDirectory="$PWD/$dest/lib" -DincludeScope=runtime -DexcludeGroupIds=dev.tessera,org.bytedeco
 ./mvnw -B -q -pl runtime dependency:copy-dependencies -DoutputDirectory="$PWD/$dest/lib" -DincludeScope=test -DexcludeGroupIds=dev.tessera
 ./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory="$PWD/$dest/lib"
-cp scripts/jmh_ratios.py "$dest/"
 du -sh "$dest" "$dest"/*

@@ -85,7 +85,7 @@ template <typename A> __device__ __forceinline__ A unary_apply(int op, A x, doub
         case U_ABS: return m_abs(x);
         case U_TANH: return m_tanh(x);
         case U_SIGMOID: return j_sigmoid(x);
-        case U_RELU: return x > (A) 0 ? x : (A) 0;
+        case U_RELU: return x > (A) 0 || x != x ? x : (A) 0; // NaN propagates, as in PyTorch and the CPU
         case U_GELU_ERF: return (A) 0.5 * x * ((A) 1 + m_erf(x / (A) 1.4142135623730951));
         case U_GELU_TANH: {
             const A c = (A) 0.7978845608028654; // sqrt(2 / pi)

@@ -11,7 +11,7 @@ import dev.tessera.runtime.cpu.UnaryOp;
 interface Backend {
     static Backend of(Tensor t) {
         if (t.device().isCpu()) return CpuBackend.INSTANCE;
-        throw new TesseraException("the CUDA backend is not wired into the op layer yet (" + t.device() + ")");
+        return CudaBackend.of(t.device());
     }
 
     /** Throws naming both devices when the tensors are not all on one device. */

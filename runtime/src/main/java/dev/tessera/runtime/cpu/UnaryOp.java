@@ -26,7 +26,7 @@ public enum UnaryOp {
             case ABS -> Math.abs(x);
             case TANH -> Math.tanh(x);
             case SIGMOID -> sigmoid(x);
-            case RELU -> x > 0 ? x : 0;
+            case RELU -> x > 0 || Double.isNaN(x) ? x : 0; // NaN propagates (PyTorch does; so do the SIMD rows)
             case GELU_ERF -> 0.5 * x * (1 + Erf.erf(x / Math.sqrt(2)));
             case GELU_TANH -> 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
             case SILU -> x * sigmoid(x);

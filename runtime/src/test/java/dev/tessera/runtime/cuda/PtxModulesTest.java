@@ -17,7 +17,8 @@ import dev.tessera.runtime.TesseraException;
 
 /** The PTX the build embeds: present when nvcc was there, named by convention, picked by compute capability. */
 class PtxModulesTest {
-    private static final Pattern ENTRY = Pattern.compile("[a-z0-9_]+_(f32|f64|bf16|f16|i32|i64|u8|bool|any)(_[a-z0-9_]+)?");
+    // The dtype suffix names the storage type; u16/u32/u64 are raw bit-width kernels (fills and same-dtype copies).
+    private static final Pattern ENTRY = Pattern.compile("[a-z0-9_]+_(f32|f64|bf16|f16|i32|i64|u8|u16|u32|u64|bool|any)(_[a-z0-9_]+)?");
 
     static boolean nvccOnPath() {
         for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
