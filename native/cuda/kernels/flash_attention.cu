@@ -384,22 +384,23 @@ __device__ void fa_dq_convert_impl(const AccOf<T>* src, T* dst, long long n) {
 
 TS_FLOAT_ENTRIES(fa_dq_convert, (const void* src, void* dst, long long n), ((const AccOf<T>*) src, (T*) dst, n))
 
-// out[b, j] = sign · Σ_h in[(b·H + h)·L + j] · (logp ? [logp[b, j] ≥ logpMin] : 1), heads added in order.
+// out[b, j] = sign · Σ_h in[(b·H + h)·L + j] · (logp ? [logp[b, j] ≥ logpMin] : 1), heads added in order. The clamp
+// test is in double, as the CPU's (a float log p just below log 1e−20 gets no gradient there either).
 template <typename A>
-__device__ void fa_reduce_heads_impl(const A* in, A* out, const A* logp, long long rows, int heads, int len, A sign, A logpMin) {
+__device__ void fa_reduce_heads_impl(const A* in, A* out, const A* logp, long long rows, int heads, int len, A sign, double logpMin) {
     TS_GRID_LOOP(x, rows * len) {
         long long b = x / len, j = x - b * len;
         A acc = 0;
         for (int h = 0; h < heads; h++) acc += in[(b * heads + h) * len + j];
         acc *= sign;
-        if (logp && !(logp[x] >= logpMin)) acc = 0;
+        if (logp && !((double) logp[x] >= logpMin)) acc = 0;
         out[x] = acc;
     }
 }
 
 extern "C" __global__ void fa_reduce_heads_f32(const float* in, float* out, const float* logp, long long rows, int heads,
                                                int len, double sign, double logpMin) {
-    fa_reduce_heads_impl<float>(in, out, logp, rows, heads, len, (float) sign, (float) logpMin);
+    fa_reduce_heads_impl<float>(in, out, logp, rows, heads, len, (float) sign, logpMin);
 }
 extern "C" __global__ void fa_reduce_heads_f64(const double* in, double* out, const double* logp, long long rows, int heads,
                                                int len, double sign, double logpMin) {
