@@ -22,7 +22,10 @@ import java.lang.foreign.ValueLayout;
  * L = −∞ and gets 0 gradient, never NaN.
  *
  * <p>F32 runs the tiled CPU kernel (online softmax over key tiles; the backward recomputes the probabilities
- * from L, deterministically); F64 runs the reference (for gradient checks). Backward gives dq, dk, dv, the key
+ * from L, deterministically); F64 runs the reference (for gradient checks). On CUDA, {@code FlashAttentionCuda} runs
+ * native/cuda/kernels/flash_attention.cu for F32, F64 and BF16 (tensor cores for BF16 at head dim 64/128 without
+ * bias, window, existence or cuSeqlens; a split-key kernel for one query per row); the logsumexp, key bias and log p
+ * are then kept in F32 (F64 for F64), and dq is accumulated with atomics (not bit-reproducible). Backward gives dq, dk, dv, the key
  * bias gradient (a column sum of dS) and the log p gradients. FLOPs: forward 4·B·Hq·Lq·Lk·P (halved when
  * causal), backward about 2.5× that.
  */
@@ -45,16 +48,20 @@ public final class FlashAttention {
         Tensor[] inputs = {q, k, v, o.keyBias(), o.logpQ(), o.logpK()};
         Tensor[] saved = new Tensor[8];
         Tensor out, lse;
+        boolean cuda = !q.device().isCpu();
+        DType side = cuda ? FlashAttentionCuda.accType(g.dtype) : g.dtype; // bias, log p and logsumexp
         try (Grad.Region r = Grad.noGrad()) {
             saved[0] = q.contiguous();
             saved[1] = k.contiguous();
             saved[2] = v.contiguous();
-            saved[3] = asDtype(o.keyBias(), g.dtype);
-            saved[4] = asDtype(o.logpQ(), g.dtype);
-            saved[5] = o.logpK() == o.logpQ() ? saved[4] : asDtype(o.logpK(), g.dtype);
+            saved[3] = asDtype(o.keyBias(), side, q);
+            saved[4] = asDtype(o.logpQ(), side, q);
+            saved[5] = o.logpK() == o.logpQ() ? saved[4] : asDtype(o.logpK(), side, q);
             out = KernelSupport.allocate(g.dtype, q.shape(), q.device());
-            lse = KernelSupport.allocate(g.dtype, new int[] {g.batch, g.qHeads, g.qLen}, q.device());
-            if (g.dtype == DType.F64) {
+            lse = KernelSupport.allocate(side, new int[] {g.batch, g.qHeads, g.qLen}, q.device());
+            if (cuda) {
+                FlashAttentionCuda.forward(g, saved[0], saved[1], saved[2], saved[3], saved[4], saved[5], out, lse);
+            } else if (g.dtype == DType.F64) {
                 double[][] res = FlashAttentionReference.forward(g, new FlashAttentionReference.Data(saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]));
                 writeDoubles(res[0], out);
                 writeDoubles(res[1], lse);
@@ -74,7 +81,9 @@ public final class FlashAttention {
         return new Result(out, lse);
     }
 
-    private static Tensor asDtype(Tensor t, DType d) { return t == null ? null : t.to(d).contiguous(); }
+    private static Tensor asDtype(Tensor t, DType d, Tensor like) {
+        return t == null ? null : t.to(d).to(like.device()).contiguous();
+    }
 
     private static void writeDoubles(double[] src, Tensor t) {
         MemorySegment.copy(src, 0, KernelSupport.segment(t), ValueLayout.JAVA_DOUBLE, KernelSupport.offset(t) * 8, src.length);
@@ -83,6 +92,7 @@ public final class FlashAttention {
     /** Gradients of {q, k, v, keyBias, logpQ, logpK} from the output gradient. */
     private static Tensor[] backward(Geometry g, Tensor[] s, Tensor dOut) {
         Tensor q = s[0], k = s[1], v = s[2], bias = s[3], lpq = s[4], lpk = s[5];
+        if (!q.device().isCpu()) return FlashAttentionCuda.backward(g, s, dOut);
         if (g.dtype == DType.F64) {
             double[][] r = FlashAttentionReference.backward(g, new FlashAttentionReference.Data(q, k, v, bias, lpq, lpk),
                     dOut.contiguous().toDoubleArray());

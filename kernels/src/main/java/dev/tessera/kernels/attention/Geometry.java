@@ -22,7 +22,8 @@ final class Geometry {
     final int[] keyLength;
     /** Document of each packed position, or null. */
     final int[] docId;
-    private final int[] docStart, docEnd;
+    /** First and one-past-last packed position of each position's document, or null (the CUDA kernels take these). */
+    final int[] docStart, docEnd;
     /** 0: no key bias; 1: [B,Lk] shared by the heads; Hq: [B,Hq,Lk]. */
     final int biasHeads;
     /** Existence mode (Zonkey); {@code crossExistence} when queries and keys carry different log p. */
@@ -101,10 +102,13 @@ final class Geometry {
                 throw new IllegalArgumentException(OP + ": q must be [B,Hq,Lq,P] and k, v [B,Hkv,Lk,P]; got q " + str(q)
                         + ", k " + str(k) + ", v " + str(v));
             }
-            if (!t.device().isCpu()) throw new IllegalArgumentException(OP + ": only the CPU path exists yet, got " + t.device());
         }
-        if (q.dtype() != DType.F32 && q.dtype() != DType.F64) {
-            throw new IllegalArgumentException(OP + ": q must be F32 or F64, got " + q.dtype());
+        if (!k.device().equals(q.device()) || !v.device().equals(q.device())) {
+            throw new IllegalArgumentException(OP + ": q, k, v must be on one device, got " + q.device() + ", " + k.device() + ", " + v.device());
+        }
+        boolean cuda = !q.device().isCpu();
+        if (q.dtype() != DType.F32 && q.dtype() != DType.F64 && !(cuda && q.dtype() == DType.BF16)) {
+            throw new IllegalArgumentException(OP + ": q must be F32 or F64 (BF16 too on CUDA), got " + q.dtype() + " on " + q.device());
         }
         if (k.dtype() != q.dtype() || v.dtype() != q.dtype()) {
             throw new IllegalArgumentException(OP + ": q, k, v must share a dtype, got " + q.dtype() + ", " + k.dtype() + ", " + v.dtype());

@@ -1,9 +1,11 @@
 package dev.tessera.kernels.attention;
 
 import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
+import dev.tessera.runtime.spi.KernelSupport;
 import java.util.Arrays;
 
 /**
@@ -28,15 +30,20 @@ public final class KvCache implements AutoCloseable {
         this.capacity = k.size(2);
     }
 
-    /** An empty cache of {@code batch} rows of up to {@code capacity} positions. */
+    /** An empty cache of {@code batch} rows of up to {@code capacity} positions, on the CPU. */
     public static KvCache create(int batch, int kvHeads, int capacity, int headDim, DType dtype) {
+        return create(batch, kvHeads, capacity, headDim, dtype, Device.cpu());
+    }
+
+    /** An empty cache on {@code device} (the device of the queries and new keys it will see). */
+    public static KvCache create(int batch, int kvHeads, int capacity, int headDim, DType dtype, Device device) {
         if (batch < 1 || kvHeads < 1 || capacity < 1 || headDim < 1) {
             throw new IllegalArgumentException("kv_cache: batch, kvHeads, capacity and headDim must be ≥ 1, got " + batch + ", " + kvHeads + ", "
                     + capacity + ", " + headDim);
         }
         // Decoding spans many steps, each usually in a scope of its own: the buffers belong to the cache, not to a scope.
-        return new KvCache(Scope.persist(Tensor.zeros(dtype, batch, kvHeads, capacity, headDim)),
-                Scope.persist(Tensor.zeros(dtype, batch, kvHeads, capacity, headDim)));
+        return new KvCache(Scope.persist(Tensor.zeros(dtype, device, batch, kvHeads, capacity, headDim)),
+                Scope.persist(Tensor.zeros(dtype, device, batch, kvHeads, capacity, headDim)));
     }
 
     /** Positions held by row b. */
@@ -87,10 +94,24 @@ public final class KvCache implements AutoCloseable {
      * Attention of queries [B,Hq,T,P] over the cached keys with the given options (causal, window, scale...);
      * the key lengths are the cache's own.
      */
+    @SuppressWarnings("try") // the region only switches gradient recording off
     public Tensor attend(Tensor q, AttentionOptions o) {
         int used = Math.max(1, Arrays.stream(length).max().orElse(1));
         Tensor kk = k.narrow(2, 0, used), vv = v.narrow(2, 0, used);
-        return FlashAttention.apply(q, kk, vv, o.toBuilder().keyLengths(length).build());
+        AttentionOptions withLengths = o.toBuilder().keyLengths(length).build();
+        if (!q.device().isCpu() && !(Grad.isEnabled() && q.requiresGrad())) {
+            // One query per row on CUDA: the decode kernel reads the cache buffers in place (no copy of the prefix).
+            Geometry g = Geometry.of(q, kk, vv, withLengths);
+            if (FlashAttentionCuda.decodeEligible(g)) {
+                try (Grad.Region r = Grad.noGrad()) {
+                    Tensor out = KernelSupport.allocate(g.dtype, q.shape(), q.device());
+                    Tensor lse = KernelSupport.allocate(FlashAttentionCuda.accType(g.dtype), new int[] {g.batch, g.qHeads, 1}, q.device());
+                    FlashAttentionCuda.decode(g, q.contiguous(), k, v, capacity, out, lse);
+                    return out;
+                }
+            }
+        }
+        return FlashAttention.apply(q, kk, vv, withLengths);
     }
 
     /** Appends one decoding step's k, v [B,Hkv,T,P] to every row and attends with its queries [B,Hq,T,P], causally. */
