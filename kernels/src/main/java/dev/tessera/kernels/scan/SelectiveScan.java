@@ -28,7 +28,8 @@ import java.util.Arrays;
  * Mamba-2 form with P = 1, H = D and a per-state A.
  *
  * <p>F32 runs the Vector API kernel ({@code SelectiveScanCpu}), F64 the double-precision reference
- * ({@link SelectiveScanReference}), both forward and backward. The backward recomputes states from the inputs, so
+ * ({@link SelectiveScanReference}), both forward and backward. Inputs on a CUDA device (F32, F64 or BF16, all on that one
+ * device) run native/cuda/kernels/selective_scan.cu ({@code SelectiveScanCuda}). The backward recomputes states from the inputs, so
  * only the inputs are saved. Gradients reach x, dt, A, Bm, Cm, dtBias, Dskip, z and the initial state, and flow from
  * both y and the final state. {@link #step} advances a decoding state by one position and gives exactly the
  * parallel form's output at that position.
