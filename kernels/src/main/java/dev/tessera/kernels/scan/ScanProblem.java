@@ -1,6 +1,7 @@
 package dev.tessera.kernels.scan;
 
 import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Tensor;
 import java.util.Arrays;
@@ -23,6 +24,8 @@ final class ScanProblem {
     final boolean aPerState;
     final boolean softplus, returnFinal;
     final DType dtype;
+    /** The device of every input (x's). */
+    final Device device;
     /** The inputs in the order of {@link #NAMES}, contiguous; absent optional inputs are null. */
     final Tensor[] t;
     /** Sequence s covers rows [seqStart[s], seqEnd[s]) of batch row seqBatch[s]. */
@@ -30,7 +33,7 @@ final class ScanProblem {
 
     private ScanProblem(ScanProblem p, Tensor[] tensors) {
         op = p.op; batch = p.batch; length = p.length; heads = p.heads; headDim = p.headDim; groups = p.groups;
-        stateSize = p.stateSize; aPerState = p.aPerState; softplus = p.softplus; returnFinal = p.returnFinal; dtype = p.dtype;
+        stateSize = p.stateSize; aPerState = p.aPerState; softplus = p.softplus; returnFinal = p.returnFinal; dtype = p.dtype; device = p.device;
         seqBatch = p.seqBatch; seqStart = p.seqStart; seqEnd = p.seqEnd;
         t = tensors;
     }
@@ -64,8 +67,9 @@ final class ScanProblem {
         softplus = o.softplus();
         returnFinal = o.returnFinalState();
         dtype = x.dtype();
-        if (dtype != DType.F32 && dtype != DType.F64) {
-            throw new IllegalArgumentException(op + ": x must be F32 or F64, got " + dtype);
+        device = x.device();
+        if (dtype != DType.F32 && dtype != DType.F64 && !(!device.isCpu() && dtype == DType.BF16)) {
+            throw new IllegalArgumentException(op + ": x must be F32 or F64 (or BF16 on CUDA), got " + dtype + " on " + device);
         }
         int[] cu = o.cuSeqlens();
         if (cu == null) {
@@ -99,8 +103,9 @@ final class ScanProblem {
             if (v.dtype() != dtype) {
                 throw new IllegalArgumentException(op + ": dtype mismatch, x is " + dtype + " but " + NAMES[i] + " " + str(v) + " is " + v.dtype());
             }
-            if (!v.device().isCpu()) {
-                throw new IllegalArgumentException(op + ": only the CPU is supported so far, " + NAMES[i] + " is on " + v.device());
+            if (!v.device().equals(device)) {
+                throw new IllegalArgumentException(op + ": inputs must share one device, x is on " + device + " but " + NAMES[i] + " "
+                        + str(v) + " is on " + v.device());
             }
         }
         t = new Tensor[COUNT];

@@ -28,7 +28,8 @@ import java.util.Arrays;
  * Mamba-2 form with P = 1, H = D and a per-state A.
  *
  * <p>F32 runs the Vector API kernel ({@code SelectiveScanCpu}), F64 the double-precision reference
- * ({@link SelectiveScanReference}), both forward and backward. The backward recomputes states from the inputs, so
+ * ({@link SelectiveScanReference}), both forward and backward. Inputs on a CUDA device (F32, F64 or BF16, all on that one
+ * device) run native/cuda/kernels/selective_scan.cu ({@code SelectiveScanCuda}). The backward recomputes states from the inputs, so
  * only the inputs are saved. Gradients reach x, dt, A, Bm, Cm, dtBias, Dskip, z and the initial state, and flow from
  * both y and the final state. {@link #step} advances a decoding state by one position and gives exactly the
  * parallel form's output at that position.
@@ -83,6 +84,10 @@ public final class SelectiveScan {
         }
         try (Grad.Region g = Grad.noGrad()) {
             ScanOptions one = o.withGateAndState(o.z() == null ? null : o.z().unsqueeze(1), null).withState(state, true);
+            if (!state.device().isCpu()) { // the CUDA step advances the state in place
+                ScanProblem p = ScanProblem.of(op, x.unsqueeze(1), dt.unsqueeze(1), a, bm.unsqueeze(1), cm.unsqueeze(1), one);
+                return SelectiveScanCuda.step(p, state).squeeze(1);
+            }
             ScanResult r = run(op, x.unsqueeze(1), dt.unsqueeze(1), a, bm.unsqueeze(1), cm.unsqueeze(1), one);
             state.copyFrom(r.finalState());
             return r.y().squeeze(1);
@@ -111,7 +116,8 @@ public final class SelectiveScan {
         ScanResult r;
         try (Grad.Region g = Grad.noGrad()) {
             long profiled = KernelSupport.profileStart();
-            r = p.dtype == DType.F32 ? SelectiveScanCpu.forward(p) : SelectiveScanReference.forward(p);
+            r = !p.device.isCpu() ? SelectiveScanCuda.forward(p)
+                    : p.dtype == DType.F32 ? SelectiveScanCpu.forward(p) : SelectiveScanReference.forward(p);
             KernelSupport.profileStop("selective_scan", profiled);
         }
         Tensor[] inputs = {x, dt, a, bm, cm, o.dtBias(), o.dSkip(), o.z(), o.initialState()};
@@ -136,6 +142,7 @@ public final class SelectiveScan {
     }
 
     private static Tensor[] backward(ScanProblem p, Tensor dy, Tensor dFinal) {
+        if (!p.device.isCpu()) return SelectiveScanCuda.backward(p, dy, dFinal);
         return p.dtype == DType.F32 ? SelectiveScanCpu.backward(p, dy, dFinal) : SelectiveScanReference.backward(p, dy, dFinal);
     }
 
