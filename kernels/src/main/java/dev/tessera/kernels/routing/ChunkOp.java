@@ -4,12 +4,16 @@ import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
 
-/** Chunk with autograd: row copies for F32 (and any other dtype), the reference for F64. */
+/**
+ * Chunk with autograd: on CUDA one scan per row and row copies on the device ({@link #applyCuda}); on the CPU row
+ * copies for F32 (and any other dtype), the reference for F64.
+ */
 final class ChunkOp {
     private ChunkOp() {}
 
     /** {@code cu} is the packed sequences' offsets (then B = 1), or null when each row is one sequence. */
     static Chunks apply(Tensor x, Tensor b, long[] cu) {
+        if (!x.device().isCpu()) return applyCuda(x, b, cu);
         int nb = x.size(0), len = x.size(1), d = x.size(2);
         byte[] bits = ChunkKernel.bytes(b);
         long[] index = ChunkKernel.prefixSum(bits, nb, len);
@@ -59,5 +63,43 @@ final class ChunkOp {
         }
         return new Chunks(y, Tensor.of(mask, nb, m), Tensor.of(lengths, lengths.length), Tensor.of(offsets, offsets.length),
                 Tensor.of(index, nb, len));
+    }
+
+    /**
+     * The CUDA chunk: the scan gives index, the chunks' positions and the per-row counts; the counts are read back
+     * once (the only host synchronisation of the call: they size the output [B, M, D]); everything returned lives
+     * on x's device.
+     */
+    private static Chunks applyCuda(Tensor x, Tensor b, long[] cu) {
+        int nb = x.size(0), len = x.size(1), d = x.size(2);
+        DType dt = x.dtype();
+        var dev = x.device();
+        Tensor xc = x.contiguous(), bc = b.contiguous();
+        Tensor index = KernelSupport.allocate(DType.I64, new int[] {nb, len}, dev);
+        Tensor counts = KernelSupport.allocate(DType.I64, new int[] {nb}, dev);
+        Tensor pos = KernelSupport.allocate(DType.I32, new int[] {nb, Math.max(1, len)}, dev);
+        long profiled = KernelSupport.profileStart();
+        ChunkRoutingCuda.scan(bc, null, nb, len, len, index, null, pos, counts);
+        long[] perRow = ChunkRoutingCuda.readLongs(counts); // the one read-back: M sizes the output
+        long most = 0;
+        for (long v : perRow) most = Math.max(most, v);
+        int m = (int) most;
+        long rowBytes = (long) d * dt.byteSize();
+        Tensor y = KernelSupport.allocate(dt, new int[] {nb, m, d}, dev);
+        ChunkRoutingCuda.copyRows(xc, y, rowBytes, false, nb, len, m, pos, counts, null, null);
+        KernelSupport.profileStop("chunk", profiled);
+        int[] xShape = x.shape();
+        y = KernelSupport.record("chunk", y, new Tensor[] {x}, new Tensor[] {index, bc}, (dy, s) -> {
+            Tensor g = dy.to(dt).contiguous();
+            Tensor dx = KernelSupport.allocate(dt, xShape, g.device());
+            ChunkRoutingCuda.copyRows(g, dx, rowBytes, true, nb, len, m, null, null, s[1], s[0]);
+            return new Tensor[] {dx};
+        });
+        int seqs = cu == null ? nb : cu.length - 1;
+        Tensor lengths = KernelSupport.allocate(DType.I64, new int[] {seqs}, dev);
+        Tensor offsets = KernelSupport.allocate(DType.I64, new int[] {seqs + 1}, dev);
+        Tensor mask = KernelSupport.allocate(DType.BOOL, new int[] {nb, m}, dev);
+        ChunkRoutingCuda.chunkMeta(index, counts, cu, seqs, nb, m, lengths, offsets, mask);
+        return new Chunks(y, mask, lengths, offsets, index);
     }
 }

@@ -7,7 +7,9 @@ import java.util.Arrays;
 /**
  * H-Net's dynamic chunking (arXiv 2507.07955 §2.2), following the reference code's conventions: route, chunk,
  * dechunk and the ratio loss of one stage, differentiable, on F32 (fast, Vector API, parallel) and F64 (the
- * readable reference, for gradient checks). Decoding one byte at a time uses {@link RoutingState}.
+ * readable reference, for gradient checks). Decoding one byte at a time uses {@link RoutingState}. CUDA tensors run
+ * the kernels of native/cuda/kernels/chunk_routing.cu (F32, F64, BF16) end to end and every result stays on their
+ * device; {@link #chunk} reads the per-row chunk counts back once per call, since they size its output.
  *
  * <p>Shapes: q, k, x̂ and the dechunked output [B, L, D]; p, b, c [B, L]; the inner network's input and output
  * [B, M, D]. Two ways to batch sequences: padded rows with a [B, L] BOOL mask (each row's true positions one run),
@@ -41,6 +43,7 @@ public final class ChunkRouter {
      */
     public static Routing route(Tensor q, Tensor k, Tensor mask) {
         checkQk("route", q, k);
+        checkDevice("route", q, k);
         Layout layout = mask == null ? Layout.rows(q.size(0), q.size(1)) : Layout.fromMask("route", mask, q.size(0), q.size(1));
         return RouteOp.apply(q, k, layout);
     }
@@ -48,6 +51,7 @@ public final class ChunkRouter {
     /** {@link #route(Tensor, Tensor, Tensor)} for packed sequences: q, k [1, T, D], cuSeqlens [S+1] (I32/I64). */
     public static Routing routePacked(Tensor q, Tensor k, Tensor cuSeqlens) {
         checkQk("route", q, k);
+        checkDevice("route", q, k);
         return RouteOp.apply(q, k, Layout.fromCuSeqlens("route", cuSeqlens, q.size(0), q.size(1)));
     }
 
@@ -134,10 +138,21 @@ public final class ChunkRouter {
     private static String shape(Tensor t) { return Arrays.toString(t.shape()); }
 
     private static void checkFloat(String op, String name, Tensor t) {
-        if (t.dtype() != DType.F32 && t.dtype() != DType.F64) {
-            throw new IllegalArgumentException(op + ": " + name + " must be F32 or F64, got " + t.dtype() + " " + shape(t));
+        boolean cuda = !t.device().isCpu();
+        if (t.dtype() != DType.F32 && t.dtype() != DType.F64 && !(cuda && ChunkRoutingCuda.supports(t.dtype()))) {
+            throw new IllegalArgumentException(op + ": " + name + " must be F32 or F64 (BF16 too on CUDA), got " + t.dtype() + " "
+                    + shape(t) + " on " + t.device());
         }
-        if (!t.device().isCpu()) throw new IllegalArgumentException(op + ": " + name + " is on " + t.device() + "; this kernel runs on the CPU");
+    }
+
+    /** Every tensor given (nulls skipped) must be on {@code first}'s device. */
+    private static void checkDevice(String op, Tensor first, Tensor... others) {
+        for (Tensor t : others) {
+            if (t != null && !t.device().equals(first.device())) {
+                throw new IllegalArgumentException(op + ": all tensors must be on one device, got " + first.device() + " and "
+                        + t.device() + " (" + t.dtype() + " " + shape(t) + ")");
+            }
+        }
     }
 
     private static void checkQk(String op, Tensor q, Tensor k) {
@@ -161,6 +176,10 @@ public final class ChunkRouter {
             throw new IllegalArgumentException("chunk: x must be floating [B, L, D], got " + x.dtype() + " " + shape(x));
         }
         checkBool("chunk", "b", b, x.size(0), x.size(1));
+        checkDevice("chunk", x, b);
+        if (!x.device().isCpu() && x.size(0) > 0 && x.size(1) > 0 && x.size(2) == 0) {
+            throw new IllegalArgumentException("chunk: D = 0 is not supported on CUDA, got " + shape(x));
+        }
     }
 
     private static void checkDechunk(Tensor zhat, Tensor p, Tensor b, Tensor c) {
@@ -174,6 +193,7 @@ public final class ChunkRouter {
             throw new IllegalArgumentException("dechunk: c " + c.dtype() + " " + shape(c) + " must match p " + p.dtype() + " " + shape(p));
         }
         checkBool("dechunk", "b", b, p.size(0), p.size(1));
+        checkDevice("dechunk", zhat, p, b, c);
         long[] count = b.to(DType.I64).sum(new int[] {1}, false).toLongArray();
         for (int r = 0; r < count.length; r++) {
             if (count[r] > zhat.size(1)) {

@@ -23,11 +23,16 @@ final class Layout {
 
     final int batch, length;
     final byte[] flags;
+    /** Every row one full-length sequence ({@link #rows}): the CUDA kernels then need no flags. */
+    final boolean plain;
 
-    private Layout(int batch, int length, byte[] flags) {
+    private Layout(int batch, int length, byte[] flags) { this(batch, length, flags, false); }
+
+    private Layout(int batch, int length, byte[] flags, boolean plain) {
         this.batch = batch;
         this.length = length;
         this.flags = flags;
+        this.plain = plain;
     }
 
     boolean valid(int i) { return (flags[i] & VALID) != 0; }
@@ -39,7 +44,7 @@ final class Layout {
         byte[] f = new byte[batch * length];
         Arrays.fill(f, VALID);
         for (int b = 0; b < batch; b++) if (length > 0) f[b * length] = VALID | START;
-        return new Layout(batch, length, f);
+        return new Layout(batch, length, f, true);
     }
 
     static Layout fromMask(String op, Tensor mask, int batch, int length) {

@@ -4,7 +4,10 @@ import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
 
-/** Route with autograd: the fast kernel for F32, the reference for F64; c as a second recorded op on p. */
+/**
+ * Route with autograd: on CUDA the kernels of {@link ChunkRoutingCuda} (F32, F64, BF16); on the CPU the fast kernel
+ * for F32, the reference for F64; c as a second recorded op on p.
+ */
 final class RouteOp {
     private RouteOp() {}
 
@@ -13,7 +16,15 @@ final class RouteOp {
         DType dt = q.dtype();
         Tensor qc = q.contiguous(), kc = k.contiguous();
         Tensor p, b, c;
-        if (dt == DType.F32) {
+        if (!q.device().isCpu()) {
+            int[] shape = {nb, len};
+            p = KernelSupport.allocate(dt, shape, q.device());
+            b = KernelSupport.allocate(DType.BOOL, shape, q.device());
+            c = KernelSupport.allocate(dt, shape, q.device());
+            long profiled = KernelSupport.profileStart();
+            ChunkRoutingCuda.routeForward(qc, kc, layout, d, p, b, c);
+            KernelSupport.profileStop("chunk_route", profiled);
+        } else if (dt == DType.F32) {
             int[] shape = {nb, len};
             p = KernelSupport.allocate(DType.F32, shape, q.device());
             b = KernelSupport.allocate(DType.BOOL, shape, q.device());
@@ -38,6 +49,11 @@ final class RouteOp {
         DType dt = q.dtype();
         int d = q.size(2);
         Tensor g = dp.to(dt).contiguous();
+        if (!q.device().isCpu()) {
+            Tensor dq = KernelSupport.allocate(dt, q.shape(), q.device()), dk = KernelSupport.allocate(dt, k.shape(), k.device());
+            ChunkRoutingCuda.routeBackward(q, k, layout, d, g, dq, dk);
+            return new Tensor[] {dq, dk};
+        }
         if (dt == DType.F32) {
             Tensor dq = KernelSupport.allocate(dt, q.shape(), q.device()), dk = KernelSupport.allocate(dt, k.shape(), k.device());
             RouteKernel.backward(KernelSupport.segment(q), KernelSupport.offset(q), KernelSupport.segment(k), KernelSupport.offset(k),

@@ -1,7 +1,9 @@
 package dev.tessera.kernels.routing;
 
 import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
 import java.lang.foreign.Arena;
@@ -25,34 +27,60 @@ import java.util.Objects;
  * {@code route} and {@code dechunk} alternate. Rows without a boundary keep z̄ (the upsample repeats it); a boundary
  * row updates z̄ = P·ẑ + (1 − P)·z̄ with P = clamp(p, 1e−4, 1 − 1e−4). STE(c) is 1 forward; no autograd here.
  * The state (B·D values twice) is memory the garbage collector frees; it needs no closing.
+ *
+ * <p>On CUDA ({@link #create(int, int, DType, Device)}, or {@link #afterPrefill} of CUDA tensors) the state lives on
+ * the device (z̄ in the accumulator type: F32 for BF16), both steps run as kernels and every returned tensor is on
+ * the device; {@code route} reads back the B boundary bytes (one small read per step) to give
+ * {@link StepRouting#boundaryRows()}. The result equals the parallel CUDA form bit for bit as long as the parallel
+ * dechunk runs its EMA as one segment (at most {@link ChunkRoutingCuda#MIN_SEGMENT} chunks per row; longer rows
+ * are split into segments whose fix-up rounds differently, within a few ulps).
  */
 public final class RoutingState {
     private final int batch, dim;
     private final DType dtype;
-    private final MemorySegment previousQ, zbar; // [B, D] row-major
+    private final MemorySegment previousQ, zbar; // [B, D] row-major (CPU)
     private final boolean[] seen;
+    private final Device device;
+    private final Tensor qPrevD, zbarD, seenD, pStateD; // CUDA: [B, D] dtype, [B, D] accumulator, [B] BOOL, [B] dtype
     private float[] pendingP; // p of the last route, while its dechunk is pending
     private double[] pendingProbs;
     private int[] pendingRows;
 
-    private RoutingState(int batch, int dim, DType dtype) {
+    private RoutingState(int batch, int dim, DType dtype, Device device) {
         this.batch = batch;
         this.dim = dim;
         this.dtype = dtype;
-        // Native memory freed by the GC (the Vector API reads heap segments only when they wrap byte[]).
-        Arena arena = Arena.ofAuto();
-        previousQ = arena.allocate((long) batch * dim * dtype.byteSize(), 64);
-        zbar = arena.allocate((long) batch * dim * dtype.byteSize(), 64);
-        seen = new boolean[batch];
+        this.device = device;
+        if (device.isCpu()) {
+            // Native memory freed by the GC (the Vector API reads heap segments only when they wrap byte[]).
+            Arena arena = Arena.ofAuto();
+            previousQ = arena.allocate((long) batch * dim * dtype.byteSize(), 64);
+            zbar = arena.allocate((long) batch * dim * dtype.byteSize(), 64);
+            seen = new boolean[batch];
+            qPrevD = zbarD = seenD = pStateD = null;
+        } else {
+            previousQ = zbar = null;
+            seen = null;
+            // Out of every scope: the storages' cleaner returns them to the device cache when the state is collected.
+            DType acc = dtype == DType.F64 ? DType.F64 : DType.F32;
+            qPrevD = Scope.persist(KernelSupport.allocate(dtype, new int[] {batch, dim}, device));
+            zbarD = Scope.persist(KernelSupport.allocate(acc, new int[] {batch, dim}, device));
+            seenD = Scope.persist(KernelSupport.allocate(DType.BOOL, new int[] {batch}, device));
+            pStateD = Scope.persist(KernelSupport.allocate(dtype, new int[] {batch}, device));
+        }
     }
 
-    /** A state for B rows of width D, each at the start of a sequence. */
-    public static RoutingState create(int batch, int dim, DType dtype) {
-        if (batch < 1 || dim < 1 || (dtype != DType.F32 && dtype != DType.F64)) {
-            throw new IllegalArgumentException("RoutingState: need batch >= 1, dim >= 1 and F32 or F64, got batch " + batch + ", dim "
-                    + dim + ", " + dtype);
+    /** A state for B rows of width D on the CPU, each at the start of a sequence. */
+    public static RoutingState create(int batch, int dim, DType dtype) { return create(batch, dim, dtype, Device.cpu()); }
+
+    /** A state for B rows of width D on {@code device} (CPU: F32, F64; CUDA: F32, F64, BF16), each at a sequence start. */
+    public static RoutingState create(int batch, int dim, DType dtype, Device device) {
+        boolean ok = dtype == DType.F32 || dtype == DType.F64 || (!device.isCpu() && ChunkRoutingCuda.supports(dtype));
+        if (batch < 1 || dim < 1 || !ok) {
+            throw new IllegalArgumentException("RoutingState: need batch >= 1, dim >= 1 and F32 or F64 (BF16 too on CUDA), got batch "
+                    + batch + ", dim " + dim + ", " + dtype + " on " + device);
         }
-        return new RoutingState(batch, dim, dtype);
+        return new RoutingState(batch, dim, dtype, device);
     }
 
     /**
@@ -65,8 +93,15 @@ public final class RoutingState {
                     + " and dechunked " + dechunked.dtype() + " " + Arrays.toString(dechunked.shape()) + " must match, [B, L, D]");
         }
         int nb = q.size(0), len = q.size(1), d = q.size(2);
-        RoutingState s = create(nb, d, q.dtype());
+        if (!dechunked.device().equals(q.device())) {
+            throw new IllegalArgumentException("RoutingState.afterPrefill: q is on " + q.device() + " but dechunked on " + dechunked.device());
+        }
+        RoutingState s = create(nb, d, q.dtype(), q.device());
         Layout layout = mask == null ? Layout.rows(nb, len) : Layout.fromMask("RoutingState.afterPrefill", mask, nb, len);
+        if (!q.device().isCpu()) {
+            s.prefillCuda(q, dechunked, layout);
+            return s;
+        }
         double[] qv = q.toDoubleArray(), zv = dechunked.toDoubleArray();
         for (int r = 0; r < nb; r++) {
             int last = -1;
@@ -81,6 +116,27 @@ public final class RoutingState {
         return s;
     }
 
+    /** CUDA: copies each row's last real q and dechunked output into the state, device to device. */
+    private void prefillCuda(Tensor q, Tensor dechunked, Layout layout) {
+        int len = layout.length;
+        var dev = ChunkRoutingCuda.device(q);
+        try (Grad.Region g = Grad.noGrad()) {
+            Tensor qc = q.contiguous(), zc = dechunked.to(zbarD.dtype()).contiguous();
+            long qRow = (long) dim * dtype.byteSize(), zRow = (long) dim * zbarD.dtype().byteSize();
+            byte[] seenRows = new byte[batch];
+            for (int r = 0; r < batch; r++) {
+                int last = -1;
+                for (int t = 0; t < len; t++) if (layout.valid(r * len + t)) last = t;
+                if (last < 0) continue;
+                seenRows[r] = 1;
+                long at = (long) r * len + last;
+                dev.copyDeviceToDevice(qc.deviceAddress() + at * qRow, qPrevD.deviceAddress() + r * qRow, qRow);
+                dev.copyDeviceToDevice(zc.deviceAddress() + at * zRow, zbarD.deviceAddress() + r * zRow, zRow);
+            }
+            dev.copyToDevice(MemorySegment.ofArray(seenRows), 0, seenD.deviceAddress(), batch);
+        }
+    }
+
     public int batch() { return batch; }
 
     public int dim() { return dim; }
@@ -88,6 +144,13 @@ public final class RoutingState {
     /** Starts a new sequence in {@code row}: its next position is a sequence start (p = 1) and z̄ = 0. */
     public void reset(int row) {
         Objects.checkIndex(row, batch);
+        if (!device.isCpu()) {
+            var dev = ChunkRoutingCuda.device(zbarD);
+            long zRow = (long) dim * zbarD.dtype().byteSize();
+            dev.zero(zbarD.deviceAddress() + row * zRow, zRow);
+            dev.zero(seenD.deviceAddress() + row, 1);
+            return;
+        }
         seen[row] = false;
         for (int j = 0; j < dim; j++) set(zbar, row * dim + j, 0);
     }
@@ -100,6 +163,11 @@ public final class RoutingState {
             throw new IllegalArgumentException("RoutingState.route: q and k must be " + dtype + " " + Arrays.toString(want) + ", got q "
                     + q.dtype() + " " + Arrays.toString(q.shape()) + " and k " + k.dtype() + " " + Arrays.toString(k.shape()));
         }
+        if (!q.device().equals(device) || !k.device().equals(device)) {
+            throw new IllegalArgumentException("RoutingState.route: the state is on " + device + ", got q on " + q.device() + " and k on "
+                    + k.device());
+        }
+        if (!device.isCpu()) return routeCuda(q, k);
         float[] p32 = new float[batch];
         double[] p = new double[batch], c = new double[batch];
         boolean[] b = new boolean[batch];
@@ -142,6 +210,22 @@ public final class RoutingState {
         return new StepRouting(Tensor.of(p, batch).to(dtype), Tensor.of(b, batch), Tensor.of(c, batch).to(dtype), pendingRows.clone());
     }
 
+    /** CUDA route step; the B boundary bytes come back to the host for {@link StepRouting#boundaryRows()}. */
+    private StepRouting routeCuda(Tensor q, Tensor k) {
+        int[] shape = {batch};
+        Tensor p = KernelSupport.allocate(dtype, shape, device), b = KernelSupport.allocate(DType.BOOL, shape, device);
+        Tensor c = KernelSupport.allocate(dtype, shape, device);
+        try (Grad.Region g = Grad.noGrad()) {
+            ChunkRoutingCuda.routeStep(q.contiguous(), k.contiguous(), qPrevD, seenD, p, b, c, pStateD, batch, dim);
+        }
+        byte[] bits = ChunkRoutingCuda.readBytes(b); // one small read per step
+        int[] rows = new int[batch];
+        int n = 0;
+        for (int r = 0; r < batch; r++) if (bits[r] != 0) rows[n++] = r;
+        pendingRows = Arrays.copyOf(rows, n);
+        return new StepRouting(p, b, c, pendingRows.clone());
+    }
+
     /**
      * Takes the inner network's outputs for the boundary rows of the last {@link #route} ([n, D], in
      * {@link StepRouting#boundaryRows()} order; [0, D] or null when there are none) and returns the dechunked
@@ -155,6 +239,20 @@ public final class RoutingState {
             throw new IllegalArgumentException("RoutingState.dechunk: zhat must be " + dtype + " [" + n + ", " + dim
                     + "] (one row per boundary row " + Arrays.toString(pendingRows) + "), got "
                     + (zhat == null ? "null" : zhat.dtype() + " " + Arrays.toString(zhat.shape())));
+        }
+        if (!device.isCpu()) {
+            if (!none && !zhat.device().equals(device)) {
+                throw new IllegalArgumentException("RoutingState.dechunk: the state is on " + device + ", got zhat on " + zhat.device());
+            }
+            int[] slot = new int[batch];
+            Arrays.fill(slot, -1);
+            for (int j = 0; j < n; j++) slot[pendingRows[j]] = j;
+            Tensor out = KernelSupport.allocate(dtype, new int[] {batch, dim}, device);
+            try (Grad.Region g = Grad.noGrad()) {
+                ChunkRoutingCuda.dechunkStep(n == 0 ? null : zhat.contiguous(), slot, pStateD, zbarD, out, batch, dim, dtype);
+            }
+            pendingRows = null;
+            return out;
         }
         try (Grad.Region g = Grad.noGrad()) {
             if (n > 0 && dtype == DType.F32) {

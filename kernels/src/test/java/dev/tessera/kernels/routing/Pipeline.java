@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Tensor;
 
@@ -15,13 +16,20 @@ record Pipeline(double[] p, double[] b, double[] c, double[] chunks, double[] ou
 
     /** Mask null and cu null: plain rows; cu not null: packed. */
     static Pipeline run(Tensor q0, Tensor k0, Tensor x0, Tensor mask, Tensor cu, DType dt, long seed) {
-        Tensor q = q0.to(dt).detach().requiresGrad(true), k = k0.to(dt).detach().requiresGrad(true), x = x0.to(dt).detach().requiresGrad(true);
+        return run(q0, k0, x0, mask, cu, dt, seed, Device.cpu());
+    }
+
+    /** The same on {@code dev}: inputs, mask and the loss projections move there; cu stays where it is. */
+    static Pipeline run(Tensor q0, Tensor k0, Tensor x0, Tensor mask0, Tensor cu, DType dt, long seed, Device dev) {
+        Tensor q = q0.to(dt).to(dev).detach().requiresGrad(true), k = k0.to(dt).to(dev).detach().requiresGrad(true);
+        Tensor x = x0.to(dt).to(dev).detach().requiresGrad(true);
+        Tensor mask = mask0 == null ? null : mask0.to(dev);
         Routing r = cu == null ? ChunkRouter.route(q, k, mask) : ChunkRouter.routePacked(q, k, cu);
         Chunks ch = cu == null ? ChunkRouter.chunk(x, r.b()) : ChunkRouter.chunkPacked(x, r.b(), cu);
         Tensor zhat = ch.x().tanh();
         Tensor out = cu == null ? ChunkRouter.dechunk(zhat, r.p(), r.b(), r.c()) : ChunkRouter.dechunkPacked(zhat, r.p(), r.b(), r.c(), cu);
-        Tensor proj = Tensor.randn(new Generator(seed), out.shape()).to(dt);
-        Tensor projP = Tensor.randn(new Generator(seed + 1), r.p().shape()).to(dt);
+        Tensor proj = Tensor.randn(new Generator(seed), out.shape()).to(dt).to(dev);
+        Tensor projP = Tensor.randn(new Generator(seed + 1), r.p().shape()).to(dt).to(dev);
         Tensor loss = out.mul(proj).sum().add(r.p().mul(projP).sum()).add(ChunkRouter.ratioLoss(r.b(), r.p(), 3, mask));
         loss.backward();
         return new Pipeline(r.p().toDoubleArray(), r.b().toDoubleArray(), r.c().toDoubleArray(), ch.x().toDoubleArray(),
