@@ -42,7 +42,7 @@ echo "== gpu benchmarks"
 bcp=".gpu/classes/jmh:.gpu/classes/runtime:.gpu/classes/kernels:$libs"
 left=$(( 440 - ($(date +%s) - start) ))
 if [ "$left" -gt 60 ]; then
-  timeout "$left" "$java" "${flags[@]}" -cp "$bcp" org.openjdk.jmh.Main 'dev\.tessera\.jmh\.gpu\.' -f 1 -wi 2 -w 1s -i 3 -r 1s \
+  timeout "$left" "$java" "${flags[@]}" -cp "$bcp" org.openjdk.jmh.Main 'dev\.tessera\.jmh\.gpu\.' -f 1 -wi 1 -w 1s -i 2 -r 1s \
     -rf json -rff "$out/jmh-gpu.json" > "$out/jmh-gpu.log" 2>&1
   echo "== jmh exit status $? (log: $out/jmh-gpu.log)"
 else

@@ -87,47 +87,11 @@ public class ChunkRoutingBench {
         return dst.byteSize();
     }
 
+    /** Route, chunk and dechunk from runtime ops, boolean indexing on the host ({@link Unfused#routing}). */
     @Benchmark
     public double unfused() {
         try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open(); Grad.Region g = Grad.noGrad()) {
-            int nb = batch, len = length, d = dim;
-            // route: p = clamp((1 − ⟨q̂_{t−1}, k̂_t⟩)/2, 0, 1), p_0 = 1, b = p > 0.5
-            Tensor qn = q.div(q.pow(2).sum(new int[] {2}, true).sqrt().clamp(1e-12, Double.MAX_VALUE));
-            Tensor kn = k.div(k.pow(2).sum(new int[] {2}, true).sqrt().clamp(1e-12, Double.MAX_VALUE));
-            Tensor cos = qn.narrow(1, 0, len - 1).mul(kn.narrow(1, 1, len - 1)).sum(new int[] {2}, false);
-            Tensor p = cos.neg().add(1).mul(0.5).clamp(0, 1).pad(new int[] {1, 0}, 1);
-            Tensor b = p.gt(Tensor.scalar(0.5));
-            Tensor c = p.maximum(p.neg().add(1));
-            // chunk: gather the boundary rows (positions found on the host, as boolean indexing does)
-            int[] bits = b.toIntArray();
-            int m = 0;
-            int[] counts = new int[nb];
-            for (int r = 0; r < nb; r++) {
-                for (int t = 0; t < len; t++) counts[r] += bits[r * len + t];
-                m = Math.max(m, counts[r]);
-            }
-            long[] rows = new long[nb * m], upsample = new long[nb * len];
-            for (int r = 0; r < nb; r++) {
-                int j = 0;
-                for (int t = 0; t < len; t++) {
-                    if (bits[r * len + t] != 0) rows[r * m + j++] = r * len + t;
-                    upsample[r * len + t] = (long) r * m + j - 1;
-                }
-            }
-            Tensor idx = Tensor.of(rows, nb * m);
-            Tensor chunks = x.reshape(nb * len, d).indexSelect(0, idx).reshape(nb, m, d);
-            Tensor prob = p.reshape(nb * len).indexSelect(0, idx).reshape(nb, m, 1).clamp(1e-4, 1 - 1e-4);
-            // dechunk: EMA over the chunks, then upsample (×STE(c) = ×1 forward)
-            List<Tensor> zbar = new ArrayList<>(m);
-            Tensor prev = Tensor.zeros(nb, d);
-            for (int j = 0; j < m; j++) {
-                Tensor pj = prob.select(1, j);
-                prev = pj.mul(chunks.select(1, j)).add(pj.neg().add(1).mul(prev));
-                zbar.add(prev);
-            }
-            Tensor z = Tensor.stack(zbar, 1).reshape(nb * m, d);
-            Tensor out = z.indexSelect(0, Tensor.of(upsample, nb * len)).reshape(nb, len, d);
-            return out.numel() + c.numel();
+            return Unfused.routing(q, k, x);
         }
     }
 }

@@ -71,28 +71,11 @@ public class SelectiveScanBench {
         }
     }
 
-    /** S ← exp(Δ_t·A)·S + (Δ_t·x_t)⊗B_t and y_t = S·C_t with broadcasting tensor ops, then y = stack of y_t. */
+    /** The same recurrence from broadcasting runtime ops, one step at a time ({@link Unfused#scan}). */
     @Benchmark
     public long unfused() {
         try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open()) {
-            Tensor state = Tensor.zeros(b, h, p, n);
-            Tensor aRow = a.reshape(1, h);
-            List<Tensor> ys = new ArrayList<>(l);
-            int hpg = h / g;
-            for (int t = 0; t < l; t++) {
-                Tensor prev = state;
-                try (dev.tessera.runtime.Scope step = dev.tessera.runtime.Scope.open()) { // frees each step's temporaries
-                    Tensor delta = dt.select(1, t);                                          // [B,H]
-                    Tensor decay = delta.mul(aRow).exp().reshape(b, h, 1, 1);
-                    Tensor xd = x.select(1, t).mul(delta.reshape(b, h, 1)).reshape(b, h, p, 1); // Δ·x, [B,H,P,1]
-                    Tensor bt = bm.select(1, t).reshape(b, g, 1, 1, n).expand(b, g, hpg, 1, n).reshape(b, h, 1, n);
-                    Tensor ct = cm.select(1, t).reshape(b, g, 1, n, 1).expand(b, g, hpg, n, 1).reshape(b, h, n, 1);
-                    state = step.keep(prev.mul(decay).add(xd.mul(bt)));
-                    ys.add(step.keep(state.matmul(ct).reshape(b, h, p).contiguous()));
-                }
-                prev.close();
-            }
-            return Tensor.stack(ys, 1).numel();
+            return Unfused.scan(x, dt, a, bm, cm, g).numel();
         }
     }
 }

@@ -46,6 +46,12 @@ public interface ByteLanguageModel extends AutoCloseable {
 
     default long parameterCount() { return module().parameterCount(); }
 
+    /** Moves the parameters to {@code device} (before any optimizer is made); returns this model. */
+    default ByteLanguageModel onDevice(dev.tessera.runtime.Device device) {
+        module().to(device);
+        return this;
+    }
+
     /** Byte-by-byte decoding of a batch: each {@link #step} consumes one byte per row and returns the next logits. */
     interface Decoder extends AutoCloseable {
         /** bytes [B] (I64) → next-byte logits [B, 256]. */

@@ -84,7 +84,7 @@ public final class CausalSelfAttention extends Module implements Mixer {
 
     @Override
     public DecodeState newState(int batch, int maxLength) {
-        return new State(KvCache.create(batch, heads, maxLength, headDim, DType.F32));
+        return new State(KvCache.create(batch, heads, maxLength, headDim, DType.F32, device()));
     }
 
     @Override

@@ -73,6 +73,12 @@ public abstract class Module implements AutoCloseable {
 
     public void zeroGrad() { parameters().forEach(Parameter::zeroGrad); }
 
+    /** The device of this module's parameters (the CPU for a module without any). */
+    public Device device() {
+        for (Parameter p : parameters()) return p.value().device();
+        return Device.cpu();
+    }
+
     /** Moves every parameter to {@code device} (dropping gradients); returns this. Optimizers must be made after. */
     public Module to(Device device) {
         parameters().forEach(p -> p.moveTo(device));

@@ -47,7 +47,7 @@ public abstract class Optimizer implements AutoCloseable {
 
     /** A zero tensor shaped like {@code p} under {@code key}, created once. */
     protected Tensor stateFor(String key, Parameter p) {
-        return state.computeIfAbsent(key, k -> Scope.persist(Tensor.zeros(p.value().dtype(), p.shape())));
+        return state.computeIfAbsent(key, k -> Scope.persist(Tensor.zeros(p.value().dtype(), p.value().device(), p.shape())));
     }
 
     /** The state tensors by name (live, not copies) plus the step as a one-element tensor. */

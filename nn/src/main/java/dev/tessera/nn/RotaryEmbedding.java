@@ -41,7 +41,7 @@ public final class RotaryEmbedding {
         if (rotaryDim > p) throw new IllegalArgumentException("rotary dim " + rotaryDim + " exceeds head dim " + p);
         if (positions.length != l) throw new IllegalArgumentException("rotary: " + positions.length + " positions for length " + l);
         Tensor[] cs = tables(positions);
-        Tensor cos = cs[0].to(x.dtype()), sin = cs[1].to(x.dtype());
+        Tensor cos = cs[0].to(x.device()).to(x.dtype()), sin = cs[1].to(x.device()).to(x.dtype());
         int half = rotaryDim / 2;
         Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
         Tensor r1 = x1.mul(cos).sub(x2.mul(sin));

@@ -213,6 +213,13 @@ final class Pointwise {
         if (!java.util.Arrays.equals(shape, t.shape)) {
             throw new IllegalArgumentException("copyFrom: cannot broadcast " + Shape.str(src.shape) + " into " + Shape.str(t.shape));
         }
+        if (!src.device().equals(t.device())) {
+            // Across devices the source moves first (no autograd: copyFrom is an in-place, no-grad write).
+            try (Grad.Region g = Grad.noGrad(); Tensor moved = DeviceTransfer.copyAcross(src, t.device())) {
+                Backend.of(t).copy(moved, t);
+            }
+            return t;
+        }
         Backend.of("copyFrom", t, src).copy(src, t);
         return t;
     }

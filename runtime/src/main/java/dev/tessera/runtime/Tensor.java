@@ -1,6 +1,7 @@
 package dev.tessera.runtime;
 
 import dev.tessera.runtime.cpu.Operand;
+import dev.tessera.runtime.cuda.CudaDevice;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.List;
@@ -193,6 +194,12 @@ public final class Tensor implements AutoCloseable {
         }
         requireLittleEndian();
         try (Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+            if (!device().isCpu()) {
+                // Straight from the device into dst: a dense copy on the GPU first, then one transfer.
+                Tensor c = contiguous();
+                CudaDevice.get(device().index()).copyToHost(c.storage.deviceAddress() + c.offset * dtype.byteSize(), dst, byteOffset, bytes);
+                return;
+            }
             Tensor c = contiguous();
             MemorySegment.copy(c.segment(), c.offset * dtype.byteSize(), dst, byteOffset, bytes);
         }

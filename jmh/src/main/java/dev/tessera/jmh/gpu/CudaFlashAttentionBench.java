@@ -50,13 +50,17 @@ public class CudaFlashAttentionBench {
     @Param({"false", "true"})
     public boolean causal;
 
-    private Tensor q, k, v;
+    private Tensor q, k, v, mask;
 
     @Setup(Level.Trial)
     public void setup() {
         q = make(1);
         k = make(2);
         v = make(3);
+        // Additive causal mask for the unfused baseline: −inf above the diagonal.
+        try (Scope s = Scope.open()) {
+            mask = s.keep(Tensor.full(Double.NEGATIVE_INFINITY, DType.F32, GpuBench.GPU, length, length).triu(1).to(DType.BF16));
+        }
     }
 
     private Tensor make(long seed) {
@@ -70,13 +74,26 @@ public class CudaFlashAttentionBench {
         q.close();
         k.close();
         v.close();
+        mask.close();
     }
 
     @Benchmark
     @SuppressWarnings("try")
-    public void forward() {
+    public void tessera() {
         try (Scope s = Scope.open(); Grad.Region r = Grad.noGrad()) {
             FlashAttention.forward(q, k, v, AttentionOptions.builder().causal(causal).build());
+            GpuBench.sync();
+        }
+    }
+
+    /** softmax(Q·Kᵀ/√d (+ causal mask))·V from runtime ops (cuBLAS products, the row softmax): L×L scores in memory. */
+    @Benchmark
+    @SuppressWarnings("try")
+    public void unfused() {
+        try (Scope s = Scope.open(); Grad.Region r = Grad.noGrad()) {
+            Tensor scores = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(headDim));
+            if (causal) scores = scores.add(mask);
+            scores.softmax(-1).to(DType.BF16).matmul(v);
             GpuBench.sync();
         }
     }

@@ -57,7 +57,7 @@ final class CheckpointFiles {
      * A model built from a config file and loaded strictly with weights from a safetensors file or a PyTorch {@code .pt}
      * state dict in the reference layout (the restricted reader never runs code from the file).
      */
-    static ByteLanguageModel fromConfigAndWeights(Path configFile, Path weights) {
+    static ByteLanguageModel fromConfigAndWeights(Path configFile, Path weights, dev.tessera.runtime.Device device) {
         String json;
         try {
             json = java.nio.file.Files.readString(configFile);
@@ -67,6 +67,7 @@ final class CheckpointFiles {
         ByteLanguageModel model = ModelCatalog.fromConfig(ModelCatalog.familyOf(json), json, new Generator(0));
         try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open()) {
             model.module().loadStateDict(dev.tessera.nn.TorchStateDict.read(weights), true);
+            model.module().to(device);
         } catch (IllegalArgumentException e) {
             model.close();
             throw new CliFailure(weights + ": does not match the config " + configFile + ": " + e.getMessage());
@@ -84,7 +85,8 @@ final class CheckpointFiles {
      * Besides tessera's own checkpoints this reads a weights-only file in the reference layout: model tensors and a
      * {@code config} JSON in the metadata, no family (inferred from the config), step, optimizer or generator state.
      */
-    static Loaded load(Path file, java.util.function.Function<ByteLanguageModel, Optimizer> optimizer, Map<String, Generator> generators) {
+    static Loaded load(Path file, dev.tessera.runtime.Device device, java.util.function.Function<ByteLanguageModel, Optimizer> optimizer,
+                       Map<String, Generator> generators) {
         Map<String, String> meta = TrainingCheckpoint.metadata(file);
         String family = meta.get(FAMILY), config = meta.get(CONFIG);
         if (config == null) throw new CliFailure(file + ": not a tessera checkpoint (no model 'config' in its metadata)");
@@ -92,6 +94,7 @@ final class CheckpointFiles {
         ByteLanguageModel model = ModelCatalog.fromConfig(family, config, new Generator(0));
         Optimizer opt = null;
         try {
+            model.module().to(device); // before the optimizer, whose state lives beside the parameters
             opt = optimizer == null ? null : optimizer.apply(model);
             TrainingCheckpoint.State st = TrainingCheckpoint.load(file, model.module(), opt, generators);
             return new Loaded(model, opt, st, file);

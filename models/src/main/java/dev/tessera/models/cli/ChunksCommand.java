@@ -40,11 +40,11 @@ final class ChunksCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        DeviceChoice.require(device);
+        dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         if (columns < 8) throw new CliFailure("--columns must be at least 8", 2);
         byte[] bytes = input.text != null ? input.text.getBytes(StandardCharsets.UTF_8) : read(input.file);
         if (bytes.length == 0) throw new CliFailure("the text is empty", 2);
-        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), null, Map.of());
+        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), target, null, Map.of());
         try (ByteLanguageModel m = loaded.model()) {
             if (m.stages() == 0) throw new CliFailure(loaded.file() + " holds a model without routing stages; it draws no boundaries");
             BoundaryMarks marks = BoundaryMarks.of(m, bytes);

@@ -59,7 +59,7 @@ final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        DeviceChoice.require(device);
+        dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         if (out == null) out = Path.of("runs", "compare-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         TrainingRun.Settings s = new TrainingRun.Settings(steps, batch, seqLen, lr, seed, steps, steps, evalWindows, 0.1, data);
         record Row(String model, long params, double bpb, double bps, String chunks) {}
@@ -73,7 +73,7 @@ final class CompareCommand implements Callable<Integer> {
                 } catch (IOException e) {
                     throw new CliFailure("cannot create " + dir + ": " + e.getMessage());
                 }
-                try (ByteLanguageModel m = ModelCatalog.create(name, new Generator(seed)); Optimizer opt = TrainingRun.optimizer(m, s)) {
+                try (ByteLanguageModel m = ModelCatalog.create(name, new Generator(seed)).onDevice(target); Optimizer opt = TrainingRun.optimizer(m, s)) {
                     Map<String, String> extra = new LinkedHashMap<>();
                     extra.put(CheckpointFiles.MODEL, name);
                     extra.put(CheckpointFiles.FAMILY, m.family());

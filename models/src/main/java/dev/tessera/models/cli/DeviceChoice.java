@@ -1,25 +1,30 @@
 package dev.tessera.models.cli;
 
+import dev.tessera.runtime.Device;
 import dev.tessera.runtime.RuntimeInfo;
 
 /**
- * The {@code --device} option: {@code cpu}, {@code cuda} or {@code auto}. The runtime's ops run on CUDA, but the
- * fused kernels the models need (selective scan, flash attention, chunk routing) do not yet, so the models run on
- * the CPU: {@code auto} means the CPU and {@code cuda} is refused with one line that says why.
+ * The {@code --device} option: {@code cpu}, {@code cuda} (or {@code cuda:N}) or {@code auto}, which takes the first
+ * GPU when CUDA is usable and the CPU otherwise. Asking for CUDA where there is none fails with one line that says why.
  */
 final class DeviceChoice {
     private DeviceChoice() {}
 
-    static void require(String device) {
-        switch (device) {
-            case "cpu", "auto" -> { }
-            case "cuda" -> {
-                String unavailable = RuntimeInfo.cudaUnavailableReason();
-                if (unavailable != null) throw new CliFailure("--device cuda: " + unavailable, 2);
-                throw new CliFailure("--device cuda: the models' fused kernels (scan, attention, routing) have no CUDA implementation"
-                        + " in this build yet; use --device cpu (or auto)", 2);
+    static Device resolve(String device) {
+        String d = device.trim().toLowerCase(java.util.Locale.ROOT);
+        if (d.equals("auto")) return RuntimeInfo.cudaUnavailableReason() == null ? Device.cuda(0) : Device.cpu();
+        if (d.equals("cpu")) return Device.cpu();
+        if (d.equals("cuda") || d.startsWith("cuda:")) {
+            Device parsed;
+            try {
+                parsed = Device.parse(d);
+            } catch (IllegalArgumentException e) {
+                throw new CliFailure(e.getMessage(), 2);
             }
-            default -> throw new CliFailure("unknown device '" + device + "' (known: cpu, cuda, auto)", 2);
+            String unavailable = RuntimeInfo.cudaUnavailableReason();
+            if (unavailable != null) throw new CliFailure("--device " + device + ": " + unavailable, 2);
+            return parsed;
         }
+        throw new CliFailure("unknown device '" + device + "' (known: cpu, cuda, cuda:N, auto)", 2);
     }
 }

@@ -40,9 +40,9 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        DeviceChoice.require(device);
+        dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         if (windows <= 0 || batch <= 0) throw new CliFailure("--windows and --batch must be positive", 2);
-        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), null, Map.of());
+        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), target, null, Map.of());
         Map<String, String> meta = loaded.state().metadata();
         String d = data != null ? data : meta.getOrDefault("train.data", CorpusSource.JDK_SRC);
         int len = seqLen != null ? seqLen : Integer.parseInt(meta.getOrDefault("train.seq_len", "256"));

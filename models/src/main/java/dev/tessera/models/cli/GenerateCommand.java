@@ -42,10 +42,10 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        DeviceChoice.require(device);
+        dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         ByteSampler.Settings settings = new ByteSampler.Settings(maxBytes, temperature, topP);
         List<String> ps = prompts.isEmpty() ? List.of("") : prompts;
-        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), null, Map.of());
+        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), target, null, Map.of());
         try (ByteLanguageModel m = loaded.model()) {
             List<byte[]> bytes = ps.stream().map(p -> p.getBytes(StandardCharsets.UTF_8)).toList();
             List<byte[]> out = ByteSampler.generate(m, bytes, settings, new Generator(seed));

@@ -65,17 +65,17 @@ final class ScoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        DeviceChoice.require(device);
+        dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         byte[] bytes = input.text != null ? input.text.getBytes(StandardCharsets.UTF_8) : read(input.file);
         if (bytes.length < 2) throw new CliFailure("need at least 2 bytes to score (the first byte has no prediction), got " + bytes.length, 2);
         ByteLanguageModel model;
         String origin;
         if (source.checkpoint != null) {
-            CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(source.checkpoint), null, Map.of());
+            CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(source.checkpoint), target, null, Map.of());
             model = loaded.model();
             origin = loaded.file().toString();
         } else {
-            model = CheckpointFiles.fromConfigAndWeights(source.external.config, source.external.weights);
+            model = CheckpointFiles.fromConfigAndWeights(source.external.config, source.external.weights, target);
             origin = source.external.weights.toString();
         }
         double bpb;

@@ -92,9 +92,9 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        DeviceChoice.require(device);
+        dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         if (profile) dev.tessera.runtime.Profiler.enable();
-        if (resume) return resumeRun();
+        if (resume) return resumeRun(target);
         String modelName = model != null ? model : "hnet-tiny";
         if (out == null) {
             String stem = Path.of(modelName).getFileName().toString().replaceAll("\\.json$", "");
@@ -108,12 +108,12 @@ final class TrainCommand implements Callable<Integer> {
                 or(seed, 42L), or(evalEvery, Math.max(1, n / 5)), or(saveEvery, Math.max(1, n / 3)), or(evalWindows, 64),
                 or(heldOut, 0.1), data != null ? data : CorpusSource.JDK_SRC);
         try (ByteCorpus corpus = CorpusSource.open(s.data());
-             ByteLanguageModel m = ModelCatalog.create(modelName, new Generator(s.seed()))) {
+             ByteLanguageModel m = ModelCatalog.create(modelName, new Generator(s.seed())).onDevice(target)) {
             createDirectories(out);
             Optimizer opt = TrainingRun.optimizer(m, s);
             try {
-                System.out.printf(Locale.ROOT, "training %s (%,d parameters) on %s (%,d bytes) for %d steps of %d x %d bytes; run folder %s%n",
-                        modelName, m.parameterCount(), corpus.name(), corpus.size(), s.steps(), s.batch(), s.seqLen(), out);
+                System.out.printf(Locale.ROOT, "training %s (%,d parameters) on %s, %s (%,d bytes) for %d steps of %d x %d bytes; run folder %s%n",
+                        modelName, m.parameterCount(), target, corpus.name(), corpus.size(), s.steps(), s.batch(), s.seqLen(), out);
                 Map<String, String> extra = new LinkedHashMap<>();
                 extra.put(CheckpointFiles.MODEL, modelName);
                 extra.put(CheckpointFiles.FAMILY, m.family());
@@ -127,7 +127,7 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    private int resumeRun() {
+    private int resumeRun(dev.tessera.runtime.Device target) {
         if (out == null) throw new CliFailure("--resume needs --out, the run folder to continue", 2);
         Path file = CheckpointFiles.latest(out).orElseThrow(() -> new CliFailure("nothing to resume: no checkpoint-*.safetensors in " + out));
         Map<String, String> meta = dev.tessera.nn.TrainingCheckpoint.metadata(file);
@@ -141,7 +141,7 @@ final class TrainCommand implements Callable<Integer> {
                 data != null ? data : saved.data());
         Generator dataGen = new Generator(s.seed() + 1);
         try (ByteCorpus corpus = CorpusSource.open(s.data())) {
-            CheckpointFiles.Loaded loaded = CheckpointFiles.load(file, m -> TrainingRun.optimizer(m, s), Map.of(TrainingRun.DATA_RNG, dataGen));
+            CheckpointFiles.Loaded loaded = CheckpointFiles.load(file, target, m -> TrainingRun.optimizer(m, s), Map.of(TrainingRun.DATA_RNG, dataGen));
             try (ByteLanguageModel m = loaded.model(); Optimizer opt = loaded.optimizer()) {
                 long start = loaded.state().step();
                 if (start >= s.steps()) {
