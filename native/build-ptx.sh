@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Compiles every .cu under SRC_DIR to PTX for compute_80 and compute_90 into OUT_DIR, then assembles each PTX
 # with `ptxas -arch=sm_90 -v` so that an error fails the build and the register/spill report lands in the log.
+# The sm_90 assembly of the compute_90 PTX is kept as a cubin: Hopper GPUs load it directly instead of
+# JIT-compiling megabytes of PTX at first use; other GPUs JIT the PTX (cached by the driver afterwards).
 # Without nvcc on the PATH it says so and succeeds: the CUDA backend then reports its kernels as missing.
 # Usage: build-ptx.sh SRC_DIR OUT_DIR LOG_FILE
 set -euo pipefail
@@ -15,7 +17,7 @@ if [ ${#sources[@]} -eq 0 ]; then
 fi
 if ! command -v nvcc >/dev/null 2>&1 || ! command -v ptxas >/dev/null 2>&1; then
   echo "[ptx] nvcc/ptxas not on the PATH: skipping ${#sources[@]} CUDA sources in $src (the CUDA backend will report its kernels missing)"
-  rm -f "$out"/*.ptx "$out"/INDEX
+  rm -f "$out"/*.ptx "$out"/*.cubin "$out"/INDEX
   exit 0
 fi
 : > "$log"
@@ -28,15 +30,18 @@ compile_one() {
   name=$(basename "$cu" .cu)
   for arch in 80 90; do
     ptx="$out/$name.compute_$arch.ptx"
-    # Skip when the PTX is newer than the source and every header next to it.
-    if [ -f "$ptx" ] && [ -z "$(find "$(dirname "$cu")" -maxdepth 1 \( -name '*.cu' -o -name '*.cuh' \) -newer "$ptx" -print -quit)" ]; then
+    # Skip when the PTX (and cubin) is newer than every source and header here and in the shared header's folder.
+    if [ -f "$ptx" ] && { [ "$arch" != 90 ] || [ -f "$out/$name.sm_90.cubin" ]; } \
+        && [ -z "$(find "$(dirname "$cu")" "$common" -maxdepth 1 \( -name '*.cu' -o -name '*.cuh' \) -newer "$ptx" -print -quit)" ]; then
       continue
     fi
-    if ! msg=$(nvcc -ptx -arch=compute_$arch -O3 -lineinfo -std=c++17 -I "$(dirname "$cu")" -I "$common" -o "$ptx.tmp" "$cu" 2>&1); then
+    if ! msg=$(nvcc -ptx -arch=compute_$arch -O3 -std=c++17 -I "$(dirname "$cu")" -I "$common" -o "$ptx.tmp" "$cu" 2>&1); then
       echo "[ptx] nvcc failed on $cu (compute_$arch):"; echo "$msg"; rm -f "$ptx.tmp"; return 1
     fi
-    if ! report=$(ptxas -arch=sm_90 -v -o /dev/null "$ptx.tmp" 2>&1); then
-      echo "[ptx] ptxas -arch=sm_90 rejected $name.compute_$arch.ptx:"; echo "$report"; rm -f "$ptx.tmp"; return 1
+    local image=/dev/null
+    [ "$arch" = 90 ] && image="$out/$name.sm_90.cubin"
+    if ! report=$(ptxas -arch=sm_90 -v -o "$image" "$ptx.tmp" 2>&1); then
+      echo "[ptx] ptxas -arch=sm_90 rejected $name.compute_$arch.ptx:"; echo "$report"; rm -f "$ptx.tmp" "$out/$name.sm_90.cubin"; return 1
     fi
     mv "$ptx.tmp" "$ptx"
     { echo "== $name.compute_$arch.ptx (ptxas -arch=sm_90 -v)"; echo "$report"; } > "$reports/$name.compute_$arch.report"

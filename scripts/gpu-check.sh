@@ -23,13 +23,14 @@ tar xzf .gpu/jre.tgz -C /tmp
 java=/tmp/jre/bin/java
 "$java" -version
 libs=$(ls .gpu/lib/*.jar | grep -v console-standalone | tr '\n' ':')
-cp=".gpu/classes/runtime:.gpu/classes/kernels:.gpu/classes/runtime-tests:.gpu/classes/kernels-tests:$libs"
+app=.gpu/app
+cp="$app/runtime.jar:$app/kernels.jar:$app/nn.jar:$app/models.jar:$app/runtime-tests.jar:$app/kernels-tests.jar:$app/models-tests.jar:$libs"
 flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g)
 
 echo "== gpu tests"
 # Synchronise after every launch so a fault names the kernel that caused it.
 timeout 300 "$java" "${flags[@]}" -Dtessera.cuda.sync=true -jar .gpu/lib/junit-platform-console-standalone-*.jar execute \
-  --class-path "$cp" --scan-class-path .gpu/classes/runtime-tests:.gpu/classes/kernels-tests --include-tag gpu \
+  --class-path "$cp" --scan-class-path "$app/runtime-tests.jar:$app/kernels-tests.jar:$app/models-tests.jar" --include-tag gpu \
   --details=tree --disable-banner --reports-dir "$out/junit"
 tests=$?
 echo "== gpu tests exit status $tests"
@@ -39,7 +40,7 @@ timeout 120 python3 scripts/gpu_torch_bench.py > "$out/torch.txt" 2>&1
 echo "== torch exit status $? (results: $out/torch.txt)"
 
 echo "== gpu benchmarks"
-bcp=".gpu/classes/jmh:.gpu/classes/runtime:.gpu/classes/kernels:$libs"
+bcp="$app/jmh.jar:$app/runtime.jar:$app/kernels.jar:$libs"
 left=$(( 440 - ($(date +%s) - start) ))
 if [ "$left" -gt 60 ]; then
   timeout "$left" "$java" "${flags[@]}" -cp "$bcp" org.openjdk.jmh.Main 'dev\.tessera\.jmh\.gpu\.' -f 1 -wi 1 -w 1s -i 2 -r 1s \

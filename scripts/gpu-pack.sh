@@ -9,15 +9,15 @@ cd "$(dirname "$0")/.."
 dest=.gpu
 mkdir -p "$dest"
 [ -s "$dest/jre.tgz" ] || ../shared/gpu/make-jre.sh "$dest"
-./mvnw -B -q -pl runtime,kernels,jmh -am test-compile
-./mvnw -B -q -pl jmh -am package -DskipTests
-rm -rf "$dest/classes" "$dest/lib"
-mkdir -p "$dest/classes" "$dest/lib"
-for m in runtime kernels jmh; do
-  [ -d "$m/target/classes" ] && cp -r "$m/target/classes" "$dest/classes/$m"
-  [ -d "$m/target/test-classes" ] && cp -r "$m/target/test-classes" "$dest/classes/$m-tests"
+./mvnw -B -q -pl runtime,kernels,nn,models,jmh -am test-compile
+rm -rf "$dest/classes" "$dest/lib" "$dest/app"
+mkdir -p "$dest/app" "$dest/lib"
+# Jars, not folders: the PTX and cubins compress about tenfold, and .gpu must stay under 60 MB.
+for m in runtime kernels nn models jmh; do
+  "$JAVA_HOME/bin/jar" --create --file "$dest/app/$m.jar" -C "$m/target/classes" .
+  [ -d "$m/target/test-classes" ] && "$JAVA_HOME/bin/jar" --create --file "$dest/app/$m-tests.jar" -C "$m/target/test-classes" .
 done
 ./mvnw -B -q -pl jmh dependency:copy-dependencies -DoutputDirectory="$PWD/$dest/lib" -DincludeScope=runtime -DexcludeGroupIds=dev.tessera,org.bytedeco
-./mvnw -B -q -pl runtime dependency:copy-dependencies -DoutputDirectory="$PWD/$dest/lib" -DincludeScope=test -DexcludeGroupIds=dev.tessera
+./mvnw -B -q -pl runtime,models dependency:copy-dependencies -DoutputDirectory="$PWD/$dest/lib" -DincludeScope=test -DexcludeGroupIds=dev.tessera
 ./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory="$PWD/$dest/lib"
 du -sh "$dest" "$dest"/*

@@ -172,7 +172,7 @@ public final class CudaDevice {
     }
 
     private CUmodule loadModule(PtxSource owner, String module) {
-        byte[] ptx = PtxModules.load(owner, module, computeCapability);
+        byte[] ptx = PtxModules.image(owner, module, computeCapability);
         makeCurrent();
         CUmodule m = new CUmodule();
         JITOptions jit = new JITOptions();

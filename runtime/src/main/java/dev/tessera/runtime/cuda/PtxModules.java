@@ -10,7 +10,7 @@ import dev.tessera.runtime.TesseraException;
 
 /**
  * Finds the PTX the build embedded: {@code <package>/ptx/<module>.compute_<NN>.ptx} next to the class that owns
- * the kernels, plus an {@code INDEX} of module names. Picks, for a device of compute capability {@code cc}, the
+ * the kernels, an {@code sm_90} cubin of each, and an {@code INDEX} of module names. Picks, for a device of compute capability {@code cc}, the
  * highest architecture that is not above it (PTX is JIT-compiled forward, never backward).
  */
 public final class PtxModules {
@@ -27,6 +27,26 @@ public final class PtxModules {
             if (owner.exists(path)) return path;
         }
         return null;
+    }
+
+    /** Architectures with a prebuilt cubin (exact match only: SASS does not run on other architectures). */
+    static final int[] CUBINS = {90};
+
+    /**
+     * The image to load for a device of compute capability {@code cc}: the prebuilt cubin when the build made one
+     * for exactly this architecture (no JIT at first use), else the PTX from {@link #load}.
+     */
+    public static byte[] image(PtxSource owner, String module, int cc) {
+        for (int arch : CUBINS) {
+            if (arch != cc) continue;
+            String path = "ptx/" + module + ".sm_" + arch + ".cubin";
+            try (InputStream in = owner.open(path)) {
+                if (in != null) return in.readAllBytes();
+            } catch (IOException e) {
+                throw new TesseraException("CUDA kernels: cannot read " + path + ": " + e.getMessage(), e);
+            }
+        }
+        return load(owner, module, cc);
     }
 
     /** The NUL-terminated PTX text of a module, or a clear failure naming what is missing. */

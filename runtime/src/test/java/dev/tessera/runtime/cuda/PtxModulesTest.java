@@ -50,6 +50,18 @@ class PtxModulesTest {
     }
 
     @Test
+    void hopperLoadsThePrebuiltCubinAndOtherGpusThePtx() {
+        List<String> modules = PtxModules.index(PtxSource.RUNTIME);
+        Assumptions.assumeFalse(modules.isEmpty(), "no PTX in this build (no nvcc)");
+        for (String m : modules) {
+            byte[] sm90 = PtxModules.image(PtxSource.RUNTIME, m, 90);
+            assertTrue(sm90.length > 4 && sm90[0] == 0x7f && sm90[1] == 'E' && sm90[2] == 'L' && sm90[3] == 'F', m + ": sm_90 image is an ELF cubin");
+            byte[] sm86 = PtxModules.image(PtxSource.RUNTIME, m, 86);
+            assertTrue(new String(sm86, 0, Math.min(sm86.length, 4096), StandardCharsets.US_ASCII).contains(".target sm_80"), m + ": sm_86 gets the compute_80 PTX");
+        }
+    }
+
+    @Test
     void theHighestArchitectureNotAboveTheDeviceIsChosen() {
         List<String> modules = PtxModules.index(PtxSource.RUNTIME);
         Assumptions.assumeFalse(modules.isEmpty(), "no PTX in this build (no nvcc)");
