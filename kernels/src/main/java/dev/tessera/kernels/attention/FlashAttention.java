@@ -28,6 +28,9 @@ import java.lang.foreign.ValueLayout;
  * are then kept in F32 (F64 for F64), and dq is accumulated with atomics (not bit-reproducible). Backward gives dq, dk, dv, the key
  * bias gradient (a column sum of dS) and the log p gradients. FLOPs: forward 4·B·Hq·Lq·Lk·P (halved when
  * causal), backward about 2.5× that.
+ *
+ * <p>Without the {@code jdk.incubator.vector} module, F32 on the CPU runs the float64 reference on widened copies and
+ * narrows the output, logsumexp and gradients back to F32.
  */
 public final class FlashAttention {
     private FlashAttention() {}
@@ -45,6 +48,7 @@ public final class FlashAttention {
     @SuppressWarnings("try") // the region only switches gradient recording off
     public static Result forward(Tensor q, Tensor k, Tensor v, AttentionOptions o) {
         Geometry g = Geometry.of(q, k, v, o);
+        if (g.dtype == DType.F32 && q.device().isCpu() && !KernelSupport.vectorAvailable()) return forwardWidened(q, k, v, o);
         Tensor[] inputs = {q, k, v, o.keyBias(), o.logpQ(), o.logpK()};
         Tensor[] saved = new Tensor[8];
         Tensor out, lse;
@@ -80,6 +84,21 @@ public final class FlashAttention {
         KernelSupport.record(Geometry.OP, out, inputs, saved, (dOut, s) -> backward(g, s, dOut));
         return new Result(out, lse);
     }
+
+    /**
+     * F32 on the CPU without the Vector API module: the float64 reference on widened copies of q, k, v, the key bias
+     * and log p; output and logsumexp narrowed back to F32. The conversions are recorded ops, so the gradients come
+     * from the reference backward and reach the F32 inputs as F32; no Vector API class is touched on this route.
+     */
+    private static Result forwardWidened(Tensor q, Tensor k, Tensor v, AttentionOptions o) {
+        AttentionOptions.Builder wide = o.toBuilder().keyBias(widen(o.keyBias()));
+        Tensor lpq = widen(o.logpQ());
+        if (lpq != null) wide.existence(lpq, o.logpK() == o.logpQ() ? lpq : widen(o.logpK())); // keep self-attention's one tensor
+        Result r = forward(widen(q), widen(k), widen(v), wide.build());
+        return new Result(r.output().to(DType.F32), r.logsumexp().to(DType.F32));
+    }
+
+    private static Tensor widen(Tensor t) { return t == null ? null : t.to(DType.F64); }
 
     private static Tensor asDtype(Tensor t, DType d, Tensor like) {
         return t == null ? null : t.to(d).to(like.device()).contiguous();

@@ -7,7 +7,8 @@ import java.util.Arrays;
 /**
  * H-Net's dynamic chunking (arXiv 2507.07955 §2.2), following the reference code's conventions: route, chunk,
  * dechunk and the ratio loss of one stage, differentiable, on F32 (fast, Vector API, parallel) and F64 (the
- * readable reference, for gradient checks). Decoding one byte at a time uses {@link RoutingState}. CUDA tensors run
+ * readable reference, for gradient checks; F32 runs it too, on widened copies, when the {@code jdk.incubator.vector}
+ * module is absent). Decoding one byte at a time uses {@link RoutingState}. CUDA tensors run
  * the kernels of native/cuda/kernels/chunk_routing.cu (F32, F64, BF16) end to end and every result stays on their
  * device; {@link #chunk} reads the per-row chunk counts back once per call, since they size its output.
  *

@@ -7,7 +7,8 @@ import dev.tessera.runtime.spi.KernelSupport;
 
 /**
  * Dechunk with autograd: on CUDA the segmented-scan kernels of {@link ChunkRoutingCuda}; on the CPU the fast kernel
- * for F32, the reference for F64. Inputs ẑ, p, c are differentiable.
+ * for F32, the reference for F64 (and for F32 without the Vector API module, on widened copies). Inputs ẑ, p, c are
+ * differentiable.
  */
 final class DechunkOp {
     private DechunkOp() {}
@@ -16,6 +17,10 @@ final class DechunkOp {
         if (!zhat.device().isCpu()) return applyCuda(zhat, p, b, c, layout);
         int nb = layout.batch, len = layout.length, m = zhat.size(1), d = zhat.size(2);
         DType dt = zhat.dtype();
+        if (dt == DType.F32 && !KernelSupport.vectorAvailable()) {
+            // No Vector API module: the float64 reference on widened copies; the conversions carry the gradients.
+            return apply(zhat.to(DType.F64), p.to(DType.F64), b, c.to(DType.F64), layout).to(DType.F32);
+        }
         byte[] bits = ChunkKernel.bytes(b);
         Tensor zc = zhat.contiguous(), pc = p.contiguous();
         Tensor[] inputs = {zhat, p, c};

@@ -6,12 +6,18 @@ import dev.tessera.runtime.spi.KernelSupport;
 
 /**
  * Route with autograd: on CUDA the kernels of {@link ChunkRoutingCuda} (F32, F64, BF16); on the CPU the fast kernel
- * for F32, the reference for F64; c as a second recorded op on p.
+ * for F32, the reference for F64 (and for F32 without the Vector API module, on widened copies); c as a second
+ * recorded op on p.
  */
 final class RouteOp {
     private RouteOp() {}
 
     static Routing apply(Tensor q, Tensor k, Layout layout) {
+        if (q.dtype() == DType.F32 && q.device().isCpu() && !KernelSupport.vectorAvailable()) {
+            // No Vector API module: the float64 reference on widened copies; the conversions carry the gradients.
+            Routing r = apply(q.to(DType.F64), k.to(DType.F64), layout);
+            return new Routing(r.p().to(DType.F32), r.b(), r.c().to(DType.F32));
+        }
         int nb = layout.batch, len = layout.length, d = q.size(2);
         DType dt = q.dtype();
         Tensor qc = q.contiguous(), kc = k.contiguous();

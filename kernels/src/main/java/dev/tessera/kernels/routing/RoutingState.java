@@ -34,12 +34,17 @@ import java.util.Objects;
  * {@link StepRouting#boundaryRows()}. The result equals the parallel CUDA form bit for bit as long as the parallel
  * dechunk runs its EMA as one segment (at most {@link ChunkRoutingCuda#MIN_SEGMENT} chunks per row; longer rows
  * are split into segments whose fix-up rounds differently, within a few ulps).
+ *
+ * <p>Without the {@code jdk.incubator.vector} module an F32 state steps with the reference's float64 formulas (z̄ kept
+ * in F32 between steps), so it matches the parallel form, which then also runs the reference, to F32 rounding rather
+ * than bit for bit.
  */
 public final class RoutingState {
     private final int batch, dim;
     private final DType dtype;
     private final MemorySegment previousQ, zbar; // [B, D] row-major (CPU)
     private final boolean[] seen;
+    private final boolean vectorF32; // CPU F32 with the Vector API: the fast kernels' row functions; else the reference's
     private final Device device;
     private final Tensor qPrevD, zbarD, seenD, pStateD; // CUDA: [B, D] dtype, [B, D] accumulator, [B] BOOL, [B] dtype
     private float[] pendingP; // p of the last route, while its dechunk is pending
@@ -51,6 +56,7 @@ public final class RoutingState {
         this.dim = dim;
         this.dtype = dtype;
         this.device = device;
+        this.vectorF32 = dtype == DType.F32 && device.isCpu() && KernelSupport.vectorAvailable();
         if (device.isCpu()) {
             // Native memory freed by the GC (the Vector API reads heap segments only when they wrap byte[]).
             Arena arena = Arena.ofAuto();
@@ -174,7 +180,7 @@ public final class RoutingState {
         int n = 0;
         try (Grad.Region g = Grad.noGrad()) {
             Tensor qc = q.contiguous(), kc = k.contiguous();
-            if (dtype == DType.F32) {
+            if (vectorF32) {
                 MemorySegment qs = KernelSupport.segment(qc), ks = KernelSupport.segment(kc);
                 long qo = 4L * KernelSupport.offset(qc), ko = 4L * KernelSupport.offset(kc);
                 float[] lanes = new float[RouteKernel.S.length()];
@@ -205,7 +211,7 @@ public final class RoutingState {
             if (b[r]) rows[n++] = r;
         }
         pendingRows = Arrays.copyOf(rows, n);
-        pendingP = dtype == DType.F32 ? p32 : null;
+        pendingP = vectorF32 ? p32 : null;
         pendingProbs = p;
         return new StepRouting(Tensor.of(p, batch).to(dtype), Tensor.of(b, batch), Tensor.of(c, batch).to(dtype), pendingRows.clone());
     }
@@ -255,7 +261,7 @@ public final class RoutingState {
             return out;
         }
         try (Grad.Region g = Grad.noGrad()) {
-            if (n > 0 && dtype == DType.F32) {
+            if (n > 0 && vectorF32) {
                 Tensor zc = zhat.contiguous();
                 MemorySegment zs = KernelSupport.segment(zc);
                 long zo = 4L * KernelSupport.offset(zc);

@@ -28,8 +28,9 @@ import java.util.Arrays;
  * Mamba-2 form with P = 1, H = D and a per-state A.
  *
  * <p>F32 runs the Vector API kernel ({@code SelectiveScanCpu}), F64 the double-precision reference
- * ({@link SelectiveScanReference}), both forward and backward. Inputs on a CUDA device (F32, F64 or BF16, all on that one
- * device) run native/cuda/kernels/selective_scan.cu ({@code SelectiveScanCuda}). The backward recomputes states from the inputs, so
+ * ({@link SelectiveScanReference}), both forward and backward. Without the {@code jdk.incubator.vector} module, F32
+ * runs the reference on float64 copies and narrows the results (and gradients) back to F32. Inputs on a CUDA
+ * device (F32, F64 or BF16, all on that one device) run native/cuda/kernels/selective_scan.cu ({@code SelectiveScanCuda}). The backward recomputes states from the inputs, so
  * only the inputs are saved. Gradients reach x, dt, A, Bm, Cm, dtBias, Dskip, z and the initial state, and flow from
  * both y and the final state. {@link #step} advances a decoding state by one position and gives exactly the
  * parallel form's output at that position.
@@ -113,6 +114,7 @@ public final class SelectiveScan {
 
     private static ScanResult run(String op, Tensor x, Tensor dt, Tensor a, Tensor bm, Tensor cm, ScanOptions o) {
         ScanProblem p = ScanProblem.of(op, x, dt, a, bm, cm, o);
+        if (p.device.isCpu() && p.dtype == DType.F32 && !KernelSupport.vectorAvailable()) return runWidened(op, x, dt, a, bm, cm, o);
         ScanResult r;
         try (Grad.Region g = Grad.noGrad()) {
             long profiled = KernelSupport.profileStart();
@@ -140,6 +142,20 @@ public final class SelectiveScan {
                 d.narrow(0, 0, (int) ny).reshape(yShape), d.narrow(0, (int) ny, (int) ns).reshape(sShape)));
         return new ScanResult(rec.narrow(0, 0, (int) ny).reshape(yShape), rec.narrow(0, (int) ny, (int) ns).reshape(sShape));
     }
+
+    /**
+     * F32 on the CPU without the Vector API module: the float64 reference on widened copies, results narrowed back
+     * to F32. The conversions are recorded ops, so gradients reach the F32 inputs as F32; no Vector API class is
+     * touched on this route.
+     */
+    private static ScanResult runWidened(String op, Tensor x, Tensor dt, Tensor a, Tensor bm, Tensor cm, ScanOptions o) {
+        ScanOptions wide = new ScanOptions(wide(o.dtBias()), o.softplus(), wide(o.dSkip()), wide(o.z()), wide(o.initialState()),
+                o.cuSeqlens(), o.returnFinalState());
+        ScanResult r = run(op, wide(x), wide(dt), wide(a), wide(bm), wide(cm), wide);
+        return new ScanResult(r.y().to(DType.F32), r.finalState() == null ? null : r.finalState().to(DType.F32));
+    }
+
+    private static Tensor wide(Tensor t) { return t == null ? null : t.to(DType.F64); }
 
     private static Tensor[] backward(ScanProblem p, Tensor dy, Tensor dFinal) {
         if (!p.device.isCpu()) return SelectiveScanCuda.backward(p, dy, dFinal);

@@ -14,7 +14,8 @@ import dev.tessera.runtime.spi.KernelSupport;
  *
  * <p>One pass over memory each way, where the unfused composition (narrow, silu, mul, and their backward) makes
  * several. On the CPU, F32 runs {@link SwiGluCpu} (Vector API) and F64 runs {@link SwiGluReference}, the oracle of
- * the tests; on CUDA, {@link SwiGluCuda} runs native/cuda/kernels/swiglu.cu for F32, F64, BF16 and F16.
+ * the tests (F32 too, on a widened copy, when the {@code jdk.incubator.vector} module is absent); on CUDA,
+ * {@link SwiGluCuda} runs native/cuda/kernels/swiglu.cu for F32, F64, BF16 and F16.
  */
 public final class SwiGlu {
     private SwiGlu() {}
@@ -28,6 +29,10 @@ public final class SwiGlu {
         boolean cuda = !x.device().isCpu();
         if (x.dtype() != DType.F32 && x.dtype() != DType.F64 && !(cuda && (x.dtype() == DType.BF16 || x.dtype() == DType.F16))) {
             throw new IllegalArgumentException("swiglu: F32 or F64 (BF16 and F16 too on CUDA), got " + x.dtype() + " on " + x.device());
+        }
+        if (!cuda && x.dtype() == DType.F32 && !KernelSupport.vectorAvailable()) {
+            // No Vector API module: the float64 reference on a widened copy; the conversions carry the gradient.
+            return apply(x.to(DType.F64)).to(DType.F32);
         }
         int f = x.size(-1) / 2;
         int rows = (int) (x.numel() / (2L * f));

@@ -3,6 +3,7 @@ package dev.tessera.runtime.spi;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Tensor;
+import dev.tessera.runtime.cpu.CpuInfo;
 import dev.tessera.runtime.cpu.CpuPool;
 import java.lang.foreign.MemorySegment;
 
@@ -69,6 +70,16 @@ public final class KernelSupport {
 
     /** Runs {@code body} over {@code [0, n)} on the runtime's CPU pool in contiguous chunks of at least {@code grain}. */
     public static void parallelFor(long n, long grain, Range body) { CpuPool.parallelFor(n, grain, body::run); }
+
+    /**
+     * True when {@code jdk.incubator.vector} is in the boot layer (and {@code -Dtessera.scalar} is not set), so Vector
+     * API kernels may run. When false, a kernel must not touch any Vector API class: it takes a scalar or float64
+     * route instead. A false answer logs the runtime's one-time warning about the scalar path.
+     */
+    public static boolean vectorAvailable() {
+        if (!CpuInfo.VECTOR) CpuInfo.logOnce();
+        return CpuInfo.VECTOR;
+    }
 
     /** Threads in the CPU pool. */
     public static int cpuThreads() { return CpuPool.threads(); }
