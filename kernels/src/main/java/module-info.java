@@ -6,4 +6,5 @@ module dev.tessera.kernels {
     exports dev.tessera.kernels.routing;
     exports dev.tessera.kernels.scan;
     exports dev.tessera.kernels.swiglu;
+    exports dev.tessera.kernels.testing;
 }

@@ -184,6 +184,10 @@ public final class Cublas {
     public static void gemmStridedBatched(CudaDevice d, int transA, int transB, int m, int n, int k, double alpha,
                                           long a, int aType, int lda, long strideA, long b, int bType, int ldb, long strideB,
                                           double beta, long c, int cType, int ldc, long strideC, int batch, int computeType) {
+        if (d.driver() instanceof DryRunDriver dry) {
+            dry.checkGemm(transA, transB, m, n, k, lda, ldb, ldc, batch);
+            return;
+        }
         MemorySegment h = handle(d);
         d.makeCurrent();
         try (Arena arena = Arena.ofConfined()) {

@@ -2,12 +2,6 @@ package dev.tessera.runtime.cuda;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.Arrays;
-
-import jcuda.NativePointerObject;
-import jcuda.Pointer;
-import jcuda.driver.CUfunction;
-import jcuda.driver.JCudaDriver;
 
 /**
  * One kernel launch being assembled: grid, block, dynamic shared memory and arguments, then {@link #launch()}.
@@ -25,17 +19,17 @@ public final class KernelLaunch {
 
     private final CudaDevice device;
     private final ByteBuffer params = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.nativeOrder());
-    private final Pointer base = Pointer.to(params);
-    private final NativePointerObject[] slots = new NativePointerObject[MAX_ARGS];
-    private CUfunction function;
+    private final int[] offsets = new int[MAX_ARGS], sizes = new int[MAX_ARGS];
+    private Object function;
     private String name;
-    private int argc, gx, gy, gz, bx, by, bz, shared;
+    private int argc, gx, gy, gz, bx, by, bz, shared, sharedLimit;
 
     KernelLaunch(CudaDevice device) { this.device = device; }
 
-    KernelLaunch reset(CUfunction function, String name) {
+    KernelLaunch reset(Object function, String name, int sharedLimit) {
         this.function = function;
         this.name = name;
+        this.sharedLimit = sharedLimit;
         argc = 0;
         params.clear();
         gx = gy = gz = bx = by = bz = 1;
@@ -79,7 +73,8 @@ public final class KernelLaunch {
         int at = (params.position() + align - 1) & -align;
         if (at + size > BUFFER_BYTES) throw new IllegalStateException(name + ": kernel arguments exceed " + BUFFER_BYTES + " bytes");
         params.position(at + size);
-        slots[argc++] = base.withByteOffset(at);
+        offsets[argc] = at;
+        sizes[argc++] = size;
         return at;
     }
 
@@ -103,11 +98,12 @@ public final class KernelLaunch {
 
     /** Enqueues the kernel on the device's stream. Errors of configuration throw here; faults at the next sync. */
     public void launch() {
-        device.makeCurrent();
-        Pointer args = Pointer.to(Arrays.copyOf(slots, argc));
-        int rc = JCudaDriver.cuLaunchKernel(function, gx, gy, gz, bx, by, bz, shared, device.stream(), args, null);
-        if (rc != 0) throw CudaErrors.failure("launch of " + name + " (grid " + gx + "x" + gy + "x" + gz + ", block " + bx + "x" + by + "x" + bz
-                + ", shared " + shared + " B)", rc);
+        if (gy > 65535 || gz > 65535) throw new IllegalArgumentException(name + ": grid y and z are limited to 65535, got " + gy + ", " + gz);
+        if (shared > sharedLimit) {
+            throw new IllegalArgumentException(name + ": " + shared + " B of dynamic shared memory exceeds the kernel's limit of " + sharedLimit
+                    + " B; call CudaDevice.allowSharedMemory first");
+        }
+        device.driver().launch(function, name, new int[] {gx, gy, gz}, new int[] {bx, by, bz}, shared, params, offsets, sizes, argc);
         if (CudaDevice.SYNC_EACH_LAUNCH) device.synchronize("after " + name);
     }
 }

@@ -14,11 +14,11 @@ import jcuda.driver.JCudaDriver;
 final class PinnedStaging {
     static final int CHUNK = 8 << 20;
 
-    private final CudaDevice device;
+    private final JCudaDeviceDriver device;
     private final ByteBuffer[] buffers = new ByteBuffer[2];
     private final Pointer[] pointers = new Pointer[2];
 
-    PinnedStaging(CudaDevice device) { this.device = device; }
+    PinnedStaging(JCudaDeviceDriver device) { this.device = device; }
 
     private void ensure() {
         if (buffers[0] != null) return;
@@ -41,7 +41,7 @@ final class PinnedStaging {
             int b = k & 1;
             if (k >= 2) device.synchronize("staging host->device");
             MemorySegment.copy(src, srcOffset + done, MemorySegment.ofBuffer(buffers[b]), 0, n);
-            CudaErrors.check("cuMemcpyHtoDAsync", JCudaDriver.cuMemcpyHtoDAsync(CudaDevice.at(dst + done), pointers[b], n, device.stream()));
+            CudaErrors.check("cuMemcpyHtoDAsync", JCudaDriver.cuMemcpyHtoDAsync(JCudaDeviceDriver.at(dst + done), pointers[b], n, device.stream()));
         }
         device.synchronize("host->device copy");
     }
@@ -52,7 +52,7 @@ final class PinnedStaging {
         ensure();
         for (long done = 0; done < bytes; done += CHUNK) {
             int n = (int) Math.min(CHUNK, bytes - done);
-            CudaErrors.check("cuMemcpyDtoHAsync", JCudaDriver.cuMemcpyDtoHAsync(pointers[0], CudaDevice.at(src + done), n, device.stream()));
+            CudaErrors.check("cuMemcpyDtoHAsync", JCudaDriver.cuMemcpyDtoHAsync(pointers[0], JCudaDeviceDriver.at(src + done), n, device.stream()));
             device.synchronize("device->host copy");
             MemorySegment.copy(MemorySegment.ofBuffer(buffers[0]), 0, dst, dstOffset + done, n);
         }

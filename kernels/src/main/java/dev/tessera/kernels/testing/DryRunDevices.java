@@ -1,0 +1,21 @@
+package dev.tessera.kernels.testing;
+
+import java.util.List;
+import java.util.function.Supplier;
+
+import dev.tessera.runtime.cuda.CudaDevice;
+import dev.tessera.runtime.cuda.DryRunDriver;
+
+/**
+ * Test support for the layers above the kernels (nn, models), which cannot see the runtime's CUDA package: makes
+ * cuda:{@code ordinal} a dry-run device (launches checked against their PTX signatures, nothing run; see
+ * {@code CudaDevice.installDryRun}) and returns the names of the kernels launched so far.
+ */
+public final class DryRunDevices {
+    private DryRunDevices() {}
+
+    public static Supplier<List<String>> install(int ordinal) {
+        DryRunDriver d = CudaDevice.installDryRun(ordinal);
+        return d::kernelsLaunched;
+    }
+}

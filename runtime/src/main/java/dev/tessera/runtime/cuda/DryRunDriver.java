@@ -1,0 +1,156 @@
+package dev.tessera.runtime.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A stand-in GPU for machines without one (see {@link CudaDevice#installDryRun}): memory is zero-filled host memory
+ * at its native address, copies are host copies, and a launch runs nothing but is checked against the kernel's PTX
+ * signature: the entry must exist, and the arguments must match its parameters in number and size (a 4-byte int
+ * where the kernel takes 8 bytes is the classic silent bug of driver-API launches). It reports as an sm_90 device
+ * with 132 SMs and 227 KiB of opt-in shared memory, like an H100/H200.
+ */
+public final class DryRunDriver implements CudaDriver {
+    private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+([A-Za-z0-9_]+)\\s*\\(([^)]*)\\)", Pattern.DOTALL);
+    private static final Pattern PARAM = Pattern.compile("\\.param\\s+(?:\\.align\\s+(\\d+)\\s+)?\\.([a-z]+)(\\d+)\\s+[A-Za-z0-9_]+(?:\\[(\\d+)\\])?");
+
+    /** A kernel's parameters: sizes in bytes, in order. */
+    record Signature(String name, int[] sizes) {}
+
+    /** One checked launch. */
+    public record Launch(String kernel, int[] grid, int[] block, int sharedBytes) {}
+
+    private final Map<Long, Arena> live = new ConcurrentHashMap<>();
+    private final Map<String, Map<String, Signature>> modules = new ConcurrentHashMap<>();
+    private final Map<String, Integer> sharedOptIn = new ConcurrentHashMap<>();
+    private final List<Launch> launches = Collections.synchronizedList(new ArrayList<>());
+    private final DeviceMemory memory = new DeviceMemory() {
+        @Override public long allocate(long bytes) {
+            Arena a = Arena.ofShared();
+            MemorySegment s = a.allocate(Math.max(bytes, 1), 256);
+            live.put(s.address(), a);
+            return s.address();
+        }
+
+        @Override public void free(long address) {
+            Arena a = live.remove(address);
+            if (a == null) throw new IllegalStateException("dry run: free of an address that was never allocated: 0x" + Long.toHexString(address));
+            a.close();
+        }
+    };
+
+    DryRunDriver() {}
+
+    /** Every launch checked so far, in order. */
+    public List<Launch> launches() { return List.copyOf(launches); }
+
+    /** The kernel names launched so far. */
+    public List<String> kernelsLaunched() {
+        synchronized (launches) {
+            return launches.stream().map(Launch::kernel).distinct().toList();
+        }
+    }
+
+    public void clear() { launches.clear(); }
+
+    @Override public String name() { return "dry run (no GPU)"; }
+
+    @Override public long totalMemory() { return 80L << 30; }
+
+    @Override public int computeCapability() { return 90; }
+
+    @Override public int multiprocessors() { return 132; }
+
+    @Override public int maxSharedOptin() { return 227 * 1024; }
+
+    @Override public void makeCurrent() {}
+
+    @Override public long streamHandle() { return 0; }
+
+    @Override public DeviceMemory memory() { return memory; }
+
+    private static MemorySegment at(long address, long bytes) { return MemorySegment.ofAddress(address).reinterpret(bytes); }
+
+    @Override public void zero(long address, long bytes) { at(address, bytes).fill((byte) 0); }
+
+    @Override public void copyDeviceToDevice(long src, long dst, long bytes) { MemorySegment.copy(at(src, bytes), 0, at(dst, bytes), 0, bytes); }
+
+    @Override public void copyToDevice(MemorySegment src, long srcOffset, long dst, long bytes) { MemorySegment.copy(src, srcOffset, at(dst, bytes), 0, bytes); }
+
+    @Override public void copyToHost(long src, MemorySegment dst, long dstOffset, long bytes) { MemorySegment.copy(at(src, bytes), 0, dst, dstOffset, bytes); }
+
+    @Override public void synchronize(String where) {}
+
+    @Override public long[] memoryInfo() { return new long[] {totalMemory(), totalMemory()}; }
+
+    /** Parses the entries and parameter sizes of a PTX text. */
+    static Map<String, Signature> signatures(String ptx) {
+        Map<String, Signature> out = new LinkedHashMap<>();
+        Matcher m = ENTRY.matcher(ptx);
+        while (m.find()) {
+            List<Integer> sizes = new ArrayList<>();
+            Matcher p = PARAM.matcher(m.group(2));
+            while (p.find()) {
+                int bits = Integer.parseInt(p.group(3));
+                int count = p.group(4) == null ? 1 : Integer.parseInt(p.group(4));
+                sizes.add(bits / 8 * count);
+            }
+            out.put(m.group(1), new Signature(m.group(1), sizes.stream().mapToInt(Integer::intValue).toArray()));
+        }
+        return out;
+    }
+
+    @Override public Object function(PtxSource owner, String module, String function) {
+        Map<String, Signature> sigs = modules.computeIfAbsent(owner.name() + "/" + module, k -> {
+            byte[] ptx = PtxModules.load(owner, module, computeCapability());
+            return signatures(new String(ptx, 0, ptx.length - 1, StandardCharsets.US_ASCII));
+        });
+        Signature s = sigs.get(function);
+        if (s == null) throw new IllegalStateException("dry run: kernel '" + function + "' is not in module '" + module + "' (entries: " + sigs.keySet() + ")");
+        return s;
+    }
+
+    @Override public void setMaxDynamicShared(Object function, String name, int bytes) { sharedOptIn.merge(name, bytes, Math::max); }
+
+    @Override public void launch(Object function, String name, int[] grid, int[] block, int sharedBytes, ByteBuffer params, int[] offsets,
+                                 int[] sizes, int argc) {
+        Signature s = (Signature) function;
+        if (argc != s.sizes().length) {
+            throw new IllegalStateException("dry run: " + name + " takes " + s.sizes().length + " arguments " + java.util.Arrays.toString(s.sizes())
+                    + " (bytes), the launch passed " + argc + " " + java.util.Arrays.toString(java.util.Arrays.copyOf(sizes, argc)));
+        }
+        for (int i = 0; i < argc; i++) {
+            if (sizes[i] != s.sizes()[i]) {
+                throw new IllegalStateException("dry run: " + name + " argument " + i + " is " + s.sizes()[i] + " bytes in the PTX, the launch passed "
+                        + sizes[i] + " (all: PTX " + java.util.Arrays.toString(s.sizes()) + ", launch "
+                        + java.util.Arrays.toString(java.util.Arrays.copyOf(sizes, argc)) + ")");
+            }
+        }
+        if ((long) block[0] * block[1] * block[2] > 1024) throw new IllegalStateException("dry run: " + name + " block exceeds 1024 threads");
+        if (grid[0] <= 0 || grid[1] <= 0 || grid[2] <= 0) throw new IllegalStateException("dry run: " + name + " empty grid");
+        if (sharedBytes > Math.max(48 * 1024, sharedOptIn.getOrDefault(name, 0))) {
+            throw new IllegalStateException("dry run: " + name + " asks for " + sharedBytes + " B of dynamic shared memory without opting in");
+        }
+        launches.add(new Launch(name, grid.clone(), block.clone(), sharedBytes));
+    }
+
+    /** Checks a column-major GEMM's leading dimensions as cuBLAS would (CUBLAS_STATUS_INVALID_VALUE otherwise). */
+    void checkGemm(int transA, int transB, int m, int n, int k, int lda, int ldb, int ldc, int batch) {
+        int rowsA = transA == Cublas.OP_N ? m : k, rowsB = transB == Cublas.OP_N ? k : n;
+        if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < Math.max(1, rowsA) || ldb < Math.max(1, rowsB) || ldc < Math.max(1, m)) {
+            throw new IllegalStateException("dry run: cublasGemmStridedBatchedEx would reject m=" + m + " n=" + n + " k=" + k + " lda=" + lda
+                    + " ldb=" + ldb + " ldc=" + ldc + " (ops " + transA + "," + transB + ")");
+        }
+        launches.add(new Launch("cublasGemmStridedBatchedEx", new int[] {m, n, k}, new int[] {batch, 1, 1}, 0));
+    }
+}

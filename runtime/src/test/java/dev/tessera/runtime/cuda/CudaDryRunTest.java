@@ -1,0 +1,144 @@
+package dev.tessera.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Device;
+import dev.tessera.runtime.Functional;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+import dev.tessera.runtime.TesseraException;
+
+/**
+ * The host side of every CUDA runtime op, on a machine without a GPU: on a dry-run device each launch is checked
+ * against its kernel's PTX signature (the entry exists; argument count and sizes match; block, grid and shared
+ * memory limits) instead of running. Values are not checked here (nothing runs); the gpu suite checks them.
+ */
+class CudaDryRunTest {
+    static final Device DRY = Device.cuda(7);
+    static DryRunDriver driver;
+
+    @BeforeAll
+    static void install() {
+        Assumptions.assumeFalse(PtxModules.index(PtxSource.RUNTIME).isEmpty(), "no PTX in this build (no nvcc): nothing to check launches against");
+        driver = CudaDevice.installDryRun(7);
+    }
+
+    private static void launched(String... kernels) {
+        List<String> seen = driver.kernelsLaunched();
+        for (String k : kernels) {
+            assertTrue(seen.stream().anyMatch(s -> s.startsWith(k)), "no launch of " + k + "* among " + seen);
+        }
+    }
+
+    @Test
+    void ptxSignaturesAreParsed() {
+        var sigs = DryRunDriver.signatures(".visible .entry k_f32(\n .param .u64 k_f32_param_0,\n .param .u32 k_f32_param_1,\n"
+                + " .param .align 8 .b8 k_f32_param_2[136],\n .param .f64 k_f32_param_3\n)\n{\n}");
+        assertEquals(List.of(8, 4, 136, 8), java.util.Arrays.stream(sigs.get("k_f32").sizes()).boxed().toList());
+    }
+
+    @Test
+    void aLaunchThatDoesNotMatchItsKernelIsCaught() {
+        CudaDevice d = CudaDevice.get(7);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> d.kernel("device", "empty_any").grid(1).block(32).i32(3).launch());
+        assertTrue(e.getMessage().contains("empty_any takes 0 arguments"), e.getMessage());
+        IllegalStateException missing = assertThrows(IllegalStateException.class, () -> d.kernel("device", "no_such_kernel_f32"));
+        assertTrue(missing.getMessage().contains("'no_such_kernel_f32' is not in module 'device'"), missing.getMessage());
+        IllegalArgumentException shared = assertThrows(IllegalArgumentException.class,
+                () -> d.kernel("device", "empty_any").grid(1).block(32).sharedBytes(64 * 1024).launch());
+        assertTrue(shared.getMessage().contains("exceeds the kernel's limit"), shared.getMessage());
+    }
+
+    @Test
+    void elementwiseOpsLaunchMatchingKernels() {
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(1);
+            Tensor a = Tensor.randn(g, 6, 10).to(DRY), b = Tensor.randn(g, 10).to(DRY);
+            a.add(b).mul(a).sub(2).div(b.add(3)).exp().log1p().tanh().sigmoid().relu().gelu().silu().abs().sqrt().clamp(-1, 1).pow(2);
+            a.t().contiguous().maximum(a.t());
+            a.where(a.lt(b), a.neg());
+            a.where(a.gt(Tensor.zeros(DType.F32, DRY)), b);
+            for (DType t : DType.values()) a.to(t).to(DType.F32);
+            a.to(DType.BF16).add(a.to(DType.BF16));
+            a.to(DType.I64).add(a.to(DType.I64));
+            Tensor.full(3, DType.F32, DRY, 4, 4);
+            Tensor.zeros(DType.BF16, DRY, 5);
+            a.to(Device.cpu());
+            launched("binary", "unary", "compare", "fill", "copy");
+        }
+    }
+
+    @Test
+    void rowOpsAndTheirGradientsLaunchMatchingKernels() {
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(2);
+            Tensor x = Tensor.randn(g, 8, 33).to(DRY).detach().requiresGrad(true);
+            Tensor w = Tensor.ones(33).to(DRY).detach().requiresGrad(true), bias = Tensor.zeros(DType.F32, DRY, 33).requiresGrad(true);
+            Tensor y = x.softmax(-1).add(x.logSoftmax(-1)).add(Functional.layerNorm(x, w, bias, 1e-5)).add(Functional.rmsNorm(x, w, 1e-6));
+            y.sum().backward();
+            x.max(new int[] {1}, false);
+            x.argmax(1, false);
+            x.logsumexp(new int[] {1}, true);
+            Tensor.randn(g, 3, 100000).to(DRY).sum();
+            launched("reduce", "softmax", "norm_forward", "norm_backward");
+        }
+    }
+
+    @Test
+    void indexingScansConvAndRandomLaunchMatchingKernels() {
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(3);
+            Tensor x = Tensor.randn(g, 5, 7).to(DRY).detach().requiresGrad(true);
+            Tensor idx = Tensor.of(new long[] {0, 4, 2}, 3).to(DRY);
+            x.indexSelect(0, idx).sum().backward();
+            Tensor gi = Tensor.of(new long[] {1, 0, 6, 2, 3, 5, 4, 0, 1, 2}, 5, 2).to(DRY);
+            x.gather(1, gi);
+            x.cumsum(1);
+            x.cumprod(1);
+            Tensor c = Tensor.randn(g, 2, 9, 4).to(DRY).detach().requiresGrad(true);
+            Tensor cw = Tensor.randn(g, 4, 3).to(DRY).detach().requiresGrad(true);
+            Functional.causalConv1d(c, cw, Tensor.zeros(DType.F32, DRY, 4)).sum().backward();
+            Tensor.rand(g, DRY, 1000);
+            Tensor.randn(g, DRY, 1000);
+            Tensor logits = Tensor.randn(g, 4, 11).to(DRY).detach().requiresGrad(true);
+            Functional.crossEntropy(logits, Tensor.of(new long[] {1, 2, 3, 10}, 4)).backward();
+            launched("select_rows", "add_rows", "gather", "scan_rows", "conv1d", "uniform", "normal");
+        }
+    }
+
+    @Test
+    void matmulLayoutsReachCublasWithValidLeadingDimensions() {
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(4);
+            Tensor a = Tensor.randn(g, 3, 5, 7).to(DRY).detach().requiresGrad(true), w = Tensor.randn(g, 4, 7).to(DRY).detach().requiresGrad(true);
+            a.matmul(w.t()).sum().backward();
+            a.matmul(Tensor.randn(g, 7, 2).to(DRY));
+            a.to(DType.BF16).matmul(Tensor.randn(g, 3, 7, 6).to(DRY).to(DType.BF16));
+            Tensor.randn(g, 1, 7).to(DRY).matmul(Tensor.randn(g, 7, 1).to(DRY));
+            Tensor.randn(g, 8, 9).to(DRY).slice(0, 0, 8, 2).slice(1, 0, 9, 2).matmul(Tensor.randn(g, 5, 3).to(DRY));
+            launched("cublasGemmStridedBatchedEx");
+        }
+    }
+
+    @Test
+    void memoryComesBackWhenScopesClose() {
+        CudaDevice d = CudaDevice.get(7);
+        long before = d.memoryStats().allocatedBytes();
+        for (int i = 0; i < 20; i++) {
+            try (Scope s = Scope.open()) {
+                Tensor.ones(64, 64).to(DRY).add(1);
+            }
+        }
+        assertEquals(before, d.memoryStats().allocatedBytes());
+    }
+}
