@@ -173,4 +173,29 @@ class CudaDeviceTest {
             assertClose(x.t().matmul(Tensor.ones(32, 16).to(GPU)), w.grad(), 3e-2, "autocast gradient");
         }
     }
+
+    @Test
+    void fusedCrossEntropyMatchesTheCpuIncludingIgnoredTargets() {
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(8);
+            for (DType t : new DType[] {DType.F32, DType.F64, DType.BF16}) {
+                for (int c : new int[] {1, 7, 256, 5000}) {
+                    Tensor logits = Tensor.randn(g, 2, 9, c).mul(4).to(t);
+                    long[] tg = new long[18];
+                    for (int i = 0; i < tg.length; i++) tg[i] = i % 5 == 3 ? -100 : (i * 31L) % c;
+                    Tensor targets = Tensor.of(tg, 2, 9);
+                    for (var red : dev.tessera.runtime.Functional.Reduction.values()) {
+                        Tensor a = logits.detach().requiresGrad(true), b = logits.to(GPU).detach().requiresGrad(true);
+                        Tensor la = dev.tessera.runtime.Functional.crossEntropy(a, targets, -100, red);
+                        Tensor lb = dev.tessera.runtime.Functional.crossEntropy(b, targets, -100, red);
+                        double tol = t == DType.BF16 ? 2e-2 : 1e-5;
+                        assertClose(la.to(DType.F32), lb.to(DType.F32), tol, "loss " + t + " C=" + c + " " + red);
+                        la.sum().backward();
+                        lb.sum().backward();
+                        assertClose(a.grad().to(DType.F32), b.grad().to(DType.F32), tol, "grad " + t + " C=" + c + " " + red);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -112,7 +112,7 @@ class CudaDryRunTest {
             Tensor.randn(g, DRY, 1000);
             Tensor logits = Tensor.randn(g, 4, 11).to(DRY).detach().requiresGrad(true);
             Functional.crossEntropy(logits, Tensor.of(new long[] {1, 2, 3, 10}, 4)).backward();
-            launched("select_rows", "add_rows", "gather", "scan_rows", "conv1d", "uniform", "normal");
+            launched("select_rows", "add_rows", "gather", "scan_rows", "conv1d", "uniform", "normal", "cross_entropy_forward", "cross_entropy_backward");
         }
     }
 
