@@ -7,6 +7,7 @@ import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -43,8 +44,9 @@ import jdk.incubator.vector.VectorSpecies;
  * sequential backward's checkpoints). Pass 2 walks the chunks from the end; per chunk it builds the group's C, B and
  * C Bᵀ once, then per head computes the products above with {@link ChunkedScan#gemm} and {@link #gemmT} (a
  * transposed left operand), so again almost all work is small dense products. States are kept P×N here (rows of N,
- * padded to whole vectors). dB and dC are written per head and summed over each group's heads afterwards, and the
- * per-head sums (dA, dD, d dtBias) are added in a fixed order, as in {@link SelectiveScanCpu#backward}.
+ * padded to whole vectors). dB and dC are summed over the task's heads in the chunk's buffers and written once per
+ * group (per slice of heads when a group is split between tasks, those partial sums then added); the per-head sums
+ * (dA, dD, d dtBias) are added in a fixed order, as in {@link SelectiveScanCpu#backward}. Results are deterministic.
  */
 final class ChunkedScanBackward {
     private ChunkedScanBackward() {}
@@ -72,26 +74,30 @@ final class ChunkedScanBackward {
         Tensor dx = SelectiveScanCpu.alloc(p.yShape()), ddt = SelectiveScanCpu.alloc(p.batch, p.length, H);
         Tensor dz = p.has(Z) ? SelectiveScanCpu.alloc(p.yShape()) : null;
         Tensor dInit = p.has(INIT) ? SelectiveScanCpu.alloc(p.stateShape()) : null;
-        Tensor dbHead = SelectiveScanCpu.alloc(p.batch, p.length, H, p.stateSize);
-        Tensor dcHead = SelectiveScanCpu.alloc(p.batch, p.length, H, p.stateSize);
-        Out out = new Out(SelectiveScanCpu.mem(dy), KernelSupport.offset(dy),
-                dFinal == null ? null : SelectiveScanCpu.mem(dFinal), dFinal == null ? 0 : KernelSupport.offset(dFinal),
-                SelectiveScanCpu.mem(dx), SelectiveScanCpu.mem(ddt), dz == null ? null : SelectiveScanCpu.mem(dz),
-                dInit == null ? null : SelectiveScanCpu.mem(dInit), SelectiveScanCpu.mem(dbHead), SelectiveScanCpu.mem(dcHead),
-                new float[S * H], new float[S * H], new float[S * H]);
         int hpg = p.headsPerGroup(), units = S * p.groups;
         int slices = Math.min(hpg, Math.max(1, (2 * KernelSupport.cpuThreads() + units - 1) / units));
         int perSlice = (hpg + slices - 1) / slices;
+        // dB and dC summed over the heads of each task: one slice per group writes [B,L,G,N] directly, else one
+        // partial sum per slice, added below
+        int[] groupShape = {p.batch, p.length, p.groups, p.stateSize};
+        int[] partShape = slices == 1 ? groupShape : new int[] {slices, p.batch, p.length, p.groups, p.stateSize};
+        Tensor dbPart = SelectiveScanCpu.alloc(partShape), dcPart = SelectiveScanCpu.alloc(partShape);
+        Out out = new Out(SelectiveScanCpu.mem(dy), KernelSupport.offset(dy),
+                dFinal == null ? null : SelectiveScanCpu.mem(dFinal), dFinal == null ? 0 : KernelSupport.offset(dFinal),
+                SelectiveScanCpu.mem(dx), SelectiveScanCpu.mem(ddt), dz == null ? null : SelectiveScanCpu.mem(dz),
+                dInit == null ? null : SelectiveScanCpu.mem(dInit), SelectiveScanCpu.mem(dbPart), SelectiveScanCpu.mem(dcPart),
+                new float[S * H], new float[S * H], new float[S * H]);
         KernelSupport.parallelFor((long) units * slices, 1, (lo, hi) -> {
             Work w = new Work(p, in, out, perSlice);
             for (long task = lo; task < hi; task++) {
                 int unit = (int) (task / slices), slice = (int) (task % slices);
                 int s = unit / p.groups, g = unit % p.groups;
                 int h0 = g * hpg + slice * perSlice, h1 = Math.min((g + 1) * hpg, h0 + perSlice);
-                if (h0 < h1) w.run(s, g, h0, h1);
+                if (h0 < h1) w.run(s, g, h0, h1, (long) slice * p.batch * p.length);
             }
         });
-        return SelectiveScanCpu.gradients(p, dx, ddt, dz, dInit, dbHead, dcHead, out.dA, out.dD, out.dBias);
+        Tensor db = slices == 1 ? dbPart : dbPart.sum(0), dc = slices == 1 ? dcPart : dcPart.sum(0);
+        return SelectiveScanCpu.gradients(p, dx, ddt, dz, dInit, db, dc, out.dA, out.dD, out.dBias);
     }
 
     /** One thread's buffers: one chunk of one group, one head's products, and the task's states and adjoints. */
@@ -106,8 +112,8 @@ final class ChunkedScanBackward {
         final float[] xr, xs, gh, dyb, zb, xst;
         /** M, then V = M ∘ L in place; W = C Bᵀ ∘ L (Q×Q, lower; zero above the diagonal inside each block of 4 rows). */
         final float[] mm, w;
-        /** dX̃ (Q×Pp), dB and dC (Q×Nv), cin ∘ C (Q×Nv), Y (Q×Pp), G'ᵀ and Sᵀ (Nv×Pp). */
-        final float[] dxt, db, dc, cs, yb, gqt, sinT;
+        /** dX̃ (Q×Pp), dB and dC (Q×Nv) of one head and summed over the task's heads, cin ∘ C (Q×Nv), Y (Q×Pp), G'ᵀ and Sᵀ (Nv×Pp). */
+        final float[] dxt, db, dc, dbSum, dcSum, cs, yb, gqt, sinT;
         final float[] step, cin, delta, pre, lrow, psi, dxDelta, lv, uc;
         /** The task's adjoints G' (P×Nv each, rows of stride Nv, Pp rows). */
         final float[] adj;
@@ -128,7 +134,7 @@ final class ChunkedScanBackward {
             xr = new float[Q * Pp]; xs = new float[Q * Pp]; gh = new float[Q * Pp]; dyb = new float[Q * Pp]; zb = new float[Q * Pp];
             xst = new float[Pp * Q];
             mm = new float[Q * Q]; w = new float[Q * Q];
-            dxt = new float[Q * Pp]; db = new float[Q * Nv]; dc = new float[Q * Nv]; cs = new float[Q * Nv]; yb = new float[Q * Pp];
+            dxt = new float[Q * Pp]; db = new float[Q * Nv]; dc = new float[Q * Nv]; dbSum = new float[Q * Nv]; dcSum = new float[Q * Nv]; cs = new float[Q * Nv]; yb = new float[Q * Pp];
             gqt = new float[Nv * Pp]; sinT = new float[Nv * Pp];
             step = new float[Q]; cin = new float[Q]; delta = new float[Q]; pre = new float[Q]; lrow = new float[Q];
             psi = new float[Q]; dxDelta = new float[Q]; lv = new float[Q]; uc = new float[Q];
@@ -136,7 +142,8 @@ final class ChunkedScanBackward {
             accA = new float[heads]; accD = new float[heads]; accBias = new float[heads];
         }
 
-        void run(int s, int g, int h0, int h1) {
+        /** Heads [h0, h1) of group g in sequence s; dB and dC go to rows partRow0 + (batch row) of the partial sums. */
+        void run(int s, int g, int h0, int h1, long partRow0) {
             int start = p.seqStart[s], end = p.seqEnd[s], chunks = (end - start + Q - 1) / Q, nh = h1 - h0;
             long batchRow = (long) p.seqBatch[s] * p.length;
             int per = (chunks + 1) * ss; // one head's saved states
@@ -181,8 +188,15 @@ final class ChunkedScanBackward {
             for (int c = chunks - 1; c >= 0; c--) {
                 int c0 = start + c * Q, len = Math.min(Q, end - c0);
                 loadGroup(batchRow + c0, len, g, true);
+                Arrays.fill(dbSum, 0f);
+                Arrays.fill(dcSum, 0f);
                 for (int h = h0; h < h1; h++) {
                     chunk(batchRow + c0, len, h, h - h0, (h - h0) * per + c * ss);
+                }
+                for (int j = 0; j < len; j++) {
+                    long r = ((partRow0 + batchRow + c0 + j) * G + g) * N;
+                    SelectiveScanCpu.write(dbSum, j * Nv, out.db, r, N);
+                    SelectiveScanCpu.write(dcSum, j * Nv, out.dc, r, N);
                 }
             }
             for (int h = h0; h < h1; h++) {
@@ -226,20 +240,21 @@ final class ChunkedScanBackward {
                 float v = in.get(DT, r * H + h) + bias;
                 float d = (float) StepSize.of(v, p.softplus);
                 float a = (float) Math.exp(d * aH);
-                in.read(X, xi, xr, i * Pp, P);
-                for (int q = 0; q < P; q++) xs[i * Pp + q] = d * xr[i * Pp + q];
+                load(in.seg[X], in.off[X] + xi, xr, i * Pp, P);
+                FloatVector dv = FloatVector.broadcast(F, d);
+                for (int k = i * Pp, e = k + Pp; k < e; k += vl) FloatVector.fromArray(F, xr, k).mul(dv).intoArray(xs, k);
                 decayIn *= a;
                 cin[i] = decayIn;
                 step[i] = a;
                 delta[i] = d;
                 pre[i] = v;
                 if (grads) {
-                    MemorySegment.copy(out.dy, ValueLayout.JAVA_FLOAT, (out.dyOff + xi) * 4, dyb, i * Pp, P);
                     if (p.has(Z)) {
-                        in.read(Z, xi, zb, i * Pp, P);
+                        load(out.dy, out.dyOff + xi, dyb, i * Pp, P);
+                        load(in.seg[Z], in.off[Z] + xi, zb, i * Pp, P);
                         for (int q = 0; q < P; q++) gh[i * Pp + q] = dyb[i * Pp + q] * SelectiveScanCpu.silu(zb[i * Pp + q]);
                     } else {
-                        System.arraycopy(dyb, i * Pp, gh, i * Pp, P);
+                        load(out.dy, out.dyOff + xi, gh, i * Pp, P);
                     }
                 }
             }
@@ -331,11 +346,8 @@ final class ChunkedScanBackward {
                 uc[k] = dot(dc, k * Nv, cm, k * Nv, N);
             }
             for (int k0 = 0; k0 < rows; k0 += 4) ChunkedScan.gemm(mm, k0 * Q, Q, bm, 0, Nv, 0, Math.min(k0 + 4, len), dc, k0 * Nv, Nv, Nv, true);
-            for (int j = 0; j < len; j++) {
-                long r = ((row0 + j) * H + h) * N;
-                SelectiveScanCpu.write(db, j * Nv, out.db, r, N);
-                SelectiveScanCpu.write(dc, j * Nv, out.dc, r, N);
-            }
+            addTo(db, dbSum, len * Nv);
+            addTo(dc, dcSum, len * Nv);
             // ψ_j = (Y_diag part, in psi) + Σ_{k≥j} uc[k] + cin[ℓ−1]·⟨G', S⟩ + Σ_{i<j} lv[i]
             float carried = total * dot(adj, ga, saved, sin, ss);
             float tail = 0, head = 0;
@@ -372,6 +384,18 @@ final class ChunkedScanBackward {
             int s = srcOff + r * srcStride;
             for (int c = 0; c < cols; c++) dst[c * dstStride + r] = src[s + c];
         }
+    }
+
+    /** dst[off + k] = the float at index + k of seg, for k &lt; n. */
+    private static void load(MemorySegment seg, long index, float[] dst, int off, int n) {
+        int vl = F.length(), bound = F.loopBound(n), k = 0;
+        for (; k < bound; k += vl) FloatVector.fromMemorySegment(F, seg, (index + k) * 4, ByteOrder.nativeOrder()).intoArray(dst, off + k);
+        for (; k < n; k++) dst[off + k] = seg.getAtIndex(ValueLayout.JAVA_FLOAT, index + k);
+    }
+
+    /** sum[0 .. n) += v[0 .. n), n a whole number of vectors. */
+    private static void addTo(float[] v, float[] sum, int n) {
+        for (int k = 0; k < n; k += F.length()) FloatVector.fromArray(F, v, k).add(FloatVector.fromArray(F, sum, k)).intoArray(sum, k);
     }
 
     /** v[off .. off + n) *= f, n a whole number of vectors. */

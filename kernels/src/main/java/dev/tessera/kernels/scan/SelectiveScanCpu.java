@@ -401,7 +401,7 @@ final class SelectiveScanCpu {
         return s;
     }
 
-    /** Sums the per-task partials in task order and the per-head dB, dC over each group's heads. */
+    /** Sums the per-task partials in task order and the per-head dB, dC ([B,L,H,N], or already [B,L,G,N]) over each group's heads. */
     static Tensor[] gradients(ScanProblem p, Tensor dx, Tensor ddt, Tensor dz, Tensor dInit, Tensor dbHead, Tensor dcHead,
                                       float[] dA, float[] dD, float[] dBias) {
         int H = p.heads, na = p.aPerState ? p.stateSize : 1;
@@ -427,7 +427,7 @@ final class SelectiveScanCpu {
     }
 
     private static Tensor groupSum(ScanProblem p, Tensor perHead) {
-        if (p.groups == p.heads) return perHead;
+        if (p.groups == p.heads || perHead.size(2) == p.groups) return perHead; // already summed (the chunked backward)
         return perHead.reshape(p.batch, p.length, p.groups, p.headsPerGroup(), p.stateSize).sum(3);
     }
 }
