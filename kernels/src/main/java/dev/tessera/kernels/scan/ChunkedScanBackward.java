@@ -10,6 +10,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -108,8 +109,8 @@ final class ChunkedScanBackward {
         final int P, N, G, H, Pp, Nv, ss, vl;
         /** The group's C and B (Q rows of stride Nv), Bᵀ (Nv rows of stride Q) and C Bᵀ (Q×Q, lower triangle). */
         final float[] cm, bm, bt, cb;
-        /** One head's rows: x, X̃ = Δ·x, Ĝ, dy and z (Q rows of stride Pp), X̃ᵀ (Pp rows of stride Q). */
-        final float[] xr, xs, gh, dyb, zb, xst;
+        /** One head's rows: x, X̃ = Δ·x, Ĝ, dy, z and σ(z) (Q rows of stride Pp), X̃ᵀ (Pp rows of stride Q). */
+        final float[] xr, xs, gh, dyb, zb, sb, xst;
         /** M, then V = M ∘ L in place; W = C Bᵀ ∘ L (Q×Q, lower; zero above the diagonal inside each block of 4 rows). */
         final float[] mm, w;
         /** dX̃ (Q×Pp), dB and dC (Q×Nv) of one head and summed over the task's heads, cin ∘ C (Q×Nv), Y (Q×Pp), G'ᵀ and Sᵀ (Nv×Pp). */
@@ -131,7 +132,7 @@ final class ChunkedScanBackward {
             Nv = roundUp(N, vl);
             ss = Pp * Nv;
             cm = new float[Q * Nv]; bm = new float[Q * Nv]; bt = new float[Nv * Q]; cb = new float[Q * Q];
-            xr = new float[Q * Pp]; xs = new float[Q * Pp]; gh = new float[Q * Pp]; dyb = new float[Q * Pp]; zb = new float[Q * Pp];
+            xr = new float[Q * Pp]; xs = new float[Q * Pp]; gh = new float[Q * Pp]; dyb = new float[Q * Pp]; zb = new float[Q * Pp]; sb = new float[Q * Pp];
             xst = new float[Pp * Q];
             mm = new float[Q * Q]; w = new float[Q * Q];
             dxt = new float[Q * Pp]; db = new float[Q * Nv]; dc = new float[Q * Nv]; dbSum = new float[Q * Nv]; dcSum = new float[Q * Nv]; cs = new float[Q * Nv]; yb = new float[Q * Pp];
@@ -252,7 +253,12 @@ final class ChunkedScanBackward {
                     if (p.has(Z)) {
                         load(out.dy, out.dyOff + xi, dyb, i * Pp, P);
                         load(in.seg[Z], in.off[Z] + xi, zb, i * Pp, P);
-                        for (int q = 0; q < P; q++) gh[i * Pp + q] = dyb[i * Pp + q] * SelectiveScanCpu.silu(zb[i * Pp + q]);
+                        for (int k = i * Pp, e = k + Pp; k < e; k += vl) { // σ(z) kept for SiLU′ in dz; ĝ = dy·z·σ(z)
+                            FloatVector zv = FloatVector.fromArray(F, zb, k);
+                            FloatVector sv = FloatVector.broadcast(F, 1f).div(zv.neg().lanewise(VectorOperators.EXP).add(1f));
+                            sv.intoArray(sb, k);
+                            FloatVector.fromArray(F, dyb, k).mul(zv).mul(sv).intoArray(gh, k);
+                        }
                     } else {
                         load(out.dy, out.dyOff + xi, gh, i * Pp, P);
                     }
@@ -304,14 +310,16 @@ final class ChunkedScanBackward {
                     ChunkedScan.gemm(cs, k0 * Nv, Nv, sinT, 0, Pp, 0, N, yb, k0 * Pp, Pp, Pp, false);
                     ChunkedScan.gemm(w, k0 * Q, Q, xs, 0, Pp, 0, Math.min(k0 + 4, len), yb, k0 * Pp, Pp, Pp, true);
                 }
-                float[] dzRow = dxt; // free until dX̃ below
-                for (int k = 0; k < len; k++) {
+                FloatVector dv = FloatVector.broadcast(F, dSkip);
+                for (int k = 0; k < len; k++) { // dz = dy·ŷ·SiLU′(z), SiLU′(z) = σ(z)·(1 + z·(1 − σ(z)))
                     int o = k * Pp;
-                    for (int q = 0; q < P; q++) {
-                        float yhat = yb[o + q] + dSkip * xr[o + q];
-                        dzRow[q] = dyb[o + q] * yhat * SelectiveScanCpu.siluDerivative(zb[o + q]);
+                    for (int q = o, e = o + Pp; q < e; q += vl) {
+                        FloatVector yhat = FloatVector.fromArray(F, xr, q).fma(dv, FloatVector.fromArray(F, yb, q));
+                        FloatVector zv = FloatVector.fromArray(F, zb, q), sv = FloatVector.fromArray(F, sb, q);
+                        FloatVector d1 = zv.mul(sv.neg().add(1f)).add(1f).mul(sv);
+                        FloatVector.fromArray(F, dyb, q).mul(yhat).mul(d1).intoArray(yb, q);
                     }
-                    SelectiveScanCpu.write(dzRow, 0, out.dz, ((row0 + k) * H + h) * P, P);
+                    SelectiveScanCpu.write(yb, o, out.dz, ((row0 + k) * H + h) * P, P);
                 }
             }
             // dX̃ = diag(lend)·B G'ᵀ + Wᵀ Ĝ;  dx = Δ·dX̃ + D·ĝ;  x·dX̃ is dΔ's input part
@@ -408,7 +416,7 @@ final class ChunkedScanBackward {
         int vl = F.length(), bound = F.loopBound(n), k = 0;
         FloatVector acc = FloatVector.zero(F);
         for (; k < bound; k += vl) acc = FloatVector.fromArray(F, u, uOff + k).fma(FloatVector.fromArray(F, v, vOff + k), acc);
-        float s = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        float s = acc.reduceLanes(VectorOperators.ADD);
         for (; k < n; k++) s += u[uOff + k] * v[vOff + k];
         return s;
     }
