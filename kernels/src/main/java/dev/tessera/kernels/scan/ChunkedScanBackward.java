@@ -41,8 +41,8 @@ import jdk.incubator.vector.VectorSpecies;
  * everything (a = 0) its ψ is exactly 0, as in the sequential adjoint.
  *
  * <p>Structure: a task is (sequence, group, slice of the group's heads) as in the forward. Pass 1 runs the forward's
- * state recurrence chunk by chunk and keeps each chunk's incoming state (P×N per head and chunk: the memory of the
- * sequential backward's checkpoints). Pass 2 walks the chunks from the end; per chunk it builds the group's C, B and
+ * state recurrence chunk by chunk and keeps each chunk's incoming state (P×N per head and chunk, like the sequential
+ * backward's checkpoints, but for all of a task's heads at once: 4·P·N·(L/Q + 1) bytes per head of the task). Pass 2 walks the chunks from the end; per chunk it builds the group's C, B and
  * C Bᵀ once, then per head computes the products above with {@link ChunkedScan#gemm} and {@link #gemmT} (a
  * transposed left operand), so again almost all work is small dense products. States are kept P×N here (rows of N,
  * padded to whole vectors). dB and dC are summed over the task's heads in the chunk's buffers and written once per
@@ -147,8 +147,8 @@ final class ChunkedScanBackward {
         void run(int s, int g, int h0, int h1, long partRow0) {
             int start = p.seqStart[s], end = p.seqEnd[s], chunks = (end - start + Q - 1) / Q, nh = h1 - h0;
             long batchRow = (long) p.seqBatch[s] * p.length;
-            int per = (chunks + 1) * ss; // one head's saved states
-            if (saved.length < nh * per) saved = new float[nh * per];
+            int per = Math.multiplyExact(chunks + 1, ss); // one head's saved states
+            if (saved.length < Math.multiplyExact(nh, per)) saved = new float[nh * per];
             // Pass 1: the state before every chunk, by the forward's recurrence S ← cin[ℓ−1]·S + (lend ∘ X̃)ᵀ B.
             for (int h = h0; h < h1; h++) {
                 int o = (h - h0) * per;
