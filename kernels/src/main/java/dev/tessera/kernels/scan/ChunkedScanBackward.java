@@ -169,8 +169,8 @@ final class ChunkedScanBackward {
                         scaleRow(xs, j * Pp, Pp, last);
                         last *= step[j];
                     }
-                    float total = cin[len - 1];
-                    for (int k = 0; k < ss; k++) saved[to + k] = saved[from + k] * total;
+                    FloatVector total = FloatVector.broadcast(F, cin[len - 1]);
+                    for (int k = 0; k < ss; k += vl) FloatVector.fromArray(F, saved, from + k).mul(total).intoArray(saved, to + k);
                     for (int q0 = 0; q0 < Pp; q0 += 4) gemmT(xs, q0, Pp, bm, 0, Nv, 0, len, saved, to + q0 * Nv, Nv, Nv, true);
                 }
             }
@@ -327,19 +327,20 @@ final class ChunkedScanBackward {
             for (int j0 = 0; j0 < rows; j0 += 4) ChunkedScan.gemm(bm, j0 * Nv, Nv, gqt, 0, Pp, 0, N, dxt, j0 * Pp, Pp, Pp, false);
             for (int j = 0; j < len; j++) scaleRow(dxt, j * Pp, Pp, lrow[j]);
             for (int j0 = 0; j0 < rows; j0 += 4) gemmT(w, j0, Q, gh, 0, Pp, j0, len, dxt, j0 * Pp, Pp, Pp, true);
-            float dD = 0;
-            for (int j = 0; j < len; j++) {
+            FloatVector dDv = FloatVector.zero(F), skip = FloatVector.broadcast(F, dSkip);
+            for (int j = 0; j < len; j++) { // padding columns are zero in x, Ĝ and dX̃
                 int o = j * Pp;
-                float d = delta[j], xd = 0;
-                for (int q = 0; q < P; q++) {
-                    float gx = dxt[o + q], x = xr[o + q], gy = gh[o + q];
-                    xd += x * gx;
-                    dD += gy * x;
-                    dxt[o + q] = d * gx + dSkip * gy;
+                FloatVector d = FloatVector.broadcast(F, delta[j]), xd = FloatVector.zero(F);
+                for (int q = o, e = o + Pp; q < e; q += vl) {
+                    FloatVector gx = FloatVector.fromArray(F, dxt, q), x = FloatVector.fromArray(F, xr, q), gy = FloatVector.fromArray(F, gh, q);
+                    xd = x.fma(gx, xd);
+                    dDv = gy.fma(x, dDv);
+                    gx.fma(d, gy.mul(skip)).intoArray(dxt, q);
                 }
-                dxDelta[j] = xd;
+                dxDelta[j] = xd.reduceLanes(VectorOperators.ADD);
                 SelectiveScanCpu.write(dxt, o, out.dx, ((row0 + j) * H + h) * P, P);
             }
+            float dD = dDv.reduceLanes(VectorOperators.ADD);
             // dB = diag(lend)·X̃ G' + Vᵀ C; lv[j] = lend[j]·X̃_j·(G'·B_j)
             for (int j0 = 0; j0 < rows; j0 += 4) ChunkedScan.gemm(xs, j0 * Pp, Pp, adj, ga, Nv, 0, P, db, j0 * Nv, Nv, Nv, false);
             for (int j = 0; j < len; j++) {
