@@ -27,10 +27,14 @@ class ChunkedScanTest {
         assertTrue(ChunkedScanBackward.applies(ScanProblem.of("t", f.f32[0], f.f32[1], f.f32[2], f.f32[3], f.f32[4], null)));
     }
 
-    /** Several chunk boundaries for the state gradient; six heads of one group, cut into slices of two per task. */
+    /**
+     * Several chunk boundaries for the state gradient; six heads of one group cut into slices of two per task (one
+     * slice empty), and two groups of two heads with one head per task (dB, dC summed over slices).
+     */
     @Test
     void gradientsAcrossManyChunksWithSlicedHeads() {
         SelectiveScanFastTest.compare("L=4Q+7, H=6", new ScanFixture(49, 1, 4 * Q + 7, 6, 5, 1, 9).all().draw());
+        SelectiveScanFastTest.compare("L=3Q+1, H=4, G=2", new ScanFixture(52, 1, 3 * Q + 1, 4, 3, 2, 17).all().draw());
     }
 
     /** An initial state and a gate without a final state; sequences of length 1 and Q, and one ending on a chunk edge. */
