@@ -42,12 +42,13 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Structure: a task is (sequence, group, slice of the group's heads) as in the forward. Pass 1 runs the forward's
  * state recurrence chunk by chunk and keeps each chunk's incoming state (P×N per head and chunk, like the sequential
- * backward's checkpoints, but for all of a task's heads at once: 4·P·N·(L/Q + 1) bytes per head of the task). Pass 2 walks the chunks from the end; per chunk it builds the group's C, B and
- * C Bᵀ once, then per head computes the products above with {@link ChunkedScan#gemm} and {@link #gemmT} (a
- * transposed left operand), so again almost all work is small dense products. States are kept P×N here (rows of N,
- * padded to whole vectors). dB and dC are summed over the task's heads in the chunk's buffers and written once per
- * group (per slice of heads when a group is split between tasks, those partial sums then added); the per-head sums
- * (dA, dD, d dtBias) are added in a fixed order, as in {@link SelectiveScanCpu#backward}. Results are deterministic.
+ * backward's checkpoints, but for all of a task's heads at once: 4·P·N·(L/Q + 1) bytes per head of the task). Pass 2
+ * walks the chunks from the end; per chunk it builds the group's C, B and C Bᵀ once, then per head computes the
+ * products above with {@link ChunkedScan#gemm} and {@link #gemmT} (a transposed left operand), so again almost all work
+ * is small dense products. States are kept P×N here (rows of N, padded to whole vectors). dB and dC are summed over the
+ * task's heads in the chunk's buffers and written once per group (per slice of heads when a group is split between
+ * tasks, those partial sums then added); the per-head sums (dA, dD, d dtBias) are added in a fixed order, as in {@link
+ * SelectiveScanCpu#backward}. Results are deterministic.
  */
 final class ChunkedScanBackward {
     private ChunkedScanBackward() {}
@@ -113,7 +114,10 @@ final class ChunkedScanBackward {
         final float[] xr, xs, gh, dyb, zb, sb, xst;
         /** M, then V = M ∘ L in place; W = C Bᵀ ∘ L (Q×Q, lower; zero above the diagonal inside each block of 4 rows). */
         final float[] mm, w;
-        /** dX̃ (Q×Pp), dB and dC (Q×Nv) of one head and summed over the task's heads, cin ∘ C (Q×Nv), Y (Q×Pp), G'ᵀ and Sᵀ (Nv×Pp). */
+        /**
+         * dX̃ (Q×Pp); dB and dC (Q×Nv) of one head and summed over the task's heads; cin ∘ C (Q×Nv); Y (Q×Pp); G'ᵀ and
+         * Sᵀ (Nv×Pp).
+         */
         final float[] dxt, db, dc, dbSum, dcSum, cs, yb, gqt, sinT;
         final float[] step, cin, delta, pre, lrow, psi, dxDelta, lv, uc;
         /** The task's adjoints G' (P×Nv each, rows of stride Nv, Pp rows). */
@@ -132,10 +136,12 @@ final class ChunkedScanBackward {
             Nv = roundUp(N, vl);
             ss = Pp * Nv;
             cm = new float[Q * Nv]; bm = new float[Q * Nv]; bt = new float[Nv * Q]; cb = new float[Q * Q];
-            xr = new float[Q * Pp]; xs = new float[Q * Pp]; gh = new float[Q * Pp]; dyb = new float[Q * Pp]; zb = new float[Q * Pp]; sb = new float[Q * Pp];
+            xr = new float[Q * Pp]; xs = new float[Q * Pp]; gh = new float[Q * Pp];
+            dyb = new float[Q * Pp]; zb = new float[Q * Pp]; sb = new float[Q * Pp];
             xst = new float[Pp * Q];
             mm = new float[Q * Q]; w = new float[Q * Q];
-            dxt = new float[Q * Pp]; db = new float[Q * Nv]; dc = new float[Q * Nv]; dbSum = new float[Q * Nv]; dcSum = new float[Q * Nv]; cs = new float[Q * Nv]; yb = new float[Q * Pp];
+            dxt = new float[Q * Pp]; yb = new float[Q * Pp];
+            db = new float[Q * Nv]; dc = new float[Q * Nv]; dbSum = new float[Q * Nv]; dcSum = new float[Q * Nv]; cs = new float[Q * Nv];
             gqt = new float[Nv * Pp]; sinT = new float[Nv * Pp];
             step = new float[Q]; cin = new float[Q]; delta = new float[Q]; pre = new float[Q]; lrow = new float[Q];
             psi = new float[Q]; dxDelta = new float[Q]; lv = new float[Q]; uc = new float[Q];
