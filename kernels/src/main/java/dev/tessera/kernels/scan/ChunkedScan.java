@@ -42,7 +42,7 @@ import jdk.incubator.vector.VectorSpecies;
  * builds them once per chunk for its heads.
  *
  * <p>Used for the forward when A is [H]; the Mamba-1 form (A [H,N]) keeps the sequential kernel, since a per-state
- * decay does not factor out of C Bᵀ. The backward is the sequential adjoint of {@link SelectiveScanCpu}.
+ * decay does not factor out of C Bᵀ. The backward of the same form is {@link ChunkedScanBackward}, in the same chunks.
  */
 final class ChunkedScan {
     private ChunkedScan() {}

@@ -24,8 +24,9 @@ import jdk.incubator.vector.VectorSpecies;
  * dB and dC are first written per head and summed over each group's heads afterwards, so no two tasks write the same
  * element; dA, dD and d dtBias are per-task partial sums added in a fixed order (deterministic results).
  *
- * <p>For a scalar A per head (Mamba-2) the forward runs {@link ChunkedScan}, the chunked SSD form, instead; the
- * sequential forward here serves the per-state A of the Mamba-1 form, and the backward serves both.
+ * <p>For a scalar A per head (Mamba-2) the forward runs {@link ChunkedScan} and the backward
+ * {@link ChunkedScanBackward}, the chunked SSD form, instead; the sequential kernels here serve the per-state A of the
+ * Mamba-1 form (and both directions when the chunked path is switched off).
  *
  * <p>Vectors live in local variables only: stored in arrays or fields they are boxed and the kernel is 40× slower.
  */
@@ -258,6 +259,7 @@ final class SelectiveScanCpu {
     // ------------------------------------------------------------------------------------------------ backward
 
     static Tensor[] backward(ScanProblem p, Tensor dyIn, Tensor dFinalIn) {
+        if (ChunkedScanBackward.applies(p)) return ChunkedScanBackward.backward(p, dyIn, dFinalIn);
         Raw in = new Raw(p);
         int H = p.heads, P = p.headDim, N = p.stateSize, S = p.sequences(), na = p.aPerState ? N : 1;
         Tensor dy = dyIn.to(DType.F32).contiguous();
@@ -399,8 +401,8 @@ final class SelectiveScanCpu {
         return s;
     }
 
-    /** Sums the per-task partials in task order and the per-head dB, dC over each group's heads. */
-    private static Tensor[] gradients(ScanProblem p, Tensor dx, Tensor ddt, Tensor dz, Tensor dInit, Tensor dbHead, Tensor dcHead,
+    /** Sums the per-task partials in task order and the per-head dB, dC ([B,L,H,N], or already [B,L,G,N]) over each group's heads. */
+    static Tensor[] gradients(ScanProblem p, Tensor dx, Tensor ddt, Tensor dz, Tensor dInit, Tensor dbHead, Tensor dcHead,
                                       float[] dA, float[] dD, float[] dBias) {
         int H = p.heads, na = p.aPerState ? p.stateSize : 1;
         float[] sumA = new float[H * na], sumD = new float[H], sumBias = new float[H];
@@ -425,7 +427,7 @@ final class SelectiveScanCpu {
     }
 
     private static Tensor groupSum(ScanProblem p, Tensor perHead) {
-        if (p.groups == p.heads) return perHead;
+        if (p.groups == p.heads || perHead.size(2) == p.groups) return perHead; // already summed (the chunked backward)
         return perHead.reshape(p.batch, p.length, p.groups, p.headsPerGroup(), p.stateSize).sum(3);
     }
 }

@@ -11,7 +11,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The chunked SSD forward ({@link ChunkedScan}, chunk Q) against the float64 reference around chunk boundaries:
  * lengths Q−1, Q, Q+1, 2Q+3, packed sequences that start inside a chunk, odd P and N (padding), groups with
- * several heads, and step sizes that change by orders of magnitude inside one chunk. Gradients are compared too.
+ * several heads, and step sizes that change by orders of magnitude inside one chunk. Gradients are compared too: for
+ * a scalar A they come from the chunked backward ({@link ChunkedScanBackward}), whose state gradient crosses every
+ * chunk boundary and whose tasks split a group's heads into slices.
  */
 class ChunkedScanTest {
     private static final int Q = ChunkedScan.Q;
@@ -21,6 +23,41 @@ class ChunkedScanTest {
         ScanFixture f = new ScanFixture(40, 1, 10, 2, 3, 1, 4).draw();
         assertTrue(ChunkedScan.enabled);
         assertTrue(ChunkedScan.applies(ScanProblem.of("t", f.f32[0], f.f32[1], f.f32[2], f.f32[3], f.f32[4], null)));
+        assertTrue(ChunkedScanBackward.enabled);
+        assertTrue(ChunkedScanBackward.applies(ScanProblem.of("t", f.f32[0], f.f32[1], f.f32[2], f.f32[3], f.f32[4], null)));
+    }
+
+    /**
+     * Several chunk boundaries for the state gradient; six heads of one group cut into slices of two per task (one
+     * slice empty), and two groups of two heads with one head per task (dB, dC summed over slices).
+     */
+    @Test
+    void gradientsAcrossManyChunksWithSlicedHeads() {
+        SelectiveScanFastTest.compare("L=4Q+7, H=6", new ScanFixture(49, 1, 4 * Q + 7, 6, 5, 1, 9).all().draw());
+        SelectiveScanFastTest.compare("L=3Q+1, H=4, G=2", new ScanFixture(52, 1, 3 * Q + 1, 4, 3, 2, 17).all().draw());
+    }
+
+    /** An initial state and a gate without a final state; sequences of length 1 and Q, and one ending on a chunk edge. */
+    @Test
+    void gradientsWithPackedEdgesAndNoFinalState() {
+        int l = 3 * Q + 2;
+        int[] cu = {0, 1, Q + 1, Q + 2, 2 * Q + 2, l};
+        ScanFixture f = new ScanFixture(50, 1, l, 2, 3, 1, 4).all().packed(cu);
+        f.withFinal = false;
+        SelectiveScanFastTest.compare("packed edges, no final", f.draw());
+    }
+
+    /** Extreme step sizes with every option: the decays' gradients (ψ) where steps keep or forget everything. */
+    @Test
+    void gradientsWithExtremeStepsAndEveryOption() {
+        ScanFixture f = new ScanFixture(51, 1, 2 * Q + 5, 2, 4, 1, 8);
+        f.withD = f.withZ = f.withInit = f.withFinal = true;
+        try (Scope s = Scope.open()) {
+            f.draw();
+            Generator g = new Generator(5);
+            f.f32[1] = Tensor.rand(g, 1, 2 * Q + 5, 2).mul(8).add(-6).mul(Math.log(10)).exp();
+            SelectiveScanFastTest.compare("dt 1e-6..1e2, all", f);
+        }
     }
 
     @Test
