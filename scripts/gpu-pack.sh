@@ -17,6 +17,10 @@ for m in runtime kernels nn models jmh; do
   "$JAVA_HOME/bin/jar" --create --file "$dest/app/$m.jar" -C "$m/target/classes" .
   [ -d "$m/target/test-classes" ] && "$JAVA_HOME/bin/jar" --create --file "$dest/app/$m-tests.jar" -C "$m/target/test-classes" .
 done
+# The jlinked JRE has no zip file system, so JUnit cannot scan jars there: list the gpu-tagged test classes here.
+grep -rl --include='*Test.java' '@Tag("gpu")' runtime/src/test/java kernels/src/test/java models/src/test/java \
+  | sed -E 's|^[a-z]+/src/test/java/||; s|\.java$||; s|/|.|g' | sort > "$dest/test-classes.txt"
+echo "$(wc -l < "$dest/test-classes.txt") gpu test classes listed in $dest/test-classes.txt"
 ./mvnw -B -q -pl jmh dependency:copy-dependencies -DoutputDirectory="$PWD/$dest/lib" -DincludeScope=runtime -DexcludeGroupIds=dev.tessera,org.bytedeco
 ./mvnw -B -q -pl runtime,models dependency:copy-dependencies -DoutputDirectory="$PWD/$dest/lib" -DincludeScope=test -DexcludeGroupIds=dev.tessera
 ./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory="$PWD/$dest/lib"
