@@ -43,9 +43,10 @@ interface CudaDriver {
 
     /**
      * Launches: {@code params} holds the arguments' bytes, argument i at {@code offsets[i]} with {@code sizes[i]}
-     * bytes, as {@link KernelLaunch} laid them out.
+     * bytes, as {@link KernelLaunch} laid them out; {@code pointers[i]} marks device-pointer arguments.
      */
-    void launch(Object function, String name, int[] grid, int[] block, int sharedBytes, ByteBuffer params, int[] offsets, int[] sizes, int argc);
+    void launch(Object function, String name, int[] grid, int[] block, int sharedBytes, ByteBuffer params, int[] offsets, int[] sizes,
+                boolean[] pointers, int argc);
 
     /** Free and total memory as the driver sees them. */
     long[] memoryInfo();

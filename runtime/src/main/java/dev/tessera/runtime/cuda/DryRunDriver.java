@@ -31,6 +31,7 @@ public final class DryRunDriver implements CudaDriver {
     public record Launch(String kernel, int[] grid, int[] block, int sharedBytes) {}
 
     private final Map<Long, Arena> live = new ConcurrentHashMap<>();
+    private final java.util.concurrent.ConcurrentSkipListMap<Long, Long> extents = new java.util.concurrent.ConcurrentSkipListMap<>();
     private final Map<String, Map<String, Signature>> modules = new ConcurrentHashMap<>();
     private final Map<String, Integer> sharedOptIn = new ConcurrentHashMap<>();
     private final List<Launch> launches = Collections.synchronizedList(new ArrayList<>());
@@ -39,12 +40,14 @@ public final class DryRunDriver implements CudaDriver {
             Arena a = Arena.ofShared();
             MemorySegment s = a.allocate(Math.max(bytes, 1), 256);
             live.put(s.address(), a);
+            extents.put(s.address(), Math.max(bytes, 1));
             return s.address();
         }
 
         @Override public void free(long address) {
             Arena a = live.remove(address);
             if (a == null) throw new IllegalStateException("dry run: free of an address that was never allocated: 0x" + Long.toHexString(address));
+            extents.remove(address);
             a.close();
         }
     };
@@ -123,8 +126,18 @@ public final class DryRunDriver implements CudaDriver {
     @Override public void setMaxDynamicShared(Object function, String name, int bytes) { sharedOptIn.merge(name, bytes, Math::max); }
 
     @Override public void launch(Object function, String name, int[] grid, int[] block, int sharedBytes, ByteBuffer params, int[] offsets,
-                                 int[] sizes, int argc) {
+                                 int[] sizes, boolean[] pointers, int argc) {
         Signature s = (Signature) function;
+        for (int i = 0; i < argc; i++) {
+            if (!pointers[i]) continue;
+            long p = params.getLong(offsets[i]);
+            var e = extents.floorEntry(p);
+            // A pointer may sit one past the end of its block (an empty tensor at the end of a storage).
+            if (p != 0 && (e == null || p > e.getKey() + e.getValue())) {
+                throw new IllegalStateException("dry run: " + name + " argument " + i + " = 0x" + Long.toHexString(p)
+                        + " is not inside any live device allocation (freed, host memory, or not an address)");
+            }
+        }
         if (argc != s.sizes().length) {
             throw new IllegalStateException("dry run: " + name + " takes " + s.sizes().length + " arguments " + java.util.Arrays.toString(s.sizes())
                     + " (bytes), the launch passed " + argc + " " + java.util.Arrays.toString(java.util.Arrays.copyOf(sizes, argc)));

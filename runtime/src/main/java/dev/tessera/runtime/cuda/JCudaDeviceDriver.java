@@ -167,7 +167,7 @@ final class JCudaDeviceDriver implements CudaDriver {
     private final ThreadLocal<Pointer[]> bases = new ThreadLocal<>();
 
     @Override public void launch(Object function, String name, int[] grid, int[] block, int sharedBytes, ByteBuffer params,
-                                 int[] offsets, int[] sizes, int argc) {
+                                 int[] offsets, int[] sizes, boolean[] pointers, int argc) {
         makeCurrent();
         Pointer base = Pointer.to(params);
         NativePointerObject[] slots = new NativePointerObject[argc];

@@ -20,6 +20,7 @@ public final class KernelLaunch {
     private final CudaDevice device;
     private final ByteBuffer params = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.nativeOrder());
     private final int[] offsets = new int[MAX_ARGS], sizes = new int[MAX_ARGS];
+    private final boolean[] pointers = new boolean[MAX_ARGS];
     private Object function;
     private String name;
     private int argc, gx, gy, gz, bx, by, bz, shared, sharedLimit;
@@ -74,12 +75,17 @@ public final class KernelLaunch {
         if (at + size > BUFFER_BYTES) throw new IllegalStateException(name + ": kernel arguments exceed " + BUFFER_BYTES + " bytes");
         params.position(at + size);
         offsets[argc] = at;
+        pointers[argc] = false;
         sizes[argc++] = size;
         return at;
     }
 
     /** A device pointer (address in bytes, offset already applied). */
-    public KernelLaunch ptr(long address) { params.putLong(slot(8, 8), address); return this; }
+    public KernelLaunch ptr(long address) {
+        params.putLong(slot(8, 8), address);
+        pointers[argc - 1] = true;
+        return this;
+    }
 
     public KernelLaunch i32(int v) { params.putInt(slot(4, 4), v); return this; }
 
@@ -103,7 +109,7 @@ public final class KernelLaunch {
             throw new IllegalArgumentException(name + ": " + shared + " B of dynamic shared memory exceeds the kernel's limit of " + sharedLimit
                     + " B; call CudaDevice.allowSharedMemory first");
         }
-        device.driver().launch(function, name, new int[] {gx, gy, gz}, new int[] {bx, by, bz}, shared, params, offsets, sizes, argc);
+        device.driver().launch(function, name, new int[] {gx, gy, gz}, new int[] {bx, by, bz}, shared, params, offsets, sizes, pointers, argc);
         if (CudaDevice.SYNC_EACH_LAUNCH) device.synchronize("after " + name);
     }
 }

@@ -57,6 +57,11 @@ class CudaDryRunTest {
         IllegalArgumentException shared = assertThrows(IllegalArgumentException.class,
                 () -> d.kernel("device", "empty_any").grid(1).block(32).sharedBytes(64 * 1024).launch());
         assertTrue(shared.getMessage().contains("exceeds the kernel's limit"), shared.getMessage());
+        try (DeviceBuffer ok = d.temporary(64)) {
+            IllegalStateException wild = assertThrows(IllegalStateException.class, () -> d.kernel("cross_entropy", "cross_entropy_forward_f32")
+                    .grid(1).block(32).ptr(ok.address()).ptr(0x1234).i64(1).i32(1).i64(-100).ptr(ok.address()).ptr(ok.address()).launch());
+            assertTrue(wild.getMessage().contains("argument 1 = 0x1234 is not inside any live device allocation"), wild.getMessage());
+        }
     }
 
     @Test
