@@ -12,7 +12,7 @@ public final class CudaCrossEntropy {
      */
     public static void forward(CudaDevice d, DeviceOperand x, long targets, int rows, int c, long ignore, DeviceOperand loss, DeviceOperand lse) {
         if (rows == 0) return;
-        int blocks = (int) Math.min((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 64L * d.multiprocessorCount());
+        int blocks = (int) Math.max(1, Math.min(((long) rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 64L * Math.max(1, d.multiprocessorCount())));
         d.kernel("cross_entropy", "cross_entropy_forward_" + x.suffix()).grid(blocks).block(THREADS)
                 .ptr(x.address()).ptr(targets).i64(rows).i32(c).i64(ignore).ptr(loss.address()).ptr(lse.address()).launch();
     }
@@ -22,7 +22,7 @@ public final class CudaCrossEntropy {
                                 DeviceOperand dx) {
         long n = (long) rows * c;
         if (n == 0) return;
-        int blocks = (int) Math.min((n + THREADS - 1) / THREADS, 32L * d.multiprocessorCount());
+        int blocks = (int) Math.max(1, Math.min((n + THREADS - 1) / THREADS, 32L * Math.max(1, d.multiprocessorCount())));
         d.kernel("cross_entropy", "cross_entropy_backward_" + x.suffix()).grid(blocks).block(THREADS)
                 .ptr(x.address()).ptr(targets).ptr(lse.address()).ptr(g.address()).i64(rows).i32(c).i64(ignore).ptr(dx.address()).launch();
     }
