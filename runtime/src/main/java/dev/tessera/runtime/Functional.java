@@ -116,10 +116,11 @@ public final class Functional {
             Backend.of(x).normForward(xc, wc, bc, out, mean, rstd, eps, rms);
         }
         boolean hasW = w != null, hasB = b != null;
+        DType biasType = hasB ? b.dtype : null; // the bias gradient has the bias's dtype, not the input's
         return Autograd.record(op, out, new Tensor[] {x, w, b}, new Tensor[] {x, w, mean, rstd}, (g, s) -> {
             Tensor dx = Tensor.allocate(s[0].dtype, s[0].shape, s[0].device());
             Tensor dw = hasW ? Tensor.allocate(s[1].dtype, s[1].shape, s[1].device(), true) : null;
-            Tensor db = hasB ? Tensor.allocate(s[0].dtype, new int[] {d}, s[0].device(), true) : null;
+            Tensor db = hasB ? Tensor.allocate(biasType, new int[] {d}, s[0].device(), true) : null;
             try (Scope sc = Scope.open()) {
                 Tensor xc = s[0].contiguous(), gc = g.contiguous(), wc = hasW ? s[1].contiguous() : null;
                 Backend.of(xc).normBackward(xc, wc, gc, s[2], s[3], rms, dx, dw, db);

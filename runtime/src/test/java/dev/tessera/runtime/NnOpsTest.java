@@ -258,4 +258,17 @@ class NnOpsTest {
         assertThrows(IllegalArgumentException.class, () -> Functional.causalConv1d(Tensor.zeros(1, 2, 3), Tensor.zeros(2, 2), null));
         assertThrows(IllegalArgumentException.class, () -> Functional.causalConv1d(Tensor.zeros(1, 2, 3), Tensor.zeros(3, 2), Tensor.zeros(2)));
     }
+
+    @Test
+    void layerNormGradientsTakeTheDtypeOfTheirParameter() {
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.randn(new Generator(4), 3, 5).requiresGrad(true);
+            Tensor w = Tensor.ones(DType.F64, 5).requiresGrad(true), b = Tensor.zeros(DType.F64, 5).requiresGrad(true);
+            Functional.layerNorm(x, w, b, 1e-5).to(DType.F32).sum().backward();
+            assertEquals(DType.F32, x.grad().dtype());
+            assertEquals(DType.F64, w.grad().dtype());
+            assertEquals(DType.F64, b.grad().dtype());
+            assertEquals(3.0, b.grad().get(0), 1e-12); // d sum / d bias = number of rows
+        }
+    }
 }
