@@ -42,8 +42,18 @@ final class FlashAttentionCuda {
     /** Output and logsumexp into {@code out}, {@code lse} (zero-filled, on the device), by the best path. */
     static void forward(Geometry g, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor lpq, Tensor lpk, Tensor out, Tensor lse) {
         if (decodeEligible(g)) decode(g, q, k, v, g.kLen, out, lse);
-        else if (fastEligible(g)) forwardFast(g, q, k, v, out, lse);
+        else if (fastEligible(g) && aligned16(q, k, v, out)) forwardFast(g, q, k, v, out, lse);
         else forwardGeneral(g, q, k, v, bias, lpq, lpk, out, lse);
+    }
+
+    /**
+     * The tensor-core kernel copies rows with 16-byte cp.async and stores O as 4-byte pairs: a contiguous view whose
+     * storage offset is not a multiple of 8 BF16 elements (a slice of a flat buffer) would fault there, so such
+     * inputs take the general kernel instead.
+     */
+    private static boolean aligned16(Tensor... ts) {
+        for (Tensor t : ts) if ((t.deviceAddress() & 15) != 0) return false;
+        return true;
     }
 
     private static CudaDevice device(Tensor t) { return CudaDevice.get(t.device().index()); }
@@ -121,6 +131,8 @@ final class FlashAttentionCuda {
     static void forwardFast(Geometry g, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse) {
         if (!fastEligible(g)) throw new IllegalArgumentException(Geometry.OP + ": the tensor-core path needs BF16, head dim 64 or 128 and no "
                 + "bias, window, existence or cuSeqlens");
+        if (!aligned16(q, k, v, out)) throw new IllegalArgumentException(Geometry.OP + ": the tensor-core path needs q, k, v and the output "
+                + "16-byte aligned on the device");
         CudaDevice d = device(q);
         String fn = "fa_forward_mma" + g.headDim + "_bf16";
         int shared = 3 * MMA_ROWS * g.headDim * 2;
