@@ -43,6 +43,12 @@ interface Backend {
     /** Reduces each row of a contiguous [rows, n] tensor into out[rows]. */
     void reduceRows(ReduceKind kind, Tensor x, int rows, int n, Tensor out);
 
+    /**
+     * out[c] = Σ_r x[r, c] for a contiguous [n, cols] x (a sum over leading dims) with out of x's dtype; returns false
+     * when this backend has no such kernel and the caller should use {@link #reduceRows} on a transposed copy.
+     */
+    default boolean sumLeading(Tensor x, int n, int cols, Tensor out) { return false; }
+
     /** Batched C[b] = A[b]·B[b]: a [batch,m,k], b [batch,k,n] with any strides (batch stride 0 broadcasts); out contiguous. */
     void matmul(Tensor a, Tensor b, Tensor out);
 

@@ -58,6 +58,14 @@ final class CpuBackend implements Backend {
         if (t0 != 0) Profiler.stop("reduce." + kind, t0);
     }
 
+    @Override public boolean sumLeading(Tensor x, int n, int cols, Tensor out) {
+        if (x.dtype != DType.F32 && x.dtype != DType.F64) return false;
+        long t0 = Profiler.start();
+        dev.tessera.runtime.cpu.ColumnSum.sum(x.operand(), n, cols, out.operand());
+        if (t0 != 0) Profiler.stop("reduce.SUM_leading", t0);
+        return true;
+    }
+
     @Override public void matmul(Tensor a, Tensor b, Tensor out) {
         long t0 = Profiler.start();
         int batch = out.shape[0], m = out.shape[1], n = out.shape[2], k = a.shape[2];

@@ -39,12 +39,27 @@ final class Reductions {
             Tensor out = Tensor.allocate(outType, outShape, x.device(), n == 0);
             if (rows == 0 || n == 0) return out; // sum over nothing is 0
             try (Scope s = Scope.open()) {
+                // Sums over leading dims of a dense tensor (bias gradients: [B·L, D] → [D]) add rows in place where the
+                // backend can, instead of transposing the whole tensor for a row reduction.
+                if (kind == ReduceKind.SUM && outType == x.dtype && x.isContiguous() && reducesLeadingDims(red)
+                        && Backend.of(x).sumLeading(x, (int) n, (int) rows, out)) {
+                    return out;
+                }
                 Tensor rowsView = x.permute(order).contiguous().reshape((int) rows, (int) n);
                 Tensor flat = out.view(new int[] {(int) rows}, new long[] {1}, out.offset);
                 Backend.of(x).reduceRows(kind, rowsView, (int) rows, (int) n, flat);
             }
             return out;
         }
+    }
+
+    /** True when the reduced dims are exactly a non-empty prefix and at least one dim is kept. */
+    private static boolean reducesLeadingDims(boolean[] red) {
+        int p = 0;
+        while (p < red.length && red[p]) p++;
+        if (p == 0 || p == red.length) return false;
+        for (int i = p; i < red.length; i++) if (red[i]) return false;
+        return true;
     }
 
     static double sumRaw(Tensor x) {

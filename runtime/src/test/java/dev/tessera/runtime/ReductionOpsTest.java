@@ -178,4 +178,26 @@ class ReductionOpsTest {
         assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(0, 3).max(new int[] {0}, false));
         values(Tensor.zeros(0, 3).sum(0), new int[] {3}, new double[] {0, 0, 0}, 0);
     }
+
+    @Test
+    void sumsOverLeadingDimsAddRowsInOrder() {
+        try (Scope s = Scope.open()) {
+            for (DType t : new DType[] {DType.F32, DType.F64}) {
+                for (int cols : new int[] {1, 15, 16, 37, 600}) {
+                    Tensor x = Tensor.randn(new Generator(cols), 3, 50, cols).to(t);
+                    double[] v = x.toDoubleArray();
+                    double[] got = x.sum(new int[] {0, 1}, false).toDoubleArray();
+                    double[] kept = x.sum(new int[] {0, 1}, true).toDoubleArray();
+                    for (int c = 0; c < cols; c++) {
+                        double want = 0;
+                        for (int r = 0; r < 150; r++) want += v[r * cols + c];
+                        org.junit.jupiter.api.Assertions.assertEquals(want, got[c], t == DType.F32 ? 1e-4 : 1e-12, t + " cols " + cols + " col " + c);
+                        org.junit.jupiter.api.Assertions.assertEquals(got[c], kept[c], 0.0);
+                    }
+                    // The same bits every time: rows are added in order, whatever the threads.
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(got, x.sum(new int[] {0, 1}, false).toDoubleArray(), 0.0);
+                }
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 package dev.tessera.kernels.attention;
 
+import dev.tessera.kernels.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -191,7 +192,7 @@ final class TileKernels {
         v1.intoArray(s, o + LANES);
         v2.intoArray(s, o + 2 * LANES);
         v3.intoArray(s, o + 3 * LANES);
-        float sum = v0.add(v1).add(v2.add(v3)).reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(v0.add(v1).add(v2.add(v3)));
         float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
         l[r] = l[r] * alpha + sum;
         m[r] = mNew;

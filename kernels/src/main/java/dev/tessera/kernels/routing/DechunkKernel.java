@@ -1,5 +1,6 @@
 package dev.tessera.kernels.routing;
 
+import dev.tessera.kernels.Lanes;
 import dev.tessera.runtime.spi.KernelSupport;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -137,7 +138,7 @@ final class DechunkKernel {
             acc[j] += g;
             tail = Math.fma(g, zbar.get(ValueLayout.JAVA_FLOAT, zB + 4L * j), tail);
         }
-        return dot.reduceLanes(VectorOperators.ADD) + tail;
+        return Lanes.sum(dot) + tail;
     }
 
     /** At chunk k's boundary (acc = dz̄_k): dẑ_k = P·acc; returns dP = ⟨acc, ẑ_k − z̄_{k−1}⟩; then acc ← (1 − P)·acc. */
@@ -162,6 +163,6 @@ final class DechunkKernel {
             tail = Math.fma(a, diff, tail);
             acc[j] = a * keep;
         }
-        return dot.reduceLanes(VectorOperators.ADD) + tail;
+        return Lanes.sum(dot) + tail;
     }
 }

@@ -1,5 +1,6 @@
 package dev.tessera.kernels.scan;
 
+import dev.tessera.kernels.Lanes;
 import static dev.tessera.kernels.scan.ScanProblem.*;
 
 import dev.tessera.runtime.DType;
@@ -343,10 +344,10 @@ final class ChunkedScanBackward {
                     dDv = gy.fma(x, dDv);
                     gx.fma(d, gy.mul(skip)).intoArray(dxt, q);
                 }
-                dxDelta[j] = xd.reduceLanes(VectorOperators.ADD);
+                dxDelta[j] = Lanes.sum(xd);
                 SelectiveScanCpu.write(dxt, o, out.dx, ((row0 + j) * H + h) * P, P);
             }
-            float dD = dDv.reduceLanes(VectorOperators.ADD);
+            float dD = Lanes.sum(dDv);
             // dB = diag(lend)·X̃ G' + Vᵀ C; lv[j] = lend[j]·X̃_j·(G'·B_j)
             for (int j0 = 0; j0 < rows; j0 += 4) ChunkedScan.gemm(xs, j0 * Pp, Pp, adj, ga, Nv, 0, P, db, j0 * Nv, Nv, Nv, false);
             for (int j = 0; j < len; j++) {
@@ -423,7 +424,7 @@ final class ChunkedScanBackward {
         int vl = F.length(), bound = F.loopBound(n), k = 0;
         FloatVector acc = FloatVector.zero(F);
         for (; k < bound; k += vl) acc = FloatVector.fromArray(F, u, uOff + k).fma(FloatVector.fromArray(F, v, vOff + k), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc);
         for (; k < n; k++) s += u[uOff + k] * v[vOff + k];
         return s;
     }

@@ -1,5 +1,6 @@
 package dev.tessera.kernels.scan;
 
+import dev.tessera.kernels.Lanes;
 import static dev.tessera.kernels.scan.ScanProblem.*;
 
 import dev.tessera.runtime.DType;
@@ -218,7 +219,7 @@ final class SelectiveScanCpu {
                     s.intoArray(st, r + n);
                     acc = s.fma(FloatVector.fromArray(F, c, n), acc);
                 }
-                float yq = acc.reduceLanes(VectorOperators.ADD);
+                float yq = Lanes.sum(acc);
                 for (; n < N; n++) {
                     float s = Math.fma(b[n], xd, st[r + n] * a);
                     st[r + n] = s;
@@ -238,7 +239,7 @@ final class SelectiveScanCpu {
                     s.intoArray(st, r + n);
                     acc = s.fma(FloatVector.fromArray(F, c, n), acc);
                 }
-                float yq = acc.reduceLanes(VectorOperators.ADD);
+                float yq = Lanes.sum(acc);
                 for (; n < N; n++) {
                     float s = Math.fma(b[n], xd, st[r + n] * decay[n]);
                     st[r + n] = s;
@@ -380,7 +381,7 @@ final class SelectiveScanCpu {
                 FloatVector decayed = perState ? G.mul(FloatVector.fromArray(F, decay, n)) : G.mul(av);
                 decayed.intoArray(adj, r + n);
             }
-            float dxs = dxAcc.reduceLanes(VectorOperators.ADD);
+            float dxs = Lanes.sum(dxAcc);
             for (; n < N; n++) {
                 float G = adj[r + n] + gy[q] * c[n];
                 dxs += G * b[n];

@@ -26,7 +26,7 @@ final class VectorNorm {
         if (!rms) {
             FloatVector acc = FloatVector.zero(S);
             for (int i = 0; i < vn; i += l) acc = acc.add(ld(x, xo + i));
-            double sum = acc.reduceLanes(VectorOperators.ADD);
+            double sum = Lanes.sum(acc);
             for (int i = vn; i < d; i++) sum += x.getAtIndex(Elements.F, xo + i);
             mu = sum / d;
         }
@@ -36,7 +36,7 @@ final class VectorNorm {
             FloatVector c = ld(x, xo + i).sub(m);
             sq = c.fma(c, sq);
         }
-        double var = sq.reduceLanes(VectorOperators.ADD);
+        double var = Lanes.sum(sq);
         for (int i = vn; i < d; i++) {
             double c = x.getAtIndex(Elements.F, xo + i) - mu;
             var += c * c;
@@ -76,7 +76,7 @@ final class VectorNorm {
             if (aw != null) g.fma(xh, FloatVector.fromArray(S, aw, i)).intoArray(aw, i);
             if (ab != null) g.add(FloatVector.fromArray(S, ab, i)).intoArray(ab, i);
         }
-        double meanG = sG.reduceLanes(VectorOperators.ADD), meanGX = sGX.reduceLanes(VectorOperators.ADD);
+        double meanG = Lanes.sum(sG), meanGX = Lanes.sum(sGX);
         for (int i = vn; i < d; i++) {
             double g = dy.getAtIndex(Elements.F, go + i), xh = (x.getAtIndex(Elements.F, xo + i) - mu) * rs;
             double gw = w == null ? g : g * w.getAtIndex(Elements.F, wo + i);

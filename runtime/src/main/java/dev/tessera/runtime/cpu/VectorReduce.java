@@ -22,7 +22,7 @@ final class VectorReduce {
             a0 = a0.add(FloatVector.fromMemorySegment(S, m, b + i * 4L, NO));
             a1 = a1.add(FloatVector.fromMemorySegment(S, m, b + (i + w) * 4L, NO));
         }
-        double s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        double s = Lanes.sumDouble(a0.add(a1));
         for (int i = vn; i < len; i++) s += m.getAtIndex(Elements.F, start + i);
         return s;
     }

@@ -37,7 +37,7 @@ final class VectorSoftmax {
                 sv = sv.add(ev);
             }
         }
-        double sum = sv.reduceLanes(VectorOperators.ADD);
+        double sum = Lanes.sum(sv);
         for (int i = vn; i < n; i++) {
             float ev = (float) Math.exp(x.getAtIndex(Elements.F, xo + i) - max);
             if (!log) o.setAtIndex(Elements.F, oo + i, ev);
