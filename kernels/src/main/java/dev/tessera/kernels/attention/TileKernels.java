@@ -1,6 +1,6 @@
 package dev.tessera.kernels.attention;
 
-import dev.tessera.kernels.Lanes;
+import dev.tessera.runtime.spi.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;

@@ -1,6 +1,6 @@
 package dev.tessera.kernels.routing;
 
-import dev.tessera.kernels.Lanes;
+import dev.tessera.runtime.spi.Lanes;
 import dev.tessera.runtime.spi.KernelSupport;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -1,6 +1,6 @@
 package dev.tessera.kernels.scan;
 
-import dev.tessera.kernels.Lanes;
+import dev.tessera.runtime.spi.Lanes;
 import static dev.tessera.kernels.scan.ScanProblem.*;
 
 import dev.tessera.runtime.DType;

@@ -1,5 +1,6 @@
 package dev.tessera.runtime.cpu;
 
+import dev.tessera.runtime.spi.Lanes;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;

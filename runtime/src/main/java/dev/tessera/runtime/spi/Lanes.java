@@ -1,13 +1,13 @@
-package dev.tessera.kernels;
+package dev.tessera.runtime.spi;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Deterministic horizontal sums for the fused kernels' Vector API paths: {@code reduceLanes(ADD)} leaves the order
- * unspecified and the interpreter and C2 differ, so results could change in the last bit when a method is compiled
- * mid-run. These add the lanes in one fixed order in every tier.
+ * Deterministic horizontal sums. {@code reduceLanes(ADD)} leaves the order of the additions unspecified, and the
+ * interpreter and the C2 intrinsic do use different orders, so a result could change in the last bit when a method
+ * got compiled mid-run (breaking bit-identical resumes). These add the lanes in one fixed order in every tier.
  */
 public final class Lanes {
     private Lanes() {}
@@ -35,4 +35,7 @@ public final class Lanes {
         for (float x : a) s += x;
         return s;
     }
+
+    /** Σ lanes, as {@link #sum} (float adds), widened to double. */
+    public static double sumDouble(FloatVector v) { return sum(v); }
 }
