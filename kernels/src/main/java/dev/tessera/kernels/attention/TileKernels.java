@@ -1,6 +1,7 @@
 package dev.tessera.kernels.attention;
 
 import dev.tessera.runtime.spi.Lanes;
+import dev.tessera.runtime.spi.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -184,10 +185,10 @@ final class TileKernels {
             return;
         }
         FloatVector mv = FloatVector.broadcast(SPECIES, mNew);
-        v0 = v0.sub(mv).lanewise(VectorOperators.EXP);
-        v1 = v1.sub(mv).lanewise(VectorOperators.EXP);
-        v2 = v2.sub(mv).lanewise(VectorOperators.EXP);
-        v3 = v3.sub(mv).lanewise(VectorOperators.EXP);
+        v0 = VectorMath.exp(v0.sub(mv));
+        v1 = VectorMath.exp(v1.sub(mv));
+        v2 = VectorMath.exp(v2.sub(mv));
+        v3 = VectorMath.exp(v3.sub(mv));
         v0.intoArray(s, o);
         v1.intoArray(s, o + LANES);
         v2.intoArray(s, o + 2 * LANES);
@@ -216,7 +217,7 @@ final class TileKernels {
         }
         FloatVector lv = FloatVector.broadcast(SPECIES, lse);
         for (int c = 0; c < BC; c += LANES) {
-            FloatVector.fromArray(SPECIES, s, o + c).sub(lv).lanewise(VectorOperators.EXP).intoArray(s, o + c);
+            VectorMath.exp(FloatVector.fromArray(SPECIES, s, o + c).sub(lv)).intoArray(s, o + c);
         }
     }
 

@@ -1,17 +1,17 @@
 package dev.tessera.kernels.scan;
 
-import dev.tessera.runtime.spi.Lanes;
 import static dev.tessera.kernels.scan.ScanProblem.*;
 
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
+import dev.tessera.runtime.spi.Lanes;
+import dev.tessera.runtime.spi.VectorMath;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -262,7 +262,7 @@ final class ChunkedScanBackward {
                         load(in.seg[Z], in.off[Z] + xi, zb, i * Pp, P);
                         for (int k = i * Pp, e = k + Pp; k < e; k += vl) { // σ(z) kept for SiLU′ in dz; ĝ = dy·z·σ(z)
                             FloatVector zv = FloatVector.fromArray(F, zb, k);
-                            FloatVector sv = FloatVector.broadcast(F, 1f).div(zv.neg().lanewise(VectorOperators.EXP).add(1f));
+                            FloatVector sv = FloatVector.broadcast(F, 1f).div(VectorMath.exp(zv.neg()).add(1f));
                             sv.intoArray(sb, k);
                             FloatVector.fromArray(F, dyb, k).mul(zv).mul(sv).intoArray(gh, k);
                         }

@@ -1,11 +1,11 @@
 package dev.tessera.kernels.swiglu;
 
 import dev.tessera.runtime.spi.KernelSupport;
+import dev.tessera.runtime.spi.VectorMath;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /** The fast F32 SwiGLU: Vector API rows, parallel over rows on the runtime's pool. */
@@ -23,7 +23,7 @@ final class SwiGluCpu {
                 for (int i = 0; i < vn; i += w) {
                     FloatVector u = FloatVector.fromMemorySegment(S, x, ub + i * 4L, NO);
                     FloatVector g = FloatVector.fromMemorySegment(S, x, gb + i * 4L, NO);
-                    FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+                    FloatVector silu = g.div(VectorMath.exp(g.neg()).add(1f));
                     u.mul(silu).intoMemorySegment(y, yb + i * 4L, NO);
                 }
                 for (int i = vn; i < f; i++) {
@@ -43,7 +43,7 @@ final class SwiGluCpu {
                     FloatVector u = FloatVector.fromMemorySegment(S, x, ub + i * 4L, NO);
                     FloatVector g = FloatVector.fromMemorySegment(S, x, gb + i * 4L, NO);
                     FloatVector d = FloatVector.fromMemorySegment(S, dy, db + i * 4L, NO);
-                    FloatVector sg = FloatVector.broadcast(S, 1f).div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+                    FloatVector sg = FloatVector.broadcast(S, 1f).div(VectorMath.exp(g.neg()).add(1f));
                     d.mul(g).mul(sg).intoMemorySegment(dx, ob + i * 4L, NO);
                     // σ(g)·(1 + g·(1 − σ(g)))
                     FloatVector dsilu = sg.mul(g.mul(sg.neg().add(1f)).add(1f));

@@ -1,11 +1,8 @@
 package dev.tessera.runtime.cpu;
 
 import static jdk.incubator.vector.VectorOperators.ABS;
-import static jdk.incubator.vector.VectorOperators.EXP;
-import static jdk.incubator.vector.VectorOperators.LOG;
-import static jdk.incubator.vector.VectorOperators.LOG1P;
-import static jdk.incubator.vector.VectorOperators.TANH;
 
+import dev.tessera.runtime.spi.VectorMath;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
@@ -15,6 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * SIMD rows for F32. Each op has its own loop so that every vector operator is a JIT-time constant
  * (a non-constant operator is not intrinsified and runs tens of times slower).
  * Returns false for ops without a SIMD form; the caller then runs its scalar loop.
+ * log, log1p and tanh have none on purpose: the Vector API's forms give different bits in C2 than in the
+ * interpreter, and results must not depend on how warm the JIT is (exp goes through {@link VectorMath}).
  */
 final class VectorElementwise {
     private VectorElementwise() {}
@@ -29,10 +28,7 @@ final class VectorElementwise {
         switch (op) {
             case NEG -> { for (int i = 0; i < vn; i += w) ld(x, xb, i).neg().intoMemorySegment(o, ob + i * 4L, NO); }
             case ABS -> { for (int i = 0; i < vn; i += w) ld(x, xb, i).lanewise(ABS).intoMemorySegment(o, ob + i * 4L, NO); }
-            case EXP -> { for (int i = 0; i < vn; i += w) ld(x, xb, i).lanewise(EXP).intoMemorySegment(o, ob + i * 4L, NO); }
-            case LOG -> { for (int i = 0; i < vn; i += w) ld(x, xb, i).lanewise(LOG).intoMemorySegment(o, ob + i * 4L, NO); }
-            case LOG1P -> { for (int i = 0; i < vn; i += w) ld(x, xb, i).lanewise(LOG1P).intoMemorySegment(o, ob + i * 4L, NO); }
-            case TANH -> { for (int i = 0; i < vn; i += w) ld(x, xb, i).lanewise(TANH).intoMemorySegment(o, ob + i * 4L, NO); }
+            case EXP -> { for (int i = 0; i < vn; i += w) VectorMath.exp(ld(x, xb, i)).intoMemorySegment(o, ob + i * 4L, NO); }
             case SQRT -> { for (int i = 0; i < vn; i += w) ld(x, xb, i).sqrt().intoMemorySegment(o, ob + i * 4L, NO); }
             case RSQRT -> {
                 for (int i = 0; i < vn; i += w) FloatVector.broadcast(S, 1f).div(ld(x, xb, i).sqrt()).intoMemorySegment(o, ob + i * 4L, NO);
@@ -41,13 +37,13 @@ final class VectorElementwise {
             case SIGMOID -> {
                 for (int i = 0; i < vn; i += w) {
                     FloatVector v = ld(x, xb, i);
-                    FloatVector.broadcast(S, 1f).div(v.neg().lanewise(EXP).add(1f)).intoMemorySegment(o, ob + i * 4L, NO);
+                    FloatVector.broadcast(S, 1f).div(VectorMath.exp(v.neg()).add(1f)).intoMemorySegment(o, ob + i * 4L, NO);
                 }
             }
             case SILU -> {
                 for (int i = 0; i < vn; i += w) {
                     FloatVector v = ld(x, xb, i);
-                    v.div(v.neg().lanewise(EXP).add(1f)).intoMemorySegment(o, ob + i * 4L, NO);
+                    v.div(VectorMath.exp(v.neg()).add(1f)).intoMemorySegment(o, ob + i * 4L, NO);
                 }
             }
             case AFFINE -> { for (int i = 0; i < vn; i += w) ld(x, xb, i).fma(a, b).intoMemorySegment(o, ob + i * 4L, NO); }

@@ -1,6 +1,7 @@
 package dev.tessera.runtime.cpu;
 
 import dev.tessera.runtime.spi.Lanes;
+import dev.tessera.runtime.spi.VectorMath;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
@@ -29,11 +30,11 @@ final class VectorSoftmax {
         FloatVector sv = FloatVector.zero(S);
         if (log) {
             for (int i = 0; i < vn; i += w) {
-                sv = sv.add(FloatVector.fromMemorySegment(S, x, xb + i * 4L, NO).sub(max).lanewise(VectorOperators.EXP));
+                sv = sv.add(VectorMath.exp(FloatVector.fromMemorySegment(S, x, xb + i * 4L, NO).sub(max)));
             }
         } else { // store the exponentials so the last pass only scales
             for (int i = 0; i < vn; i += w) {
-                FloatVector ev = FloatVector.fromMemorySegment(S, x, xb + i * 4L, NO).sub(max).lanewise(VectorOperators.EXP);
+                FloatVector ev = VectorMath.exp(FloatVector.fromMemorySegment(S, x, xb + i * 4L, NO).sub(max));
                 ev.intoMemorySegment(o, ob + i * 4L, NO);
                 sv = sv.add(ev);
             }
