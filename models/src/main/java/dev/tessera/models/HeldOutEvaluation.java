@@ -13,8 +13,11 @@ import java.util.List;
  * ({@link ByteCorpus#evaluationWindows}), framed as in training ({@link ContextWindows}); no gradients.
  */
 public final class HeldOutEvaluation {
-    /** Mean bits per byte over {@code bytes} predicted bytes, and the mean bytes per chunk of each stage. */
-    public record Result(double bitsPerByte, double[] bytesPerChunk, long bytes) {}
+    /**
+     * Mean bits per byte over {@code bytes} predicted bytes, the mean bytes per chunk of each stage, and where the
+     * boundaries fell ({@link BoundaryPlacement}).
+     */
+    public record Result(double bitsPerByte, double[] bytesPerChunk, long bytes, BoundaryPlacement placement) {}
 
     private HeldOutEvaluation() {}
 
@@ -29,6 +32,7 @@ public final class HeldOutEvaluation {
         double nats = 0;
         long bytes = 0;
         double[] chunks = new double[model.stages()];
+        BoundaryPlacement placement = new BoundaryPlacement(model.stages());
         boolean wasTraining = model.module().isTraining();
         model.module().eval();
         try (Grad.Region g = Grad.noGrad()) {
@@ -41,6 +45,7 @@ public final class HeldOutEvaluation {
                     nats += Functional.crossEntropy(p.logits(), b.targets(), -100, Functional.Reduction.SUM).item();
                     bytes += b.targets().numel();
                     for (int st = 0; st < chunks.length; st++) chunks[st] += p.boundaries().get(st).to(DType.F32).sum().item();
+                    if (!p.boundaries().isEmpty()) placement.add(b.inputs(), p.boundaries());
                 }
             }
         } finally {
@@ -48,6 +53,6 @@ public final class HeldOutEvaluation {
         }
         double[] bpc = new double[chunks.length];
         for (int st = 0; st < bpc.length; st++) bpc[st] = bytes / Math.max(1, chunks[st]);
-        return new Result(nats / bytes / Math.log(2), bpc, bytes);
+        return new Result(nats / bytes / Math.log(2), bpc, bytes, placement);
     }
 }

@@ -168,6 +168,8 @@ final class TrainCommand implements Callable<Integer> {
         if (r.heldOut() != null) {
             System.out.printf(Locale.ROOT, "held-out bits per byte %.4f%n", r.heldOut().bitsPerByte());
             if (r.heldOut().bytesPerChunk().length > 0) System.out.println("bytes per chunk " + BoundaryMarks.format(r.heldOut().bytesPerChunk()));
+            String placed = BoundaryMarks.placementLine(r.heldOut().placement());
+            if (placed != null) System.out.println(placed);
         }
         System.out.println("checkpoint " + r.checkpoint());
         System.out.println("metrics    " + out.resolve("metrics.jsonl") + " (charts: " + out.resolve("bpb.png") + ", ...)");

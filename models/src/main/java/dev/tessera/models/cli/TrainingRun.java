@@ -145,6 +145,10 @@ final class TrainingRun {
                     ev.put("step", step);
                     ev.put("bpb", lastEval.bitsPerByte());
                     for (int st = 0; st < lastEval.bytesPerChunk().length; st++) ev.put("bytes_per_chunk_" + st, lastEval.bytesPerChunk()[st]);
+                    for (int st = 0; st < lastEval.bytesPerChunk().length; st++) {
+                        double share = lastEval.placement().shareAtWordStarts(st); // NaN when a stage drew no boundary
+                        if (Double.isFinite(share)) ev.put("word_start_share_" + st, share);
+                    }
                     log.log(ev);
                     log.writeCharts(out);
                 }

@@ -163,11 +163,15 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
         return n;
     }
 
-    /** Built-in presets: {@code hnet-tiny} and {@code hnet-2stage-tiny} train in minutes on 2 CPU cores. */
+    /**
+     * Built-in presets: {@code hnet-tiny} and {@code hnet-2stage-tiny} train in minutes on 2 CPU cores. hnet-tiny has
+     * two Mamba layers on each side of its main network: in 5 minutes on 2 cores of Tiny Shakespeare that reached
+     * 2.16 held-out bits per byte against 2.23 with one (fewer, slower steps, but a better model).
+     */
     public static HNetConfig preset(String name) {
         return switch (name) {
             case "hnet-tiny" -> fromJson("""
-                    {"arch_layout": ["m1", ["T2"], "m1"], "d_model": [64, 96], "d_intermediate": [0, 192], "vocab_size": 256,
+                    {"arch_layout": ["m2", ["T2"], "m2"], "d_model": [64, 96], "d_intermediate": [0, 192], "vocab_size": 256,
                      "ssm_cfg": {"d_state": 16, "d_conv": 4, "expand": 2, "headdim": 16},
                      "attn_cfg": {"num_heads": [4, 4], "rotary_emb_dim": [8, 12], "window_size": [63, -1]}, "target_ratio": [4]}""");
             case "hnet-2stage-tiny" -> fromJson("""

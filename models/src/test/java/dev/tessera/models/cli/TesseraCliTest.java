@@ -133,6 +133,10 @@ class TesseraCliTest {
         double bpb = Double.parseDouble(m.group(1));
         assertTrue(bpb > 0 && bpb < 9, r.out());
         assertTrue(r.out().contains("bytes per chunk"), r.out());
+        Matcher share = Pattern.compile("boundaries at spaces or word starts (\\S+) % \\(stage 0\\) \\(all positions: (\\S+) %\\)").matcher(r.out());
+        assertTrue(share.find(), r.out());
+        double base = Double.parseDouble(share.group(2));
+        assertTrue(base > 10 && base < 60, "the tiny corpus's words are 2-9 letters: " + r.out());
     }
 
     @Test
