@@ -6,7 +6,6 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -17,16 +16,28 @@ import java.util.Map;
  * {@link #cacheLimit()} cached bytes are returned to the system, oldest first.
  */
 final class CpuAllocator {
-    /** One allocation from the C allocator. */
+    /**
+     * One allocation from the C allocator. While cached it sits in two intrusive lists: its size class's bin (most
+     * recently released first, so a hot block is reused while it is still in the CPU caches) and the eviction order
+     * (oldest release first). Both links are cut in O(1) when the block is reused or freed, so the bookkeeping stays
+     * as large as the cache, however many times blocks go round.
+     */
     static final class Block {
         final MemorySegment segment;
         final long classBytes;
         boolean cached;
+        Block binNext, binPrev;     // the size-class bin
+        Block newer, older;         // the eviction order
 
         Block(MemorySegment segment, long classBytes) {
             this.segment = segment;
             this.classBytes = classBytes;
         }
+    }
+
+    /** A size class's cached blocks, most recently released first. */
+    private static final class Bin {
+        Block head;
     }
 
     /**
@@ -71,9 +82,9 @@ final class CpuAllocator {
     }
 
     private static final long CACHE_LIMIT = Long.getLong("tessera.cpu.cacheBytes", 2L << 30);
-    private static final Map<Long, ArrayDeque<Block>> BINS = new HashMap<>();
-    private static final ArrayDeque<Block> FIFO = new ArrayDeque<>();
-    private static long cachedBytes;
+    private static final Map<Long, Bin> BINS = new HashMap<>();
+    private static Block oldest, newest; // the eviction order of cached blocks
+    private static long cachedBytes, cachedBlocks;
 
     private CpuAllocator() {}
 
@@ -90,12 +101,10 @@ final class CpuAllocator {
 
     static synchronized Block acquire(long bytes) {
         long cls = sizeClass(bytes);
-        ArrayDeque<Block> bin = BINS.get(cls);
-        while (bin != null && !bin.isEmpty()) {
-            Block b = bin.pop();
-            if (!b.cached) continue; // evicted earlier; stale entry
-            b.cached = false;
-            cachedBytes -= cls;
+        Bin bin = BINS.get(cls);
+        if (bin != null && bin.head != null) {
+            Block b = bin.head;
+            uncache(b, bin);
             return b;
         }
         return fresh(cls);
@@ -118,22 +127,44 @@ final class CpuAllocator {
         if (b.cached) throw new IllegalStateException("block released twice");
         b.cached = true;
         cachedBytes += b.classBytes;
-        BINS.computeIfAbsent(b.classBytes, k -> new ArrayDeque<>()).push(b);
-        FIFO.addLast(b);
+        cachedBlocks++;
+        Bin bin = BINS.computeIfAbsent(b.classBytes, k -> new Bin());
+        b.binNext = bin.head;
+        if (bin.head != null) bin.head.binPrev = b;
+        bin.head = b;
+        b.older = newest;
+        if (newest != null) newest.newer = b;
+        newest = b;
+        if (oldest == null) oldest = b;
         trim(CACHE_LIMIT);
     }
 
-    /** Returns cached blocks to the system until at most {@code limit} bytes stay cached. */
+    /** Takes a cached block out of its bin and out of the eviction order. */
+    private static void uncache(Block b, Bin bin) {
+        if (b.binPrev != null) b.binPrev.binNext = b.binNext;
+        else bin.head = b.binNext;
+        if (b.binNext != null) b.binNext.binPrev = b.binPrev;
+        if (b.older != null) b.older.newer = b.newer;
+        else oldest = b.newer;
+        if (b.newer != null) b.newer.older = b.older;
+        else newest = b.older;
+        b.binNext = b.binPrev = b.newer = b.older = null;
+        b.cached = false;
+        cachedBytes -= b.classBytes;
+        cachedBlocks--;
+    }
+
+    /** Returns cached blocks to the system, oldest release first, until at most {@code limit} bytes stay cached. */
     static synchronized void trim(long limit) {
-        while (cachedBytes > limit && !FIFO.isEmpty()) {
-            Block b = FIFO.pollFirst();
-            if (!b.cached) continue;
-            b.cached = false;
-            cachedBytes -= b.classBytes;
+        while (cachedBytes > limit && oldest != null) {
+            Block b = oldest;
+            uncache(b, BINS.get(b.classBytes));
             Native.free(b.segment);
         }
-        if (FIFO.size() > 4 * (BINS.size() + 16)) FIFO.removeIf(b -> !b.cached); // drop stale entries now and then
     }
 
     static synchronized long cachedBytes() { return cachedBytes; }
+
+    /** Number of cached blocks (for tests: the bookkeeping must not outgrow the cache). */
+    static synchronized long cachedBlocks() { return cachedBlocks; }
 }
