@@ -49,6 +49,25 @@ interface Backend {
      */
     default boolean sumLeading(Tensor x, int n, int cols, Tensor out) { return false; }
 
+    /**
+     * Whether this backend has the fused cross entropy below; without it the op composes log-softmax and gather
+     * (on the CPU those two passes are already SIMD rows, and the composition keeps one code path for every dtype).
+     */
+    default boolean hasFusedCrossEntropy() { return false; }
+
+    /**
+     * Fused cross entropy over the rows of a contiguous [rows, c] x with I64 class indices [rows]: loss[r] =
+     * logsumexp(x[r]) − x[r, t_r] (0 where t_r = ignoreIndex) and lse[r], both in the accumulation dtype.
+     */
+    default void crossEntropy(Tensor x, Tensor targets, int rows, int c, long ignoreIndex, Tensor loss, Tensor lse) {
+        throw new UnsupportedOperationException("cross_entropy: no fused kernel on " + x.device());
+    }
+
+    /** dx[r] = g[r]·(softmax(x[r]) − onehot(t_r)), 0 for ignored rows, from {@link #crossEntropy}'s lse. */
+    default void crossEntropyBackward(Tensor x, Tensor targets, Tensor lse, Tensor g, int rows, int c, long ignoreIndex, Tensor dx) {
+        throw new UnsupportedOperationException("cross_entropy: no fused kernel on " + x.device());
+    }
+
     /** Batched C[b] = A[b]·B[b]: a [batch,m,k], b [batch,k,n] with any strides (batch stride 0 broadcasts); out contiguous. */
     void matmul(Tensor a, Tensor b, Tensor out);
 

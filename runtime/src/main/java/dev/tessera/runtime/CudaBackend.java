@@ -8,6 +8,7 @@ import dev.tessera.runtime.cpu.Conv1dKernel;
 import dev.tessera.runtime.cpu.RowReduce;
 import dev.tessera.runtime.cpu.UnaryOp;
 import dev.tessera.runtime.cuda.CudaConv1d;
+import dev.tessera.runtime.cuda.CudaCrossEntropy;
 import dev.tessera.runtime.cuda.CudaDevice;
 import dev.tessera.runtime.cuda.CudaElementwise;
 import dev.tessera.runtime.cuda.CudaIndexing;
@@ -84,6 +85,20 @@ final class CudaBackend implements Backend {
             CudaMatmul.matmul(device, op(ac), op(bc), op(out), Autocast.tf32Allowed());
         }
         if (t0 != 0) Profiler.stop("matmul", t0);
+    }
+
+    @Override public boolean hasFusedCrossEntropy() { return true; }
+
+    @Override public void crossEntropy(Tensor x, Tensor targets, int rows, int c, long ignoreIndex, Tensor loss, Tensor lse) {
+        long t0 = Profiler.start();
+        CudaCrossEntropy.forward(device, op(x), address(targets), rows, c, ignoreIndex, op(loss), op(lse));
+        if (t0 != 0) Profiler.stop("cross_entropy", t0);
+    }
+
+    @Override public void crossEntropyBackward(Tensor x, Tensor targets, Tensor lse, Tensor g, int rows, int c, long ignoreIndex, Tensor dx) {
+        long t0 = Profiler.start();
+        CudaCrossEntropy.backward(device, op(x), address(targets), op(lse), op(g), rows, c, ignoreIndex, op(dx));
+        if (t0 != 0) Profiler.stop("cross_entropy_backward", t0);
     }
 
     @Override public void softmax(Tensor x, Tensor out, boolean log) {

@@ -43,7 +43,10 @@ public final class Functional {
             safe[i] = t[i];
             kept++;
         }
-        if (!logits.device().isCpu() && logits.dtype.isFloating()) return crossEntropyFused(logits, t, c, lead, ignoreIndex, kept, reduction);
+        Backend backend = Backend.of(logits);
+        if (backend.hasFusedCrossEntropy() && logits.dtype.isFloating()) {
+            return crossEntropyFused(backend, logits, t, c, lead, ignoreIndex, kept, reduction);
+        }
         Tensor logp = logits.reshape(-1, c).logSoftmax(-1);
         Tensor picked = logp.gather(1, Tensor.of(safe, t.length, 1).to(logits.device())).reshape(t.length);
         Tensor mask = Tensor.of(keep, t.length).to(logits.device()).to(logits.dtype);
@@ -56,28 +59,22 @@ public final class Functional {
     }
 
     /**
-     * Cross entropy on CUDA with one fused kernel each way (per-row loss and logsumexp; the gradient softmax − one-hot)
+     * Cross entropy with one fused kernel each way (per-row loss and logsumexp; the gradient softmax − one-hot)
      * instead of log-softmax, gather and their backward. Targets arrive validated, as host values.
      */
-    private static Tensor crossEntropyFused(Tensor logits, long[] t, int c, int[] lead, long ignoreIndex, int kept, Reduction reduction) {
-        var d = dev.tessera.runtime.cuda.CudaDevice.get(logits.device().index());
+    private static Tensor crossEntropyFused(Backend backend, Tensor logits, long[] t, int c, int[] lead, long ignoreIndex, int kept,
+                                            Reduction reduction) {
         int rows = t.length;
         DType acc = logits.dtype == DType.F64 ? DType.F64 : DType.F32;
         Tensor x = logits.reshape(rows, c).contiguous();
         Tensor targets = Tensor.of(t, rows).to(logits.device());
         Tensor loss = Tensor.allocate(acc, new int[] {rows}, logits.device());
         Tensor lse = Tensor.allocate(acc, new int[] {rows}, logits.device());
-        long t0 = Profiler.start();
-        dev.tessera.runtime.cuda.CudaCrossEntropy.forward(d, x.deviceOperand(), targets.deviceAddress(), rows, c, ignoreIndex, loss.deviceOperand(),
-                lse.deviceOperand());
-        if (t0 != 0) Profiler.stop("cross_entropy", t0);
+        backend.crossEntropy(x, targets, rows, c, ignoreIndex, loss, lse);
         Tensor nll = Autograd.record("cross_entropy", loss, new Tensor[] {x}, new Tensor[] {x, targets, lse}, (g, s) -> {
             Tensor gc = g.to(s[2].dtype).contiguous();
             Tensor dx = Tensor.allocate(s[0].dtype, s[0].shape, s[0].device());
-            long b0 = Profiler.start();
-            dev.tessera.runtime.cuda.CudaCrossEntropy.backward(dev.tessera.runtime.cuda.CudaDevice.get(s[0].device().index()), s[0].deviceOperand(),
-                    s[1].deviceAddress(), s[2].deviceOperand(), gc.deviceOperand(), rows, c, ignoreIndex, dx.deviceOperand());
-            if (b0 != 0) Profiler.stop("cross_entropy_backward", b0);
+            Backend.of(s[0]).crossEntropyBackward(s[0], s[1], s[2], gc, rows, c, ignoreIndex, dx);
             return new Tensor[] {dx};
         }).to(logits.dtype);
         return switch (reduction) {
