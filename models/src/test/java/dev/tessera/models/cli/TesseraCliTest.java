@@ -105,12 +105,10 @@ class TesseraCliTest {
         assertTrue(rest.out().contains("resuming hnet-tiny from step 3"), rest.out());
         List<Double> straight = trainLosses(run), resumed = trainLosses(split);
         assertEquals(6, resumed.size());
-        // The same curve. Not compared bit for bit: the Vector API's EXP gives results an ulp apart in the
-        // interpreter and in C2-compiled code, so the same step differs in its last bits depending on how warm the
-        // JVM is (within one process too). A wrong data offset or optimizer state would differ in the first digits.
-        for (int i = 0; i < 6; i++) {
-            assertEquals(straight.get(i), resumed.get(i), 1e-5 * Math.abs(straight.get(i)), "step " + (i + 1) + ": " + straight + " vs " + resumed);
-        }
+        // The same curve bit for bit, although the two runs meet the JIT at different stages of warm-up: no kernel's
+        // result depends on the compilation tier (VectorMath, Lanes). A wrong data offset or optimizer state would
+        // differ in the first digits, a tier-dependent kernel in the last bits.
+        assertEquals(straight, resumed, "losses of the straight run and of the stopped-and-resumed run");
     }
 
     @Test
