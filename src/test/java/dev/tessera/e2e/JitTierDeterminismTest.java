@@ -11,6 +11,7 @@ import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,8 +53,12 @@ class JitTierDeterminismTest {
         assertEquals(0, TesseraCli.run("score", "--checkpoint", checkpoint.toString(), "--text", TEXT, "--out", warm.toString(),
                 "--device", "cpu"));
 
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        // This JVM's -XX options (a vector width, say) must hold in the child too; only the compilation tiers differ.
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.startsWith("-XX:") && !arg.contains("Tiered")) cmd.add(arg);
+        }
+        cmd.addAll(List.of("-XX:TieredStopAtLevel=1", "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), TesseraCli.class.getName(),
                 "score", "--checkpoint", checkpoint.toString(), "--text", TEXT, "--out", cold.toString(), "--device", "cpu"));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile()).start();
