@@ -35,6 +35,17 @@ interface Backend {
     /** out = op(x) where x is viewed at out's shape. */
     void unary(UnaryOp op, double a, double b, Tensor x, Tensor out);
 
+    /**
+     * Whether {@link #unaryBackward} has a fused form for {@code op} at {@code dtype}; without it the gradient is
+     * composed from elementwise ops.
+     */
+    default boolean fusesUnaryBackward(UnaryOp op, DType dtype) { return false; }
+
+    /** dx = g · op'(x) with y = op(x) (or null when op's derivative needs only x); all of dx's shape and dtype. */
+    default void unaryBackward(UnaryOp op, Tensor x, Tensor y, Tensor g, Tensor dx) {
+        throw new UnsupportedOperationException("unary backward of " + op + ": no fused kernel on " + x.device());
+    }
+
     /** out = op(x, y), x and y viewed (broadcast) at out's shape. */
     void binary(BinaryOp op, Tensor x, Tensor y, Tensor out);
 

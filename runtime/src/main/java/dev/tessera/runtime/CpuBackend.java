@@ -12,6 +12,7 @@ import dev.tessera.runtime.cpu.Elementwise;
 import dev.tessera.runtime.cpu.Gemm;
 import dev.tessera.runtime.cpu.RowReduce;
 import dev.tessera.runtime.cpu.SoftmaxKernel;
+import dev.tessera.runtime.cpu.UnaryGrad;
 import dev.tessera.runtime.cpu.UnaryOp;
 
 /** The CPU backend: translates tensors into memory operands for the kernels in {@code runtime.cpu}. */
@@ -36,6 +37,16 @@ final class CpuBackend implements Backend {
         long t0 = Profiler.start();
         Elementwise.unary(op, a, b, x.operandBroadcast(out.shape), out.operand(), out.shape);
         if (t0 != 0) Profiler.stop("unary." + op, t0);
+    }
+
+    @Override public boolean fusesUnaryBackward(UnaryOp op, DType dtype) {
+        return UnaryGrad.supports(op) && (dtype == DType.F32 || dtype == DType.F64);
+    }
+
+    @Override public void unaryBackward(UnaryOp op, Tensor x, Tensor y, Tensor g, Tensor dx) {
+        long t0 = Profiler.start();
+        UnaryGrad.run(op, x.operand(), (y == null ? x : y).operand(), g.operand(), dx.operand(), dx.shape);
+        if (t0 != 0) Profiler.stop("unary_backward." + op, t0);
     }
 
     @Override public void binary(BinaryOp op, Tensor x, Tensor y, Tensor out) {

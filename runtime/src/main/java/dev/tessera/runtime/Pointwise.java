@@ -33,8 +33,14 @@ final class Pointwise {
         return Autograd.record(name, y, new Tensor[] {x}, saved, (g, s) -> new Tensor[] {unaryGrad(op, g, s[0], s.length > 1 ? s[1] : null)});
     }
 
-    /** d op(x)/dx · g, in tensor ops (so any backend runs it). */
+    /** d op(x)/dx · g: the backend's fused kernel where it has one, else composed from tensor ops (any backend). */
     private static Tensor unaryGrad(UnaryOp op, Tensor g, Tensor x, Tensor y) {
+        Backend backend = Backend.of(x);
+        if (g.dtype == x.dtype && java.util.Arrays.equals(g.shape, x.shape) && backend.fusesUnaryBackward(op, x.dtype)) {
+            Tensor dx = Tensor.allocate(x.dtype, x.shape, x.device());
+            backend.unaryBackward(op, x, y, g, dx);
+            return dx;
+        }
         return switch (op) {
             case NEG -> g.neg();
             case EXP -> g.mul(y);
