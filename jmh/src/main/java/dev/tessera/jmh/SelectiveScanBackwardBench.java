@@ -46,12 +46,7 @@ public class SelectiveScanBackwardBench {
     @Setup(Level.Trial)
     public void setup() {
         Generator gen = new Generator(1);
-        Tensor x = Tensor.randn(gen, b, l, h, p);
-        Tensor dt = Tensor.rand(gen, b, l, h).mul(0.1).add(0.001);
-        Tensor a = Tensor.rand(gen, h).add(0.5).neg();
-        Tensor bm = Tensor.randn(gen, b, l, g, n);
-        Tensor cm = Tensor.randn(gen, b, l, g, n);
-        f32 = new Tensor[] {x, dt, a, bm, cm};
+        f32 = ScanInputs.mamba2(gen, b, l, h, p, n, g);
         f64 = new Tensor[5];
         for (int i = 0; i < 5; i++) {
             f64[i] = f32[i].to(DType.F64).clone().requiresGrad(true);

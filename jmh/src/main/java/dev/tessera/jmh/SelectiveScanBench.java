@@ -44,12 +44,12 @@ public class SelectiveScanBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        Generator gen = new Generator(1);
-        x = Tensor.randn(gen, b, l, h, p);
-        dt = Tensor.rand(gen, b, l, h).mul(0.1).add(0.001);
-        a = Tensor.rand(gen, h).add(0.5).neg();
-        bm = Tensor.randn(gen, b, l, g, n);
-        cm = Tensor.randn(gen, b, l, g, n);
+        Tensor[] in = ScanInputs.mamba2(new Generator(1), b, l, h, p, n, g);
+        x = in[0];
+        dt = in[1];
+        a = in[2];
+        bm = in[3];
+        cm = in[4];
     }
 
     @TearDown(Level.Trial)

@@ -15,6 +15,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import dev.tessera.jmh.ScanInputs;
 import dev.tessera.jmh.Unfused;
 import dev.tessera.kernels.scan.ScanOptions;
 import dev.tessera.kernels.scan.SelectiveScan;
@@ -45,13 +46,13 @@ public class CudaScanBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        Generator gen = new Generator(1);
         try (Scope s = Scope.open()) {
-            x = s.keep(Tensor.randn(gen, b, l, h, p).to(GpuBench.GPU));
-            dt = s.keep(Tensor.rand(gen, b, l, h).mul(0.1).add(0.001).to(GpuBench.GPU));
-            a = s.keep(Tensor.rand(gen, h).add(0.5).neg().to(GpuBench.GPU));
-            bm = s.keep(Tensor.randn(gen, b, l, g, n).to(GpuBench.GPU));
-            cm = s.keep(Tensor.randn(gen, b, l, g, n).to(GpuBench.GPU));
+            Tensor[] in = ScanInputs.mamba2(new Generator(1), b, l, h, p, n, g);
+            x = s.keep(in[0].to(GpuBench.GPU));
+            dt = s.keep(in[1].to(GpuBench.GPU));
+            a = s.keep(in[2].to(GpuBench.GPU));
+            bm = s.keep(in[3].to(GpuBench.GPU));
+            cm = s.keep(in[4].to(GpuBench.GPU));
         }
     }
 
