@@ -21,10 +21,10 @@ public final class BoundaryPlacement {
     }
 
     /** Whitespace as a word separator: space, tab, newline, carriage return, form feed, vertical tab. */
-    static boolean isSpace(long b) { return b == ' ' || (b >= '\t' && b <= '\r'); }
+    public static boolean isWhitespace(long b) { return b == ' ' || (b >= '\t' && b <= '\r'); }
 
     /** A boundary here would separate words: the byte is whitespace or follows whitespace. */
-    static boolean atWordStart(long[] bytes, int at) { return isSpace(bytes[at]) || at > 0 && isSpace(bytes[at - 1]); }
+    static boolean atWordStart(long[] bytes, int at) { return isWhitespace(bytes[at]) || at > 0 && isWhitespace(bytes[at - 1]); }
 
     /**
      * Adds one batch: {@code bytes} [B, L] as the model read them (I64), {@code stageBoundaries} the decisions of each

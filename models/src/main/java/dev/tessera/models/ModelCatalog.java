@@ -18,7 +18,7 @@ import java.util.List;
  */
 public final class ModelCatalog {
     /** The built-in presets, H-Net ones first. */
-    public static final List<String> PRESETS = List.of("hnet-tiny", "hnet-2stage-tiny", "hnet-small", "hnet-1stage-L",
+    public static final List<String> PRESETS = List.of("hnet-tiny", "hnet-tiny-whitespace", "hnet-2stage-tiny", "hnet-small", "hnet-1stage-L",
             "transformer-tiny", "mamba-tiny");
 
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -3,7 +3,6 @@ package dev.tessera.nn;
 import dev.tessera.kernels.attention.AttentionOptions;
 import dev.tessera.kernels.attention.FlashAttention;
 import dev.tessera.kernels.attention.KvCache;
-import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Tensor;
@@ -84,7 +83,7 @@ public final class CausalSelfAttention extends Module implements Mixer {
 
     @Override
     public DecodeState newState(int batch, int maxLength) {
-        return new State(KvCache.create(batch, heads, maxLength, headDim, DType.F32, device()));
+        return new State(KvCache.create(batch, heads, maxLength, headDim, dtype(), device()));
     }
 
     @Override

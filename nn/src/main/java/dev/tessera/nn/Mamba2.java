@@ -115,7 +115,7 @@ public final class Mamba2 extends Module implements Mixer {
 
     @Override
     public DecodeState newState(int batch, int maxLength) {
-        return new State(Tensor.zeros(DType.F32, device(), batch, conv1d.width() - 1, convDim), Tensor.zeros(DType.F32, device(), batch, heads, headDim, dState));
+        return new State(Tensor.zeros(dtype(), device(), batch, conv1d.width() - 1, convDim), Tensor.zeros(dtype(), device(), batch, heads, headDim, dState));
     }
 
     @Override

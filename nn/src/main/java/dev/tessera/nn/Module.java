@@ -79,6 +79,12 @@ public abstract class Module implements AutoCloseable {
         return Device.cpu();
     }
 
+    /** The dtype of this module's first parameter (F32 when it has none): what decoding states are kept in. */
+    public dev.tessera.runtime.DType dtype() {
+        for (Parameter p : parameters()) return p.value().dtype();
+        return dev.tessera.runtime.DType.F32;
+    }
+
     /** Moves every parameter to {@code device} (dropping gradients); returns this. Optimizers must be made after. */
     public Module to(Device device) {
         parameters().forEach(p -> p.moveTo(device));

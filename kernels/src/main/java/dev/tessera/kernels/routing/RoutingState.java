@@ -43,7 +43,7 @@ public final class RoutingState {
     private final int batch, dim;
     private final DType dtype;
     private final MemorySegment previousQ, zbar; // [B, D] row-major (CPU)
-    private final boolean[] seen;
+    private final boolean[] seen; // per row: past its first position (on CUDA a host mirror of seenD)
     private final boolean vectorF32; // CPU F32 with the Vector API: the fast kernels' row functions; else the reference's
     private final Device device;
     private final Tensor qPrevD, zbarD, seenD, pStateD; // CUDA: [B, D] dtype, [B, D] accumulator, [B] BOOL, [B] dtype
@@ -66,7 +66,7 @@ public final class RoutingState {
             qPrevD = zbarD = seenD = pStateD = null;
         } else {
             previousQ = zbar = null;
-            seen = null;
+            seen = new boolean[batch];
             // Out of every scope: the storages' cleaner returns them to the device cache when the state is collected.
             DType acc = dtype == DType.F64 ? DType.F64 : DType.F32;
             qPrevD = Scope.persist(KernelSupport.allocate(dtype, new int[] {batch, dim}, device));
@@ -135,6 +135,7 @@ public final class RoutingState {
                 for (int t = 0; t < len; t++) if (layout.valid(r * len + t)) last = t;
                 if (last < 0) continue;
                 seenRows[r] = 1;
+                seen[r] = true;
                 long at = (long) r * len + last;
                 dev.copyDeviceToDevice(qc.deviceAddress() + at * qRow, qPrevD.deviceAddress() + r * qRow, qRow);
                 dev.copyDeviceToDevice(zc.deviceAddress() + at * zRow, zbarD.deviceAddress() + r * zRow, zRow);
@@ -155,6 +156,7 @@ public final class RoutingState {
             long zRow = (long) dim * zbarD.dtype().byteSize();
             dev.zero(zbarD.deviceAddress() + row * zRow, zRow);
             dev.zero(seenD.deviceAddress() + row, 1);
+            seen[row] = false;
             return;
         }
         seen[row] = false;
@@ -216,6 +218,45 @@ public final class RoutingState {
         return new StepRouting(Tensor.of(p, batch).to(dtype), Tensor.of(b, batch), Tensor.of(c, batch).to(dtype), pendingRows.clone());
     }
 
+    /**
+     * Routes the new position of every row by a rule decided outside the routing module ({@code starts[r]}: row r
+     * starts a chunk here), as {@link Routing} would hold it for such a rule: p = 1 at a chunk start and 0 elsewhere,
+     * c = 1. A row's first position always starts a chunk. A state is routed either this way or by {@link #route}
+     * throughout; q is not tracked here.
+     */
+    public StepRouting routeFixed(boolean[] starts) {
+        if (pendingRows != null) throw new IllegalStateException("RoutingState.routeFixed: dechunk the previous step first");
+        if (starts.length != batch) {
+            throw new IllegalArgumentException("RoutingState.routeFixed: one decision per row expected (" + batch + "), got " + starts.length);
+        }
+        boolean[] b = new boolean[batch];
+        double[] p = new double[batch];
+        float[] p32 = new float[batch];
+        int[] rows = new int[batch];
+        int n = 0;
+        for (int r = 0; r < batch; r++) {
+            b[r] = starts[r] || !seen[r];
+            seen[r] = true;
+            p[r] = p32[r] = b[r] ? 1 : 0;
+            if (b[r]) rows[n++] = r;
+        }
+        pendingRows = Arrays.copyOf(rows, n);
+        Tensor pt, bt = Tensor.of(b, batch), ct;
+        try (Grad.Region g = Grad.noGrad()) {
+            pt = Tensor.of(p, batch).to(dtype);
+            ct = Tensor.ones(dtype, batch);
+            if (!device.isCpu()) {
+                pt = pt.to(device);
+                bt = bt.to(device);
+                ct = ct.to(device);
+                pStateD.copyFrom(pt);
+            }
+        }
+        pendingP = vectorF32 ? p32 : null;
+        pendingProbs = p;
+        return new StepRouting(pt, bt, ct, pendingRows.clone());
+    }
+
     /** CUDA route step; the B boundary bytes come back to the host for {@link StepRouting#boundaryRows()}. */
     private StepRouting routeCuda(Tensor q, Tensor k) {
         int[] shape = {batch};
@@ -224,6 +265,7 @@ public final class RoutingState {
         try (Grad.Region g = Grad.noGrad()) {
             ChunkRoutingCuda.routeStep(q.contiguous(), k.contiguous(), qPrevD, seenD, p, b, c, pStateD, batch, dim);
         }
+        Arrays.fill(seen, true);
         byte[] bits = ChunkRoutingCuda.readBytes(b); // one small read per step
         int[] rows = new int[batch];
         int n = 0;

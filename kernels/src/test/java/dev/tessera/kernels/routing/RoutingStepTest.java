@@ -98,4 +98,51 @@ class RoutingStepTest {
             stepAndCompare(RoutingState.create(B, D, dt), x[0], x[1], plain, 0, row, at, dt);
         }
     }
+
+    /**
+     * Decisions made outside the routing module (a fixed rule): stepping with {@link RoutingState#routeFixed} gives
+     * the parallel dechunk of p = the decisions, c = 1. A row's first position, and a reset row's next one, start a
+     * chunk even where the rule says not.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F64"})
+    void fixedDecisionsStepEqualsParallel(DType dt) {
+        try (Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+            Tensor inner = data(dt, 4)[2];
+            boolean[] rule = new boolean[B * L], starts = new boolean[B * L];
+            java.util.Random rnd = new java.util.Random(5);
+            for (int i = 0; i < rule.length; i++) {
+                int t = i % L;
+                rule[i] = rnd.nextInt(4) == 0 && !(t == 0 && i / L == 1);
+                starts[i] = rule[i] || t == 0;
+            }
+            double[] p = new double[B * L];
+            for (int i = 0; i < p.length; i++) p[i] = starts[i] ? 1 : 0;
+            Tensor pt = Tensor.of(p, B, L).to(dt), bt = Tensor.of(starts, B, L);
+            Chunks ch = ChunkRouter.chunk(inner, bt);
+            double[] want = ChunkRouter.dechunk(ch.x(), pt, bt, Tensor.ones(dt, B, L)).toDoubleArray(), zv = inner.toDoubleArray();
+            RoutingState st = RoutingState.create(B, D, dt);
+            for (int t = 0; t < L; t++) {
+                boolean[] col = new boolean[B];
+                for (int r = 0; r < B; r++) col[r] = rule[r * L + t];
+                StepRouting r = st.routeFixed(col);
+                int[] rows = r.boundaryRows();
+                double[] zh = new double[rows.length * D];
+                for (int j = 0; j < rows.length; j++) System.arraycopy(zv, (rows[j] * L + t) * D, zh, j * D, D);
+                double[] out = st.dechunk(Tensor.of(zh, rows.length, D).to(dt)).toDoubleArray();
+                double[] sp = r.p().toDoubleArray(), sb = r.b().toDoubleArray(), sc = r.c().toDoubleArray();
+                for (int row = 0; row < B; row++) {
+                    int i = row * L + t;
+                    assertArrayEquals(new double[] {p[i], p[i], 1}, new double[] {sp[row], sb[row], sc[row]}, 0, "p, b, c at row " + row + ", t " + t);
+                    for (int j = 0; j < D; j++) {
+                        if (want[i * D + j] != out[row * D + j]) {
+                            throw new AssertionError("dechunk at row " + row + ", t " + t + "[" + j + "]: parallel " + want[i * D + j] + ", step " + out[row * D + j]);
+                        }
+                    }
+                }
+            }
+            st.reset(2);
+            assertArrayEquals(new int[] {2}, st.routeFixed(new boolean[B]).boundaryRows(), "a reset row starts a chunk");
+        }
+    }
 }

@@ -28,6 +28,8 @@ public final class HNet extends Module {
 
     private final int stage, inWidth, width;
     private final boolean innermost;
+    /** Chunks start at whitespace bytes instead of where the routing module says ({@link HNetConfig.Boundaries}). */
+    private final boolean whitespaceRouting;
     private final Parameter padDimension;
     private final Isotropic encoder, decoder, mainStack;
     private final RoutingModule routing;
@@ -54,6 +56,7 @@ public final class HNet extends Module {
         this.inWidth = inWidth;
         this.width = cfg.dModel()[stage];
         this.innermost = stage == cfg.stages();
+        this.whitespaceRouting = stage == 0 && cfg.routing() == HNetConfig.Boundaries.WHITESPACE;
         this.padDimension = width > inWidth
                 ? parameter("pad_dimension", new Parameter(Tensor.zeros(DType.F32, width - inWidth), true)) : null;
         Isotropic.Config iso = new Isotropic.Config(width, cfg.dIntermediate()[stage], cfg.numHeads()[stage], cfg.rotaryDim()[stage],
@@ -82,8 +85,9 @@ public final class HNet extends Module {
     /**
      * x [B, L, inWidth] → [B, L, inWidth]; appends each stage's routing (outermost first) to {@code routings}.
      * {@code mask} [B, L] marks real positions of right-padded rows (null: all real), as the chunks of an outer stage are.
+     * {@code bytes} [B, L] are the model's input bytes at stage 0 (a whitespace-routed stage reads them), else null.
      */
-    public Tensor forward(Tensor x, Tensor mask, List<StageRouting> routings) {
+    public Tensor forward(Tensor x, Tensor bytes, Tensor mask, List<StageRouting> routings) {
         int b = x.size(0), l = x.size(1);
         Tensor h = padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(b, l, width - inWidth)), 2);
         Tensor out;
@@ -92,11 +96,12 @@ public final class HNet extends Module {
         } else {
             Tensor xhat = encoder.forward(h);
             Tensor residual = residualProj.forward(xhat);
-            Routing r = mask == null ? ChunkRouter.route(routing.qProj.forward(xhat), routing.kProj.forward(xhat))
+            Routing r = whitespaceRouting ? WhitespaceRouting.of(bytes, xhat.dtype(), xhat.device())
+                    : mask == null ? ChunkRouter.route(routing.qProj.forward(xhat), routing.kProj.forward(xhat))
                     : ChunkRouter.route(routing.qProj.forward(xhat), routing.kProj.forward(xhat), mask);
             routings.add(new StageRouting(r.p(), r.b(), mask));
             Chunks chunks = ChunkRouter.chunk(xhat, r.b());
-            Tensor inner = mainStage.forward(chunks.x(), chunks.mask(), routings);
+            Tensor inner = mainStage.forward(chunks.x(), null, chunks.mask(), routings);
             Tensor dechunked = confidenceFactor == null ? ChunkRouter.dechunk(inner, r.p(), r.b(), r.c())
                     : ChunkRouter.dechunk(inner, r.p(), r.b(), r.c().detach()).mul(confidenceFactor.of(stage, r.c()).unsqueeze(2));
             Tensor z = dechunked.add(residual);
@@ -123,7 +128,7 @@ public final class HNet extends Module {
             } else {
                 encoder = HNet.this.encoder.newState(batch, maxLength);
                 decoder = HNet.this.decoder.newState(batch, maxLength);
-                routing = RoutingState.create(batch, width, DType.F32);
+                routing = RoutingState.create(batch, width, HNet.this.routing.dtype(), HNet.this.routing.device());
                 inner = new ArrayList<>();
                 for (int r = 0; r < batch; r++) inner.add(mainStage.newState(1, maxLength));
                 main = null;
@@ -142,8 +147,11 @@ public final class HNet extends Module {
     /** A fresh decoding state for {@code batch} sequences of up to {@code maxLength} positions at this stage. */
     public StageState newState(int batch, int maxLength) { return new StageState(batch, maxLength); }
 
-    /** One position x [B, 1, inWidth] → [B, 1, inWidth]; equals {@link #forward} at that position. */
-    public Tensor step(Tensor x, StageState st) {
+    /**
+     * One position x [B, 1, inWidth] → [B, 1, inWidth]; equals {@link #forward} at that position. {@code bytes} [B]
+     * are the new input bytes at stage 0, else null.
+     */
+    public Tensor step(Tensor x, Tensor bytes, StageState st) {
         int b = x.size(0);
         Tensor h = padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(b, 1, width - inWidth)), 2);
         Tensor out;
@@ -152,12 +160,13 @@ public final class HNet extends Module {
         } else {
             Tensor xhat = encoder.step(h, st.encoder);
             Tensor residual = residualProj.forward(xhat);
-            StepRouting r = st.routing.route(routing.qProj.forward(xhat).reshape(b, width), routing.kProj.forward(xhat).reshape(b, width));
+            StepRouting r = whitespaceRouting ? st.routing.routeFixed(WhitespaceRouting.starts(bytes))
+                    : st.routing.route(routing.qProj.forward(xhat).reshape(b, width), routing.kProj.forward(xhat).reshape(b, width));
             Tensor zhat = null;
             if (r.anyBoundary()) {
                 List<Tensor> rows = new ArrayList<>();
                 for (int row : r.boundaryRows()) {
-                    rows.add(mainStage.step(xhat.narrow(0, row, 1), st.inner.get(row)).reshape(1, width));
+                    rows.add(mainStage.step(xhat.narrow(0, row, 1), null, st.inner.get(row)).reshape(1, width));
                 }
                 zhat = Tensor.cat(rows, 0);
             }

@@ -13,14 +13,32 @@ import java.util.List;
 /**
  * An H-Net configuration in the reference implementation's JSON format ({@code arch_layout}, {@code d_model},
  * {@code d_intermediate}, {@code ssm_cfg}, {@code attn_cfg}, {@code vocab_size}, {@code tie_embeddings}), plus the
- * training-only target compression ratio N per stage (hnet.md §1.2; 1-stage N₀ = 6, 2-stage N₀ = N₁ = 3).
+ * training-only target compression ratio N per stage (hnet.md §1.2; 1-stage N₀ = 6, 2-stage N₀ = N₁ = 3), and
+ * how the outermost stage places its boundaries ({@code "routing"}: {@code "learned"}, the default, or
+ * {@code "whitespace"}, a fixed rule in the spirit of the paper's H-Net (space) ablation; see {@link Boundaries}).
  *
  * <p>{@code layout} holds, per stage, {@code [encoder, decoder]} layout strings, and the innermost main network's.
  */
 public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] dModel, int[] dIntermediate,
                          int dState, int dConv, int expand, int headDim, int[] numHeads, int[] rotaryDim, int[] window,
-                         int vocabSize, boolean tieEmbeddings, double[] targetRatio) {
+                         int vocabSize, boolean tieEmbeddings, double[] targetRatio, Boundaries routing) {
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * Where the outermost stage's chunks start. {@code LEARNED}: the routing module decides (the H-Net). {@code
+     * WHITESPACE}: a chunk starts at every whitespace byte (and at position 0), with no routing gradient and no ratio
+     * loss for that stage; inner stages always learn. It is the yardstick for what learned chunking should find.
+     */
+    public enum Boundaries {
+        LEARNED, WHITESPACE;
+
+        String jsonName() { return name().toLowerCase(java.util.Locale.ROOT); }
+
+        static Boundaries fromJson(String s) {
+            for (Boundaries b : values()) if (b.jsonName().equals(s)) return b;
+            throw new IllegalArgumentException("routing: expected \"learned\" or \"whitespace\", got \"" + s + "\"");
+        }
+    }
 
     public HNetConfig {
         int stages = stageLayouts.size();
@@ -28,6 +46,10 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
                 || rotaryDim.length != stages + 1 || window.length != stages + 1) {
             throw new IllegalArgumentException("H-Net config: " + (stages + 1) + " networks need as many d_model, d_intermediate, num_heads, "
                     + "rotary_emb_dim and window_size entries");
+        }
+        java.util.Objects.requireNonNull(routing, "routing");
+        if (routing == Boundaries.WHITESPACE && stages == 0) {
+            throw new IllegalArgumentException("H-Net config: routing \"whitespace\" needs at least one stage to route");
         }
         if (targetRatio.length != stages) throw new IllegalArgumentException("H-Net config: one target ratio per stage, got " + targetRatio.length);
         for (int s = 1; s <= stages; s++) {
@@ -64,7 +86,7 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
                     ssm.path("d_state").asInt(128), ssm.path("d_conv").asInt(4), ssm.path("expand").asInt(2), ssm.path("headdim").asInt(64),
                     ints(attn.required("num_heads"), n, "num_heads"), ints(attn.required("rotary_emb_dim"), n, "rotary_emb_dim"),
                     ints(attn.required("window_size"), n, "window_size"), root.path("vocab_size").asInt(256),
-                    root.path("tie_embeddings").asBoolean(false), ratios);
+                    root.path("tie_embeddings").asBoolean(false), ratios, Boundaries.fromJson(root.path("routing").asText("learned")));
         } catch (IOException e) {
             throw new IllegalArgumentException("H-Net config is not valid JSON: " + e.getMessage(), e);
         }
@@ -87,7 +109,7 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
         return out;
     }
 
-    /** The reference JSON (with our {@code target_ratio} and {@code headdim} added). */
+    /** The reference JSON (with our {@code target_ratio} and {@code headdim} added, and {@code routing} unless learned). */
     public String toJson() {
         ObjectNode root = JSON.createObjectNode();
         ArrayNode inner = JSON.createArrayNode().add(innerLayout);
@@ -107,6 +129,7 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
         root.put("tie_embeddings", tieEmbeddings);
         ArrayNode r = root.putArray("target_ratio");
         for (double v : targetRatio) r.add(v);
+        if (routing != Boundaries.LEARNED) root.put("routing", routing.jsonName());
         return root.toString();
     }
 
@@ -167,6 +190,7 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
      * Built-in presets: {@code hnet-tiny} and {@code hnet-2stage-tiny} train in minutes on 2 CPU cores. hnet-tiny has
      * two Mamba layers on each side of its main network: in 5 minutes on 2 cores of Tiny Shakespeare that reached
      * 2.16 held-out bits per byte against 2.23 with one (fewer, slower steps, but a better model).
+     * {@code hnet-tiny-whitespace} is hnet-tiny with its chunks starting at whitespace instead of where the router says.
      */
     public static HNetConfig preset(String name) {
         return switch (name) {
@@ -174,6 +198,11 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
                     {"arch_layout": ["m2", ["T2"], "m2"], "d_model": [64, 96], "d_intermediate": [0, 192], "vocab_size": 256,
                      "ssm_cfg": {"d_state": 16, "d_conv": 4, "expand": 2, "headdim": 16},
                      "attn_cfg": {"num_heads": [4, 4], "rotary_emb_dim": [8, 12], "window_size": [63, -1]}, "target_ratio": [4]}""");
+            case "hnet-tiny-whitespace" -> {
+                HNetConfig c = preset("hnet-tiny");
+                yield new HNetConfig(c.stageLayouts, c.innerLayout, c.dModel, c.dIntermediate, c.dState, c.dConv, c.expand, c.headDim,
+                        c.numHeads, c.rotaryDim, c.window, c.vocabSize, c.tieEmbeddings, c.targetRatio, Boundaries.WHITESPACE);
+            }
             case "hnet-2stage-tiny" -> fromJson("""
                     {"arch_layout": ["m1", ["m1", ["T2"], "m1"], "m1"], "d_model": [64, 96, 128], "d_intermediate": [0, 0, 256],
                      "vocab_size": 256, "ssm_cfg": {"d_state": 16, "d_conv": 4, "expand": 2, "headdim": 16},
@@ -186,7 +215,7 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
                     {"arch_layout": ["m4", ["T22"], "m4"], "d_model": [1024, 1536], "d_intermediate": [0, 4096], "vocab_size": 256,
                      "ssm_cfg": {"chunk_size": 256, "d_conv": 4, "d_state": 128, "expand": 2},
                      "attn_cfg": {"num_heads": [16, 16], "rotary_emb_dim": [32, 48], "window_size": [1023, -1]}, "tie_embeddings": false}""");
-            default -> throw new IllegalArgumentException("unknown preset '" + name + "' (known: hnet-tiny, hnet-2stage-tiny, hnet-small, hnet-1stage-L)");
+            default -> throw new IllegalArgumentException("unknown preset '" + name + "' (known: hnet-tiny, hnet-tiny-whitespace, hnet-2stage-tiny, hnet-small, hnet-1stage-L)");
         };
     }
 }

@@ -47,7 +47,7 @@ public final class HNetLM extends Module {
     public Output forward(Tensor bytes) {
         if (bytes.dim() != 2) throw new IllegalArgumentException("H-Net: input must be bytes [B, L], got " + java.util.Arrays.toString(bytes.shape()));
         List<HNet.StageRouting> routings = new ArrayList<>();
-        Tensor h = backbone.forward(embeddings.forward(bytes), null, routings);
+        Tensor h = backbone.forward(embeddings.forward(bytes), bytes, null, routings);
         return new Output(lmHead.forward(h), routings);
     }
 
@@ -62,7 +62,7 @@ public final class HNetLM extends Module {
         if (bytes.dim() != 1) throw new IllegalArgumentException("H-Net step: bytes must be [B], got " + java.util.Arrays.toString(bytes.shape()));
         try (dev.tessera.runtime.Grad.Region g = dev.tessera.runtime.Grad.noGrad()) {
             int b = bytes.size(0);
-            Tensor h = backbone.step(embeddings.forward(bytes.reshape(b, 1)), state);
+            Tensor h = backbone.step(embeddings.forward(bytes.reshape(b, 1)), bytes, state);
             return lmHead.forward(h).reshape(b, 256);
         }
     }
@@ -83,9 +83,11 @@ public final class HNetLM extends Module {
         double[] bpc = new double[out.routings().size()];
         for (int s = 0; s < out.routings().size(); s++) {
             HNet.StageRouting r = out.routings().get(s);
-            Tensor l = r.mask() == null ? ChunkRouter.ratioLoss(r.b(), r.p(), config.targetRatio()[s])
-                    : ChunkRouter.ratioLoss(r.b(), r.p(), config.targetRatio()[s], r.mask());
-            ratio = ratio == null ? l : ratio.add(l);
+            if (s > 0 || config.routing() == HNetConfig.Boundaries.LEARNED) { // a fixed rule has no ratio to learn
+                Tensor l = r.mask() == null ? ChunkRouter.ratioLoss(r.b(), r.p(), config.targetRatio()[s])
+                        : ChunkRouter.ratioLoss(r.b(), r.p(), config.targetRatio()[s], r.mask());
+                ratio = ratio == null ? l : ratio.add(l);
+            }
             double chunks = Math.max(1, r.b().to(dev.tessera.runtime.DType.F32).sum().item());
             bpc[s] = inputs.numel() / chunks;
         }

@@ -85,10 +85,19 @@ class HNetCudaTest {
     @Test
     void stepDecodingOnCudaEqualsTheParallelForward() {
         needsGpu();
-        int b = 2, l = 16;
-        try (HNetLM m = new HNetLM(HNetConfig.preset("hnet-tiny"), new Generator(13)); Scope s = Scope.open()) {
+        assertStepEqualsForwardOnCuda("hnet-tiny", Tensor.randint(new Generator(14), 0, 256, 2, 16));
+    }
+
+    @Test
+    void whitespaceRoutedStepDecodingOnCudaEqualsTheParallelForward() {
+        needsGpu();
+        assertStepEqualsForwardOnCuda("hnet-tiny-whitespace", WhitespaceRoutingTest.bytesOf(WhitespaceRoutingTest.TEXTS));
+    }
+
+    private static void assertStepEqualsForwardOnCuda(String preset, Tensor bytes) {
+        int b = bytes.size(0), l = bytes.size(1);
+        try (HNetLM m = new HNetLM(HNetConfig.preset(preset), new Generator(13)); Scope s = Scope.open()) {
             m.to(Device.cuda(0));
-            Tensor bytes = Tensor.randint(new Generator(14), 0, 256, b, l);
             float[] full = m.forward(bytes).logits().toFloatArray();
             long[] v = bytes.toLongArray();
             try (HNet.StageState st = m.newDecodeState(b, l)) {
