@@ -10,7 +10,7 @@ import dev.tessera.runtime.Tensor;
  */
 public final class Parameter implements AutoCloseable {
     private Tensor value;
-    private final boolean noWeightDecay;
+    private boolean noWeightDecay;
 
     /** Takes ownership of {@code init} (it leaves its scope). */
     public Parameter(Tensor init) { this(init, false); }
@@ -29,6 +29,15 @@ public final class Parameter implements AutoCloseable {
     public Tensor grad() { return value.grad(); }
 
     public boolean noWeightDecay() { return noWeightDecay; }
+
+    /**
+     * Exempts this parameter from weight decay, for a weight whose scale the forward pass ignores (one that only
+     * enters through a cosine or a norm): decay cannot regularise it and only enlarges its relative steps. Returns this.
+     */
+    public Parameter excludeFromWeightDecay() {
+        noWeightDecay = true;
+        return this;
+    }
 
     public int[] shape() { return value.shape(); }
 

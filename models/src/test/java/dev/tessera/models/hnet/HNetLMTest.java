@@ -66,4 +66,29 @@ class HNetLMTest {
         assertEquals(2.63, lam[0], 0.01);
         assertEquals(0.88, lam[1], 0.01);
     }
+
+    /** The routing projections of every stage are not decayed (their scale is invisible to the cosine); others are. */
+    @Test
+    void routerWeightsAreExemptFromWeightDecay() {
+        try (HNetLM m = new HNetLM(HNetConfig.preset("hnet-2stage-tiny"), new Generator(7))) {
+            var named = m.namedParameters();
+            for (String stage : List.of("backbone.", "backbone.main_network.")) {
+                for (String proj : List.of("q_proj_layer", "k_proj_layer")) {
+                    assertTrue(named.get(stage + "routing_module." + proj + ".weight").noWeightDecay(), stage + proj);
+                }
+                assertTrue(!named.get(stage + "residual_proj.weight").noWeightDecay(), stage + "residual_proj stays decayed");
+            }
+            assertTrue(!named.get("lm_head.weight").noWeightDecay());
+            try (var opt = new dev.tessera.nn.AdamW(m.parameterGroups(HNetLM.lrMultipliers(m.config())), 1e-2, 0.5);
+                 Scope s = Scope.open()) {
+                Tensor x = randomBytes(8, 2, 30), y = randomBytes(9, 2, 30);
+                m.loss(x, y).total().backward();
+                var q = named.get("backbone.routing_module.q_proj_layer.weight");
+                q.grad().affineInPlace(0, 0);
+                float[] before = q.value().toFloatArray();
+                opt.step();
+                assertArrayEquals(before, q.value().toFloatArray(), "a zero gradient and no decay leave W_q as it was");
+            }
+        }
+    }
 }
