@@ -163,6 +163,20 @@ class TesseraCliTest {
         assertTrue(Files.isRegularFile(png) && png.toFile().length() > 100);
     }
 
+    /** The whitespace rule travels in the checkpoint: chunks and eval of the reloaded model show it. */
+    @Test
+    void whitespaceRoutedModelKeepsItsRuleThroughItsCheckpoint() {
+        Path ws = dir.resolve("ws");
+        Result t = tessera(trainArgs(ws, "--model", "hnet-tiny-whitespace"));
+        assertEquals(0, t.exit(), t.err());
+        Result c = tessera("chunks", "--checkpoint", ws.toString(), "--text", "the quick brown fox jumps over", "--out", dir.resolve("ws.png").toString());
+        assertEquals(0, c.exit(), c.err());
+        assertTrue(c.out().contains("stage 0: the| quick| brown| fox| jumps| over"), c.out());
+        Result e = tessera("eval", "--checkpoint", ws.toString(), "--windows", "4");
+        assertEquals(0, e.exit(), e.err());
+        assertTrue(e.out().contains("boundaries at spaces or word starts 100.0 %"), e.out());
+    }
+
     @Test
     void compareTrainsHNetAndBothBaselines() {
         Result r = tessera("compare", "--data", corpus.toString(), "--steps", "2", "--batch", "2", "--seq-len", "32", "--eval-windows", "2",
