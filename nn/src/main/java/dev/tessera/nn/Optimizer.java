@@ -56,19 +56,29 @@ public abstract class Optimizer implements AutoCloseable {
         return out;
     }
 
-    /** Restores state saved by {@link #stateDict()} and the step count. */
+    /**
+     * Restores state saved by {@link #stateDict()} and the step count. Each state tensor ("kind.parameter name") is
+     * created like its parameter (dtype and device) and filled from the saved one, wherever that was read: a CUDA
+     * model resumed from a checkpoint file gets its state on the GPU.
+     */
     public void loadStateDict(Map<String, Tensor> saved, long stepCount) {
+        Map<String, Parameter> byName = new java.util.HashMap<>();
+        for (Group g : groups) byName.putAll(g.params());
         for (var e : saved.entrySet()) {
             Tensor mine = state.get(e.getKey());
             if (mine == null) {
-                state.put(e.getKey(), Scope.persist(e.getValue().clone()));
-            } else {
-                if (!java.util.Arrays.equals(mine.shape(), e.getValue().shape())) {
-                    throw new IllegalArgumentException("optimizer state '" + e.getKey() + "' has shape " + java.util.Arrays.toString(e.getValue().shape())
-                            + ", expected " + java.util.Arrays.toString(mine.shape()));
+                int dot = e.getKey().indexOf('.');
+                Parameter p = dot < 0 ? null : byName.get(e.getKey().substring(dot + 1));
+                if (p == null) {
+                    throw new IllegalArgumentException("optimizer state '" + e.getKey() + "' belongs to no parameter of this optimizer");
                 }
-                mine.copyFrom(e.getValue());
+                mine = stateFor(e.getKey(), p);
             }
+            if (!java.util.Arrays.equals(mine.shape(), e.getValue().shape())) {
+                throw new IllegalArgumentException("optimizer state '" + e.getKey() + "' has shape " + java.util.Arrays.toString(e.getValue().shape())
+                        + ", expected " + java.util.Arrays.toString(mine.shape()));
+            }
+            mine.copyFrom(e.getValue());
         }
         this.step = stepCount;
     }

@@ -112,4 +112,32 @@ class OptimizerTest {
         assertEquals(2.0 * (1 - Math.sqrt(0.5)), wsd.at(90), 1e-12);
         assertThrows(IllegalArgumentException.class, () -> LrSchedule.warmupStableDecay(1, 10, 0.6, 0.6));
     }
+
+    /**
+     * Loading saved state into a fresh optimizer creates each tensor like its parameter: a CUDA model resumed from a
+     * file (whose tensors are read on the CPU) gets its state on the GPU (here a dry-run device), an F64 model F64.
+     */
+    @Test
+    void loadedStateTakesItsParametersDeviceAndDtype() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(dev.tessera.runtime.RuntimeInfo.kernelsDescription().startsWith("none"),
+                "no PTX in this build (no nvcc): the dry-run device has no kernels to check");
+        dev.tessera.kernels.testing.DryRunDevices.install(7);
+        dev.tessera.runtime.Device cuda = dev.tessera.runtime.Device.cuda(7);
+        try (Parameter onGpu = new Parameter(Tensor.zeros(3).to(cuda));
+             Parameter wide = new Parameter(Tensor.zeros(dev.tessera.runtime.DType.F64, 2));
+             Optimizer opt = new AdamW(List.of(new Optimizer.Group("all", Map.of("w", onGpu, "v", wide), 1.0)), 0.1, 0.0)) {
+            Map<String, Tensor> saved = new LinkedHashMap<>();
+            saved.put("exp_avg.w", Tensor.of(new float[] {1, 2, 3}, 3));
+            saved.put("exp_avg_sq.v", Tensor.of(new float[] {4, 5}, 2));
+            opt.loadStateDict(saved, 5);
+            assertEquals(cuda, opt.stateDict().get("exp_avg.w").device());
+            assertEquals(dev.tessera.runtime.DType.F64, opt.stateDict().get("exp_avg_sq.v").dtype());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new double[] {4, 5}, opt.stateDict().get("exp_avg_sq.v").toDoubleArray());
+            assertEquals(5, opt.stepCount());
+            var e = assertThrows(IllegalArgumentException.class, () -> opt.loadStateDict(Map.of("exp_avg.nope", Tensor.zeros(2)), 6));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("exp_avg.nope"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> opt.loadStateDict(Map.of("exp_avg.v", Tensor.zeros(3)), 6));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("[3]") && e.getMessage().contains("[2]"), e.getMessage());
+        }
+    }
 }
