@@ -6,5 +6,6 @@ module dev.tessera.kernels {
     exports dev.tessera.kernels.routing;
     exports dev.tessera.kernels.scan;
     exports dev.tessera.kernels.swiglu;
+    exports dev.tessera.kernels.rotary;
     exports dev.tessera.kernels.testing;
 }

@@ -90,4 +90,13 @@ public final class Unfused {
         int f = x.size(-1) / 2;
         return x.narrow(-1, 0, f).mul(x.narrow(-1, f, f).silu());
     }
+
+    /** GPT-NeoX rotary embedding of x [..., L, P] with tables [L, R/2], from narrow, mul, sub, add and cat. */
+    public static Tensor rotary(Tensor x, Tensor cos, Tensor sin) {
+        int half = cos.size(1), p = x.size(-1);
+        Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+        Tensor r1 = x1.mul(cos).sub(x2.mul(sin)), r2 = x2.mul(cos).add(x1.mul(sin));
+        return 2 * half == p ? Tensor.cat(java.util.List.of(r1, r2), -1)
+                : Tensor.cat(java.util.List.of(r1, r2, x.narrow(-1, 2 * half, p - 2 * half)), -1);
+    }
 }

@@ -12,6 +12,7 @@ import dev.tessera.kernels.attention.AttentionOptions;
 import dev.tessera.kernels.attention.FlashAttention;
 import dev.tessera.kernels.attention.KvCache;
 import dev.tessera.kernels.attention.ProbabilisticAttention;
+import dev.tessera.kernels.rotary.Rotary;
 import dev.tessera.kernels.routing.ChunkRouter;
 import dev.tessera.kernels.routing.Chunks;
 import dev.tessera.kernels.routing.RoutingState;
@@ -57,6 +58,18 @@ class FusedKernelsDryRunTest {
                 SwiGlu.apply(x).sum().backward();
             }
             launched("swiglu_forward_f32", "swiglu_backward_bf16", "swiglu_forward_f64");
+        }
+    }
+
+    @Test
+    void rotary() {
+        try (Scope s = Scope.open()) {
+            for (DType t : new DType[] {DType.F32, DType.BF16, DType.F64}) {
+                DType tables = t == DType.F64 ? DType.F64 : DType.F32;
+                Tensor x = dev(Tensor.randn(new Generator(1), 2, 3, 5, 8).to(t)).requiresGrad(true);
+                Rotary.apply(x, dev(Tensor.ones(tables, 5, 2)), dev(Tensor.zeros(tables, 5, 2))).sum().backward();
+            }
+            launched("rotary_f32", "rotary_bf16", "rotary_f64");
         }
     }
 

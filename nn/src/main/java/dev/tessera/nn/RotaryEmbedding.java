@@ -1,8 +1,9 @@
 package dev.tessera.nn;
 
+import dev.tessera.kernels.rotary.Rotary;
+import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Tensor;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * Rotary position embedding, GPT-NeoX style (non-interleaved; RoFormer, arXiv 2104.09864): the first
@@ -35,19 +36,14 @@ public final class RotaryEmbedding {
         return new Tensor[] {Tensor.of(c, positions.length, half), Tensor.of(s, positions.length, half)};
     }
 
-    /** Rotates x [B, H, L, P] whose rows sit at {@code positions} [L] (restart them per packed document). */
+    /** Rotates x [B, H, L, P] whose rows sit at {@code positions} [L] (restart them per packed document); one fused pass. */
     public Tensor apply(Tensor x, int[] positions) {
         int p = x.size(-1), l = x.size(-2);
         if (rotaryDim > p) throw new IllegalArgumentException("rotary dim " + rotaryDim + " exceeds head dim " + p);
         if (positions.length != l) throw new IllegalArgumentException("rotary: " + positions.length + " positions for length " + l);
         Tensor[] cs = tables(positions);
-        Tensor cos = cs[0].to(x.device()).to(x.dtype()), sin = cs[1].to(x.device()).to(x.dtype());
-        int half = rotaryDim / 2;
-        Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
-        Tensor r1 = x1.mul(cos).sub(x2.mul(sin));
-        Tensor r2 = x2.mul(cos).add(x1.mul(sin));
-        if (rotaryDim == p) return Tensor.cat(List.of(r1, r2), -1);
-        return Tensor.cat(List.of(r1, r2, x.narrow(-1, rotaryDim, p - rotaryDim)), -1);
+        DType tables = x.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        return Rotary.apply(x, cs[0].to(tables).to(x.device()), cs[1].to(tables).to(x.device()));
     }
 
     /** Positions 0..l−1 offset by {@code start}. */
