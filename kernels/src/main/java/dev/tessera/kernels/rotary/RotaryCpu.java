@@ -5,27 +5,38 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * The fast F32 rotary embedding: rows in parallel on the runtime's pool. Scalar on purpose: attention heads rotate a
- * few channels per row (4 to 64), too few for vector lanes to pay for their tails; the gain over the composition is
- * the single pass.
+ * The fast F32 rotary embedding: blocks of rows in parallel on the runtime's pool. Each block is copied into a heap
+ * array, rotated there and copied out: attention heads rotate only a few channels per row (4 to 64), and per-element
+ * segment accesses cost more than the arithmetic at that length, while bulk copies and array loops run at memory
+ * speed. Scalar on purpose: rows that short leave vector lanes mostly to their tails.
  */
 final class RotaryCpu {
     private RotaryCpu() {}
 
+    private static final int BLOCK_FLOATS = 1 << 14;
+
     static void rotate(MemorySegment src, long srcOff, MemorySegment dst, MemorySegment cos, long cosOff, MemorySegment sin, long sinOff,
                        long rows, int l, int p, int half, int sign) {
-        ValueLayout.OfFloat f = ValueLayout.JAVA_FLOAT;
-        float sg = sign;
-        KernelSupport.parallelFor(rows, Math.max(1, 16384 / p), (s, e) -> {
-            for (long r = s; r < e; r++) {
-                long in = srcOff + r * p, out = r * p, table = (r % l) * half;
-                for (int i = 0; i < half; i++) {
-                    float c = cos.getAtIndex(f, cosOff + table + i), sn = sg * sin.getAtIndex(f, sinOff + table + i);
-                    float x1 = src.getAtIndex(f, in + i), x2 = src.getAtIndex(f, in + half + i);
-                    dst.setAtIndex(f, out + i, x1 * c - x2 * sn);
-                    dst.setAtIndex(f, out + half + i, x2 * c + x1 * sn);
+        float[] c = new float[l * half], sn = new float[l * half];
+        MemorySegment.copy(cos, ValueLayout.JAVA_FLOAT, cosOff * 4, c, 0, c.length);
+        MemorySegment.copy(sin, ValueLayout.JAVA_FLOAT, sinOff * 4, sn, 0, sn.length);
+        if (sign < 0) for (int i = 0; i < sn.length; i++) sn[i] = -sn[i];
+        int blockRows = Math.max(1, BLOCK_FLOATS / p);
+        KernelSupport.parallelFor(rows, blockRows, (s, e) -> {
+            float[] in = new float[(int) Math.min(blockRows, e - s) * p], out = new float[in.length];
+            for (long r0 = s; r0 < e; r0 += blockRows) {
+                int n = (int) Math.min(blockRows, e - r0);
+                MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (srcOff + r0 * p) * 4, in, 0, n * p);
+                for (int j = 0; j < n; j++) {
+                    int row = j * p, table = (int) ((r0 + j) % l) * half;
+                    for (int i = 0; i < half; i++) {
+                        float x1 = in[row + i], x2 = in[row + half + i], ci = c[table + i], si = sn[table + i];
+                        out[row + i] = x1 * ci - x2 * si;
+                        out[row + half + i] = x2 * ci + x1 * si;
+                    }
+                    System.arraycopy(in, row + 2 * half, out, row + 2 * half, p - 2 * half);
                 }
-                if (2 * half < p) MemorySegment.copy(src, (in + 2 * half) * 4, dst, (out + 2 * half) * 4, (p - 2L * half) * 4);
+                MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_FLOAT, r0 * p * 4, n * p);
             }
         });
     }
