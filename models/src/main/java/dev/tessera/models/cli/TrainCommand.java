@@ -182,7 +182,7 @@ final class TrainCommand implements Callable<Integer> {
         if (m.stages() > 0) {
             long[] range = corpus.range(ByteCorpus.Split.HELD_OUT, s.heldOut());
             byte[] snippet = corpus.slice(range[0], (int) Math.min(160, range[1] - range[0]));
-            System.out.println("learned boundaries ('|' before each chunk's first byte) on held-out text:");
+            System.out.println("chunk boundaries ('|' before each chunk's first byte) on held-out text:");
             BoundaryMarks marks = BoundaryMarks.of(m, snippet);
             for (int st = 0; st < marks.stages(); st++) System.out.println("stage " + st + ": " + marks.render(st));
         }
