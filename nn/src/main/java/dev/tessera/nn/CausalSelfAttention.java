@@ -45,8 +45,9 @@ public final class CausalSelfAttention extends Module implements Mixer {
         Tensor t = wqkv.forward(x).reshape(b, l, 3, heads, headDim).permute(2, 0, 3, 1, 4); // [3, B, H, L, P]
         Tensor q = t.select(0, 0), k = t.select(0, 1), v = t.select(0, 2);
         if (rotary != null) {
-            q = rotary.apply(q, pos);
-            k = rotary.apply(k, pos);
+            Tensor[] qk = rotary.apply(pos, q, k); // one pair of tables for both
+            q = qk[0];
+            k = qk[1];
         }
         return new Tensor[] {q, k, v};
     }

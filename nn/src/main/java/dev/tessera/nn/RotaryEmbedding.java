@@ -37,13 +37,22 @@ public final class RotaryEmbedding {
     }
 
     /** Rotates x [B, H, L, P] whose rows sit at {@code positions} [L] (restart them per packed document); one fused pass. */
-    public Tensor apply(Tensor x, int[] positions) {
-        int p = x.size(-1), l = x.size(-2);
-        if (rotaryDim > p) throw new IllegalArgumentException("rotary dim " + rotaryDim + " exceeds head dim " + p);
+    public Tensor apply(Tensor x, int[] positions) { return apply(positions, x)[0]; }
+
+    /** Rotates each of {@code xs} (same L, dtype and device, e.g. q and k) with one pair of tables. */
+    public Tensor[] apply(int[] positions, Tensor... xs) {
+        Tensor first = xs[0];
+        int l = first.size(-2);
         if (positions.length != l) throw new IllegalArgumentException("rotary: " + positions.length + " positions for length " + l);
+        for (Tensor x : xs) {
+            if (rotaryDim > x.size(-1)) throw new IllegalArgumentException("rotary dim " + rotaryDim + " exceeds head dim " + x.size(-1));
+        }
         Tensor[] cs = tables(positions);
-        DType tables = x.dtype() == DType.F64 ? DType.F64 : DType.F32;
-        return Rotary.apply(x, cs[0].to(tables).to(x.device()), cs[1].to(tables).to(x.device()));
+        DType tables = first.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        Tensor cos = cs[0].to(tables).to(first.device()), sin = cs[1].to(tables).to(first.device());
+        Tensor[] out = new Tensor[xs.length];
+        for (int i = 0; i < xs.length; i++) out[i] = Rotary.apply(xs[i], cos, sin);
+        return out;
     }
 
     /** Positions 0..l−1 offset by {@code start}. */
