@@ -41,6 +41,11 @@ public final class RuntimeInfo {
     /** Why CUDA cannot be used here (one line), or null when a CUDA device is available. */
     public static String cudaUnavailableReason() { return CudaProbe.result().reason(); }
 
+    /** Why this device cannot be used, or null when it can (the CPU always can; cuda:N when it is open or exists). */
+    public static String unavailableReason(Device device) {
+        return device.kind() == Device.Kind.CPU ? null : CudaDevice.unavailableReason(device.index());
+    }
+
     /** Where cuBLAS was found, or why not. */
     public static String cublasDescription() {
         Cublas.Probe p = Cublas.probe();

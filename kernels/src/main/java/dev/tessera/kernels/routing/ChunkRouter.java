@@ -126,7 +126,9 @@ public final class ChunkRouter {
             Tensor m = mask.to(p.dtype());
             bf = bf.mul(m);
             pm = p.mul(m);
-            count = m.sum().item();
+            long real = 0;
+            for (long v : mask.toLongArray()) real += v; // the mask's bytes, copied once: no reduction to wait for
+            count = real;
         }
         if (count == 0) throw new IllegalArgumentException("ratioLoss: no real positions in " + Arrays.toString(p.shape()));
         Tensor f = bf.sum().div(count), g = pm.sum().div(count);

@@ -9,13 +9,18 @@ import dev.tessera.runtime.cuda.DryRunDriver;
 /**
  * Test support for the layers above the kernels (nn, models), which cannot see the runtime's CUDA package: makes
  * cuda:{@code ordinal} a dry-run device (launches checked against their PTX signatures, nothing run; see
- * {@code CudaDevice.installDryRun}) and returns the names of the kernels launched so far.
+ * {@code CudaDevice.installDryRun}; the routing kernels that decide chunk counts get host stand-ins, see
+ * {@link RoutingEmulations}) and returns the names of the kernels launched so far.
  */
 public final class DryRunDevices {
     private DryRunDevices() {}
 
     public static Supplier<List<String>> install(int ordinal) {
         DryRunDriver d = CudaDevice.installDryRun(ordinal);
+        RoutingEmulations.install(d);
         return d::kernelsLaunched;
     }
+
+    /** Forgets the launches recorded so far on the dry-run device cuda:{@code ordinal} (installing it if need be). */
+    public static void clearLaunches(int ordinal) { CudaDevice.installDryRun(ordinal).clear(); }
 }

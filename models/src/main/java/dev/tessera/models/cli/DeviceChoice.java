@@ -21,7 +21,7 @@ final class DeviceChoice {
             } catch (IllegalArgumentException e) {
                 throw new CliFailure(e.getMessage(), 2);
             }
-            String unavailable = RuntimeInfo.cudaUnavailableReason();
+            String unavailable = RuntimeInfo.unavailableReason(parsed);
             if (unavailable != null) throw new CliFailure("--device " + device + ": " + unavailable, 2);
             return parsed;
         }

@@ -20,9 +20,9 @@ import dev.tessera.runtime.Tensor;
  * Training and decoding the byte-level baselines on a CUDA device, on a machine without a GPU: a dry-run device
  * checks every kernel launch and cuBLAS call against its PTX signature or cuBLAS's rules instead of running, so this
  * proves the CUDA path of the nn layer is wired end to end (every tensor on the right device, every launch
- * well-formed). H-Net cannot run end to end this way: its chunk counts are read from device memory the routing
- * kernels never wrote, so its inner stage would see no chunks; FusedKernelsDryRunTest covers its kernels, and
- * HNetCudaTest checks the whole model on a GPU. Values are meaningless here.
+ * well-formed). CliDryRunTest does the same for every model through the command line (H-Nets included, whose chunk
+ * counts come from host stand-ins of the routing kernels); HNetCudaTest checks values on a GPU. Values are
+ * meaningless here.
  */
 class BaselineDryRunTest {
     @Test

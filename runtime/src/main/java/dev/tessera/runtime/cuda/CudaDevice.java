@@ -68,6 +68,18 @@ public final class CudaDevice {
         }
     }
 
+    /**
+     * Why cuda:{@code ordinal} cannot be used, or null when it can: it is open already (a dry run included), or the
+     * probe found a driver and at least {@code ordinal + 1} GPUs.
+     */
+    public static String unavailableReason(int ordinal) {
+        if (DEVICES.containsKey(ordinal)) return null;
+        CudaProbe.Result probe = CudaProbe.result();
+        if (!probe.available()) return probe.reason();
+        if (ordinal >= probe.deviceCount()) return "cuda:" + ordinal + " does not exist: " + probe.deviceCount() + " CUDA device(s) visible";
+        return null;
+    }
+
     /** True when a CUDA device can be used (the probe found a driver and at least one GPU). */
     public static boolean isAvailable() { return CudaProbe.result().available(); }
 

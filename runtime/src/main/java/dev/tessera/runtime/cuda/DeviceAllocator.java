@@ -50,6 +50,7 @@ public final class DeviceAllocator {
         Block b = takeCached(size);
         if (b != null) {
             hits++;
+            memory.reused(b.address(), b.size());
         } else {
             long address = memory.allocate(size);
             if (address == 0) {

@@ -7,6 +7,13 @@ public interface DeviceMemory {
 
     void free(long address);
 
+    /**
+     * The caching allocator hands out {@code bytes} at {@code address} again. A GPU leaves them as they are; a dry
+     * run zero-fills them, so that memory no kernel wrote reads back as 0 every time, not as whatever a freed tensor
+     * held.
+     */
+    default void reused(long address, long bytes) {}
+
     /** The driver's last out-of-memory message, for the exception (may be null). */
     default String lastError() { return null; }
 }

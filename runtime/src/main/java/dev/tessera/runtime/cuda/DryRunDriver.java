@@ -14,11 +14,16 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A stand-in GPU for machines without one (see {@link CudaDevice#installDryRun}): memory is zero-filled host memory
- * at its native address, copies are host copies, and a launch runs nothing but is checked against the kernel's PTX
- * signature: the entry must exist, and the arguments must match its parameters in number and size (a 4-byte int
- * where the kernel takes 8 bytes is the classic silent bug of driver-API launches). It reports as an sm_90 device
- * with 132 SMs and 227 KiB of opt-in shared memory, like an H100/H200.
+ * A stand-in GPU for machines without one (see {@link CudaDevice#installDryRun}): memory is host memory at its native
+ * address, zero-filled whenever it is handed out (fresh or from the cache, so what no kernel wrote always reads 0),
+ * copies are host copies, and a launch runs nothing but is checked against the kernel's PTX signature: the entry
+ * must exist, and the arguments must match its parameters in number and size (a 4-byte int where the kernel takes 8
+ * bytes is the classic silent bug of driver-API launches). It reports as an sm_90 device with 132 SMs and 227 KiB of
+ * opt-in shared memory, like an H100/H200.
+ *
+ * <p>A kernel whose results the host reads back to size later work (how many chunks a routing produced) may be given
+ * an {@link Emulation}: a host stand-in that writes those results, so that the launches after it see the shapes a
+ * GPU would give them instead of empty ones.
  */
 public final class DryRunDriver implements CudaDriver {
     private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+([A-Za-z0-9_]+)\\s*\\(([^)]*)\\)", Pattern.DOTALL);
@@ -30,6 +35,51 @@ public final class DryRunDriver implements CudaDriver {
     /** One checked launch. */
     public record Launch(String kernel, int[] grid, int[] block, int sharedBytes) {}
 
+    /** A host stand-in for a kernel, run after its launch passed the checks. */
+    @FunctionalInterface
+    public interface Emulation {
+        void run(Arguments args);
+    }
+
+    /** A checked launch's grid and arguments, with access to the memory its pointers name. */
+    public final class Arguments {
+        private final int[] grid;
+        private final ByteBuffer params;
+        private final int[] offsets;
+        private final int argc;
+
+        private Arguments(int[] grid, ByteBuffer params, int[] offsets, int argc) {
+            this.grid = grid;
+            this.params = params;
+            this.offsets = offsets;
+            this.argc = argc;
+        }
+
+        public int[] grid() { return grid.clone(); }
+
+        /** Argument {@code i} as a 64-bit value (a pointer or a {@code long long}). */
+        public long int64(int i) {
+            java.util.Objects.checkIndex(i, argc);
+            return params.getLong(offsets[i]);
+        }
+
+        /**
+         * The {@code bytes} bytes at pointer argument {@code i}, or null for a null pointer; refused unless they lie
+         * inside one live allocation (a wrong argument index must not write over the JVM's memory).
+         */
+        public MemorySegment memory(int i, long bytes) {
+            long p = int64(i);
+            if (p == 0) return null;
+            var e = extents.floorEntry(p);
+            if (e == null || p + bytes > e.getKey() + e.getValue()) {
+                throw new IllegalStateException("dry run: emulation reads " + bytes + " B at argument " + i + " = 0x" + Long.toHexString(p)
+                        + ", outside every live device allocation");
+            }
+            return at(p, bytes);
+        }
+    }
+
+    private final Map<String, Emulation> emulations = new ConcurrentHashMap<>();
     private final Map<Long, Arena> live = new ConcurrentHashMap<>();
     private final java.util.concurrent.ConcurrentSkipListMap<Long, Long> extents = new java.util.concurrent.ConcurrentSkipListMap<>();
     private final Map<String, Map<String, Signature>> modules = new ConcurrentHashMap<>();
@@ -43,6 +93,8 @@ public final class DryRunDriver implements CudaDriver {
             extents.put(s.address(), Math.max(bytes, 1));
             return s.address();
         }
+
+        @Override public void reused(long address, long bytes) { at(address, bytes).fill((byte) 0); }
 
         @Override public void free(long address) {
             Arena a = live.remove(address);
@@ -65,6 +117,9 @@ public final class DryRunDriver implements CudaDriver {
     }
 
     public void clear() { launches.clear(); }
+
+    /** Runs {@code emulation} after every checked launch of {@code kernel} (replacing an earlier one). */
+    public void emulate(String kernel, Emulation emulation) { emulations.put(kernel, emulation); }
 
     @Override public String name() { return "dry run (no GPU)"; }
 
@@ -155,6 +210,8 @@ public final class DryRunDriver implements CudaDriver {
             throw new IllegalStateException("dry run: " + name + " asks for " + sharedBytes + " B of dynamic shared memory without opting in");
         }
         launches.add(new Launch(name, grid.clone(), block.clone(), sharedBytes));
+        Emulation e = emulations.get(name);
+        if (e != null) e.run(new Arguments(grid.clone(), params, offsets, argc));
     }
 
     /** Checks a column-major GEMM's leading dimensions as cuBLAS would (CUBLAS_STATUS_INVALID_VALUE otherwise). */
