@@ -79,10 +79,19 @@ final class Autograd {
             }
             List<Node> order = topologicalOrder(root.gradFn);
             Map<Node, Tensor> pending = new IdentityHashMap<>();
+            // Gradients this loop allocated as sums: referenced by their pending entry alone, so they may be added
+            // into in place. A tensor a backward returned may be shared (add returns g for both inputs): never.
+            Set<Tensor> owned = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
             pending.put(root.gradFn, g0);
             for (Node node : order) {
                 Tensor g = pending.remove(node);
                 if (g == null) continue;
+                owned.remove(g);
+                if (node.slice != null && node.inputs[0] != null && node.inputs[0].gradFn != null) {
+                    addIntoSlice(node, g, pending, owned);
+                    if (!retainGraph) node.releaseSaved();
+                    continue;
+                }
                 Tensor[] gin;
                 int[] paused = ANOMALY_PAUSED.get();
                 paused[0]++;
@@ -105,11 +114,36 @@ final class Autograd {
                         accumulateLeaf(in, gi);
                     } else {
                         Tensor prev = pending.get(in.gradFn);
-                        pending.put(in.gradFn, prev == null ? gi : prev.add(gi));
+                        if (prev == null) {
+                            pending.put(in.gradFn, gi);
+                        } else if (owned.contains(prev) && prev.dtype == gi.dtype) {
+                            prev.addInPlace(gi);
+                        } else {
+                            Tensor sum = prev.add(gi);
+                            owned.add(sum);
+                            pending.put(in.gradFn, sum);
+                        }
                     }
                 }
             }
         }
+    }
+
+    /**
+     * A narrow's backward without running it: g goes straight into its slice of the input's pending gradient, which
+     * is made (zeros, or a copy of a shared one) and owned the first time.
+     */
+    private static void addIntoSlice(Node node, Tensor g, Map<Node, Tensor> pending, Set<Tensor> owned) {
+        Tensor in = node.inputs[0];
+        Tensor sum = pending.get(in.gradFn);
+        if (sum == null || !owned.contains(sum)) {
+            Tensor fresh = sum == null ? Tensor.zeros(in.dtype, g.device(), in.shape) : ShapeOps.copyOf(sum, in.dtype);
+            owned.add(fresh);
+            pending.put(in.gradFn, fresh);
+            sum = fresh;
+        }
+        Node.Slice s = node.slice;
+        Views.narrow(sum, s.dim(), s.start(), s.length(), s.step()).addInPlace(g.dtype == sum.dtype ? g : g.to(sum.dtype));
     }
 
     private static void accumulateLeaf(Tensor leaf, Tensor g) {

@@ -174,7 +174,7 @@ public final class Functional {
         int k = weight.shape[1];
         Tensor y = Tensor.allocate(x.dtype, x.shape, x.device());
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
-            Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias == null ? null : bias.contiguous();
+            Tensor xc = channelsContiguous(x), wc = weight.contiguous(), bc = bias == null ? null : bias.contiguous();
             Backend.of(x).conv1dForward(xc, wc, bc, y, cu);
         }
         boolean hasBias = bias != null;
@@ -183,11 +183,16 @@ public final class Functional {
             Tensor dw = Tensor.allocate(s[1].dtype, s[1].shape, s[1].device());
             Tensor db = hasBias ? Tensor.allocate(s[1].dtype, new int[] {ch}, s[1].device()) : null;
             try (Scope sc = Scope.open()) {
-                Tensor xc = s[0].contiguous(), wc = s[1].contiguous(), gc = g.contiguous();
+                Tensor xc = channelsContiguous(s[0]), wc = s[1].contiguous(), gc = g.contiguous();
                 Backend.of(xc).conv1dBackward(xc, wc, gc, dx, dw, db, cu);
             }
             return new Tensor[] {dx, dw, db};
         });
+    }
+
+    /** x as the CPU conv reads it without a copy (channels contiguous, any other strides); CUDA takes it contiguous. */
+    private static Tensor channelsContiguous(Tensor x) {
+        return x.device().isCpu() && x.strides[2] == 1 && x.strides[1] >= 0 && x.strides[0] >= 0 ? x : x.contiguous();
     }
 
     /**

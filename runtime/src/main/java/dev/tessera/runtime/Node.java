@@ -12,7 +12,15 @@ final class Node {
         Tensor[] apply(Tensor gradOutput, Tensor[] saved);
     }
 
+    /**
+     * Set on a narrow's node: its output is this slice of its input, so the backward pass may add the output's
+     * gradient straight into that slice of the input's gradient instead of running the node (a full-size zero
+     * tensor per slice, then a full-size add per slice, for every split of a projection).
+     */
+    record Slice(int dim, int start, int length, int step) {}
+
     final String op;
+    Slice slice;
     /** The op's inputs; entries that need no gradient are null. */
     final Tensor[] inputs;
     final int[] outputShape;

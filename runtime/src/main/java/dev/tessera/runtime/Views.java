@@ -160,13 +160,15 @@ final class Views {
         st[d] = x.strides[d] * step;
         int[] in = x.shape.clone();
         DType dt = x.dtype;
-        return Autograd.record("narrow", x.view(shape, st, x.offset + start * x.strides[d]), new Tensor[] {x}, new Tensor[0], (g, s) -> {
+        Tensor out = Autograd.record("narrow", x.view(shape, st, x.offset + start * x.strides[d]), new Tensor[] {x}, new Tensor[0], (g, s) -> {
             Tensor full = Tensor.zeros(dt, g.device(), in);
             try (Grad.Region r = Grad.noGrad()) {
                 narrow(full, d, start, length, step).copyFrom(g);
             }
             return new Tensor[] {full};
         });
+        if (out.gradFn != null && out.gradFn.inputs[0] == x) out.gradFn.slice = new Node.Slice(d, start, length, step);
+        return out;
     }
 
     static Tensor select(Tensor x, int dim, int index) {

@@ -62,6 +62,21 @@ class AutogradSemanticsTest {
         assertTrue(e.getMessage().contains("retainGraph"), e.getMessage());
     }
 
+    /** Slices' gradients go into one buffer the walk owns: walking twice must not add the first walk's in again. */
+    @Test
+    void retainedGraphOfSlicesGivesTheSameGradientTwice() {
+        Tensor x = leaf(1, 2, 3, 4);
+        Tensor y = x.mul(x);
+        Tensor loss = y.narrow(0, 0, 2).sum().add(y.narrow(0, 1, 3).mul(3).sum()).add(y.sum());
+        loss.backward(null, true);
+        float[] once = x.grad().toFloatArray();
+        // d/dx of x² (1 + [i<2] + 3·[i≥1]) = 2x (…): 2·1·2, 2·2·5, 2·3·4, 2·4·4
+        assertArrayEquals(new float[] {4, 20, 24, 32}, once);
+        x.zeroGrad();
+        loss.backward();
+        assertArrayEquals(once, x.grad().toFloatArray());
+    }
+
     @Test
     void noGradRecordsNothingAndEnableGradReenables() {
         Tensor x = leaf(1, 2);

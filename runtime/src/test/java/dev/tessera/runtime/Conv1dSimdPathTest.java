@@ -35,4 +35,31 @@ class Conv1dSimdPathTest {
     void packedSequences() {
         compare(1, 20, 48, 4, new int[] {0, 3, 3, 11, 20});
     }
+
+    /**
+     * x a slice of a wider projection (Mamba's xBC of in_proj's output) is read where it lies: the same outputs and
+     * gradients as its contiguous copy, on the F32 SIMD path and the F64 scalar one; a layout whose channels are not
+     * contiguous is copied first.
+     */
+    @Test
+    void slicesAndTransposesGiveTheContiguousResult() {
+        for (DType dt : new DType[] {DType.F32, DType.F64}) {
+            try (Scope s = Scope.open()) {
+                Generator g = new Generator(5);
+                Tensor wide = Tensor.randn(g, 2, 11, 40).to(dt), w = Tensor.randn(g, 21, 4).to(dt), b = Tensor.randn(g, 21).to(dt);
+                Tensor dy = Tensor.randn(g, 2, 11, 21).to(dt);
+                Tensor[] strided = {wide.clone().requiresGrad(true), w.clone().requiresGrad(true), b.clone().requiresGrad(true)};
+                Tensor[] copied = {wide.clone().requiresGrad(true), w.clone().requiresGrad(true), b.clone().requiresGrad(true)};
+                Tensor ys = Functional.causalConv1d(strided[0].narrow(2, 13, 21), strided[1], strided[2], null);
+                Tensor yc = Functional.causalConv1d(copied[0].narrow(2, 13, 21).contiguous(), copied[1], copied[2], null);
+                ys.backward(dy);
+                yc.backward(dy);
+                close(yc.toDoubleArray(), ys.toDoubleArray(), dt + " y");
+                for (int i = 0; i < 3; i++) close(copied[i].grad().toDoubleArray(), strided[i].grad().toDoubleArray(), dt + " grad " + i);
+                Tensor t = Tensor.randn(g, 2, 21, 11).to(dt);
+                close(Functional.causalConv1d(t.transpose(1, 2).contiguous(), w, b).toDoubleArray(),
+                        Functional.causalConv1d(t.transpose(1, 2), w, b).toDoubleArray(), dt + " transposed");
+            }
+        }
+    }
 }

@@ -190,6 +190,15 @@ class GradientCheckTest {
         GradCheck.check("unsqueeze", x -> x[0].unsqueeze(0).mul(x[0].unsqueeze(-1)), randn64(g, 3));
         GradCheck.check("slice with step", x -> x[0].slice(1, 0, 5, 2).mul(x[0].slice(0, -2, 3, 1).slice(1, 1, 5, 3).sum()),
                 randn64(g, 3, 5));
+        // Slices of a computed tensor skip their nodes: each gradient is added into its slice of one buffer. Disjoint,
+        // overlapping and strided slices, a slice of a slice, the tensor also used whole (a gradient the buffer must
+        // copy, not add into), and one gradient shared by two slices (add hands both the same tensor).
+        GradCheck.check("slices of an intermediate", x -> {
+            Tensor y = x[0].mul(x[1]);
+            Tensor a = y.narrow(1, 0, 3), b = y.narrow(1, 2, 4), c = y.slice(1, 1, 8, 2), d = y.narrow(1, 4, 4).narrow(0, 1, 2);
+            Tensor shared = y.narrow(1, 5, 3).add(y.narrow(1, 0, 3));
+            return a.exp().sum(1).add(b.sum(1)).add(c.mul(c).sum(1)).add(y.tanh().sum(1)).add(d.sum()).add(shared.mul(a).sum(1));
+        }, randn64(g, 3, 8), randn64(g, 3, 8));
         GradCheck.check("flatten", x -> x[0].flatten(1, 2).mul(x[1]).add(x[0].flatten().tanh().reshape(2, 6)), randn64(g, 2, 2, 3), randn64(g, 6));
         GradCheck.check("flatten of transposed", x -> x[0].transpose(0, 2).flatten().mul(x[1]), randn64(g, 2, 2, 3), randn64(g, 12));
         GradCheck.check("transpose contiguous", x -> x[0].transpose(0, 2).contiguous().tanh(), randn64(g, 2, 3, 2));

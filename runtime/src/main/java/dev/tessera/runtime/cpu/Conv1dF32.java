@@ -6,7 +6,8 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The F32 SIMD path of {@link Conv1dKernel}: channels last means the C channels of a position are contiguous, so every
+ * The F32 SIMD path of {@link Conv1dKernel}: channels last means the C channels of a position are contiguous (x may
+ * have any batch and position strides, as a slice of a wider projection has), so every
  * loop runs across channels with the taps' weights transposed to [K][C] once per call. The weight and bias gradients
  * are split by channel blocks, each summed over (b, t) in order by one thread, so they do not depend on timing.
  */
@@ -29,6 +30,7 @@ final class Conv1dF32 {
         float[] b0 = new float[ch];
         if (bias != null) for (int c = 0; c < ch; c++) b0[c] = bias.seg().getAtIndex(Elements.F, bias.offset() + c);
         MemorySegment xs = x.seg(), ys = y.seg();
+        long xb = x.strides()[0], xt = x.strides()[1];
         int l = S.length(), vn = ch - ch % l;
         CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
             for (long bt = s; bt < e; bt++) {
@@ -41,7 +43,7 @@ final class Conv1dF32 {
                     for (int j = 0; j < k; j++) {
                         int src = t - (k - 1) + j;
                         if (src < lo) continue;
-                        FloatVector xv = FloatVector.fromMemorySegment(S, xs, (x.offset() + (b * len + src) * ch + c) * 4, NO);
+                        FloatVector xv = FloatVector.fromMemorySegment(S, xs, (x.offset() + b * xb + src * xt + c) * 4, NO);
                         acc = FloatVector.fromArray(S, wt[j], c).fma(xv, acc);
                     }
                     acc.intoMemorySegment(ys, yo + c * 4L, NO);
@@ -50,7 +52,7 @@ final class Conv1dF32 {
                     float acc = b0[c];
                     for (int j = 0; j < k; j++) {
                         int src = t - (k - 1) + j;
-                        if (src >= lo) acc += wt[j][c] * xs.getAtIndex(Elements.F, x.offset() + (b * len + src) * ch + c);
+                        if (src >= lo) acc += wt[j][c] * xs.getAtIndex(Elements.F, x.offset() + b * xb + src * xt + c);
                     }
                     ys.setAtIndex(Elements.F, y.offset() + bt * ch + c, acc);
                 }
@@ -61,6 +63,7 @@ final class Conv1dF32 {
     static void backward(Operand x, Operand w, Operand g, Operand dx, Operand dw, Operand db, int batch, int len, int ch, int k, int[] starts) {
         float[][] wt = transposedWeights(w, ch, k);
         MemorySegment xs = x.seg(), gs = g.seg(), dxs = dx.seg();
+        long xb = x.strides()[0], xt = x.strides()[1];
         int l = S.length(), vn = ch - ch % l;
         CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
             for (long bt = s; bt < e; bt++) {
@@ -107,7 +110,7 @@ final class Conv1dF32 {
                             for (int j = 0; j < k; j++) {
                                 int src = t - (k - 1) + j;
                                 if (src < lo) continue;
-                                FloatVector xv = FloatVector.fromMemorySegment(S, xs, (x.offset() + (b * len + src) * ch + c0) * 4, NO);
+                                FloatVector xv = FloatVector.fromMemorySegment(S, xs, (x.offset() + b * xb + src * xt + c0) * 4, NO);
                                 gv.fma(xv, FloatVector.fromArray(S, aw, j * l)).intoArray(aw, j * l);
                             }
                         } else {
@@ -116,7 +119,7 @@ final class Conv1dF32 {
                                 ab[c] += gv;
                                 for (int j = 0; j < k; j++) {
                                     int src = t - (k - 1) + j;
-                                    if (src >= lo) aw[j * l + c] += gv * xs.getAtIndex(Elements.F, x.offset() + (b * len + src) * ch + c0 + c);
+                                    if (src >= lo) aw[j * l + c] += gv * xs.getAtIndex(Elements.F, x.offset() + b * xb + src * xt + c0 + c);
                                 }
                             }
                         }

@@ -3,7 +3,9 @@ package dev.tessera.runtime.cpu;
 /**
  * The causal depthwise 1-D convolution Mamba uses, channels last: x [B, L, C], weight [C, K], bias [C]:
  * y[b,t,c] = bias[c] + Σ_j w[c,j]·x[b, t−(K−1)+j, c], with zeros before the start (left padding K−1).
- * All operands contiguous. The weight gradient is summed per channel by one thread, in order.
+ * All operands contiguous except x, whose channels must be contiguous but whose batch and position strides may be any
+ * (a slice of a wider projection is read where it lies). The weight gradient is summed per channel by one thread,
+ * in order.
  *
  * <p>Packed sequences: {@code starts}, when not null, gives for each position t of the (single) row the index
  * where t's document begins (see {@link #sequenceStarts}); a tap reading x[src] for output t is taken only
@@ -47,7 +49,7 @@ public final class Conv1dKernel {
                         int src = t - (k - 1) + j;
                         if (src < lo) continue;
                         acc += Elements.get(w.seg(), w.dtype(), w.offset() + (long) c * k + j)
-                                * Elements.get(x.seg(), x.dtype(), x.offset() + (b * len + src) * ch + c);
+                                * Elements.get(x.seg(), x.dtype(), x.offset() + b * x.strides()[0] + src * x.strides()[1] + c);
                     }
                     Elements.set(y.seg(), y.dtype(), y.offset() + bt * ch + c, acc);
                 }
@@ -92,7 +94,7 @@ public final class Conv1dKernel {
                         int lo = starts == null ? 0 : starts[t];
                         for (int j = 0; j < k; j++) {
                             int src = t - (k - 1) + j;
-                            if (src >= lo) aw[j] += gv * Elements.get(x.seg(), x.dtype(), x.offset() + (b * len + src) * ch + c);
+                            if (src >= lo) aw[j] += gv * Elements.get(x.seg(), x.dtype(), x.offset() + b * x.strides()[0] + src * x.strides()[1] + c);
                         }
                     }
                 }
