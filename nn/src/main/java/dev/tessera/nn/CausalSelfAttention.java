@@ -3,6 +3,8 @@ package dev.tessera.nn;
 import dev.tessera.kernels.attention.AttentionOptions;
 import dev.tessera.kernels.attention.FlashAttention;
 import dev.tessera.kernels.attention.KvCache;
+import dev.tessera.runtime.Autocast;
+import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Tensor;
@@ -62,8 +64,19 @@ public final class CausalSelfAttention extends Module implements Mixer {
         int l = x.size(1);
         int[] pos = cuSeqlens == null ? RotaryEmbedding.positions(0, l) : RotaryEmbedding.positions(cuSeqlens, l);
         Tensor[] t = qkv(x, pos);
-        Tensor o = FlashAttention.apply(t[0], t[1], t[2], options(cuSeqlens)); // [B, H, L, P]
+        Tensor o = attend(t[0], t[1], t[2], options(cuSeqlens)); // [B, H, L, P]
         return outProj.forward(o.permute(0, 2, 1, 3).reshape(x.size(0), x.size(1), heads * headDim));
+    }
+
+    /**
+     * Flash attention; inside a BF16 {@link Autocast} region on a GPU it reads BF16 copies of F32 q, k, v (the
+     * tensor-core kernel, as the products around it) and returns F32, the casts recorded so gradients stay F32.
+     */
+    private static Tensor attend(Tensor q, Tensor k, Tensor v, AttentionOptions options) {
+        if (Autocast.active() && q.dtype() == DType.F32 && !q.device().isCpu()) {
+            return FlashAttention.apply(q.to(DType.BF16), k.to(DType.BF16), v.to(DType.BF16), options).to(DType.F32);
+        }
+        return FlashAttention.apply(q, k, v, options);
     }
 
     private void checkInput(Tensor x) {

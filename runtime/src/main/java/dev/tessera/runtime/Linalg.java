@@ -28,18 +28,21 @@ final class Linalg {
             DType t = DType.promote(a.dtype, b.dtype);
             return matmul(a.to(t), b.to(t));
         }
+        DType outType = a.dtype;
         if (Autocast.active() && a.dtype == DType.F32 && !a.device().isCpu()) {
-            // BF16 operands on the tensor cores (F32 accumulation inside cuBLAS); the casts are recorded, so the
-            // gradients reach the F32 tensors as F32.
-            return matmul(a.to(DType.BF16), b.to(DType.BF16)).to(DType.F32);
+            // BF16 operands on the tensor cores, F32 accumulation and an F32 result written by cuBLAS itself; the
+            // casts are recorded, so the gradients reach the F32 tensors as F32.
+            a = a.to(DType.BF16);
+            b = b.to(DType.BF16);
+            outType = DType.F32;
         }
         if (a.shape.length == 1 && b.shape.length == 1) {
             checkInner(a.shape, b.shape, a.shape[0], b.shape[0]);
-            return core(a.unsqueeze(0), b.unsqueeze(1)).reshape();
+            return core(a.unsqueeze(0), b.unsqueeze(1), outType).reshape();
         }
-        if (a.shape.length == 1) return core(a.unsqueeze(0), b).squeeze(-2);
-        if (b.shape.length == 1) return core(a, b.unsqueeze(1)).squeeze(-1);
-        return core(a, b);
+        if (a.shape.length == 1) return core(a.unsqueeze(0), b, outType).squeeze(-2);
+        if (b.shape.length == 1) return core(a, b.unsqueeze(1), outType).squeeze(-1);
+        return core(a, b, outType);
     }
 
     private static void checkInner(int[] as, int[] bs, int ka, int kb) {
@@ -49,14 +52,14 @@ final class Linalg {
         }
     }
 
-    /** Both operands have rank >= 2. */
-    private static Tensor core(Tensor a, Tensor b) {
+    /** Both operands have rank >= 2; the result is of {@code outType} (a's dtype, or F32 for BF16 operands on CUDA). */
+    private static Tensor core(Tensor a, Tensor b, DType outType) {
         int ra = a.shape.length, rb = b.shape.length;
         int m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
         checkInner(a.shape, b.shape, k, b.shape[rb - 2]);
         Tensor out;
         try (Grad.Region g = Grad.noGrad()) {
-            out = compute(a, b, m, k, n);
+            out = compute(a, b, m, k, n, outType);
         }
         int[] as = a.shape.clone(), bs = b.shape.clone();
         return Autograd.record("matmul", out, new Tensor[] {a, b}, new Tensor[] {a, b}, (g, s) -> new Tensor[] {
@@ -64,11 +67,11 @@ final class Linalg {
                 b.requiresGrad ? Pointwise.sumTo(s[0].transpose(-1, -2).matmul(g), bs) : null});
     }
 
-    private static Tensor compute(Tensor a, Tensor b, int m, int k, int n) {
-        DType dt = a.dtype;
-        if (dt == DType.BF16 || dt == DType.F16) { // the CPU multiplies these in F32
+    private static Tensor compute(Tensor a, Tensor b, int m, int k, int n, DType outType) {
+        DType dt = outType;
+        if ((a.dtype == DType.BF16 || a.dtype == DType.F16) && a.device().isCpu()) { // the CPU multiplies these in F32
             try (Scope s = Scope.open()) {
-                return s.keep(compute(a.to(DType.F32), b.to(DType.F32), m, k, n).to(dt));
+                return s.keep(compute(a.to(DType.F32), b.to(DType.F32), m, k, n, DType.F32).to(outType));
             }
         }
         int ra = a.shape.length, rb = b.shape.length;

@@ -54,12 +54,16 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--precision", defaultValue = "auto", description = Precision.DESCRIPTION)
+    String precision;
+
     @Option(names = "--out", description = "Folder for the runs (default: runs/compare-<timestamp>).")
     Path out;
 
     @Override
     public Integer call() {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
+        Precision products = Precision.resolve(precision, target);
         if (out == null) out = Path.of("runs", "compare-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         TrainingRun.Settings s = new TrainingRun.Settings(steps, batch, seqLen, lr, seed, steps, steps, evalWindows, 0.1, data);
         record Row(String model, long params, double bpb, double bps, String chunks) {}
@@ -78,7 +82,7 @@ final class CompareCommand implements Callable<Integer> {
                     extra.put(CheckpointFiles.MODEL, name);
                     extra.put(CheckpointFiles.FAMILY, m.family());
                     extra.put(CheckpointFiles.CONFIG, m.configJson());
-                    TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, extra, dir, name);
+                    TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name);
                     rows.add(new Row(name, r.parameters(), r.heldOut().bitsPerByte(), r.bytesPerSecond(),
                             r.heldOut().bytesPerChunk().length == 0 ? "-" : BoundaryMarks.format(r.heldOut().bytesPerChunk())));
                 }

@@ -38,16 +38,20 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--precision", defaultValue = "auto", description = Precision.DESCRIPTION)
+    String precision;
+
     @Override
     public Integer call() {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
+        Precision products = Precision.resolve(precision, target);
         if (windows <= 0 || batch <= 0) throw new CliFailure("--windows and --batch must be positive", 2);
         CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), target, null, Map.of());
         Map<String, String> meta = loaded.state().metadata();
         String d = data != null ? data : meta.getOrDefault("train.data", CorpusSource.JDK_SRC);
         int len = seqLen != null ? seqLen : Integer.parseInt(meta.getOrDefault("train.seq_len", "256"));
         double frac = heldOut != null ? heldOut : Double.parseDouble(meta.getOrDefault("train.held_out", "0.1"));
-        try (ByteLanguageModel m = loaded.model(); ByteCorpus corpus = CorpusSource.open(d)) {
+        try (ByteLanguageModel m = loaded.model(); ByteCorpus corpus = CorpusSource.open(d); Precision.Region pr = products.enter()) {
             HeldOutEvaluation.Result r = HeldOutEvaluation.run(m, corpus, frac, len, windows, batch);
             System.out.printf(Locale.ROOT, "checkpoint %s (step %d)%n", loaded.file(), loaded.state().step());
             System.out.printf(Locale.ROOT, "data %s, held-out %,d bytes in windows of %d%n", corpus.name(), r.bytes(), len);

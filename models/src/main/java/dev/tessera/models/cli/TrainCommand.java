@@ -55,6 +55,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--precision", defaultValue = "auto", description = Precision.DESCRIPTION)
+    String precision;
+
     @Option(names = "--out", description = "Run folder (default: runs/<model>-<timestamp>).")
     Path out;
 
@@ -93,8 +96,9 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
+        Precision products = Precision.resolve(precision, target);
         if (profile) dev.tessera.runtime.Profiler.enable();
-        if (resume) return resumeRun(target);
+        if (resume) return resumeRun(target, products);
         String modelName = model != null ? model : "hnet-tiny";
         if (out == null) {
             String stem = Path.of(modelName).getFileName().toString().replaceAll("\\.json$", "");
@@ -112,13 +116,15 @@ final class TrainCommand implements Callable<Integer> {
             createDirectories(out);
             Optimizer opt = TrainingRun.optimizer(m, s);
             try {
-                System.out.printf(Locale.ROOT, "training %s (%,d parameters) on %s, %s (%,d bytes) for %d steps of %d x %d bytes; run folder %s%n",
-                        modelName, m.parameterCount(), target, corpus.name(), corpus.size(), s.steps(), s.batch(), s.seqLen(), out);
+                System.out.printf(Locale.ROOT, "training %s (%,d parameters) on %s%s, %s (%,d bytes) for %d steps of %d x %d bytes; run folder %s%n",
+                        modelName, m.parameterCount(), target, target.isCpu() ? "" : " (" + products + " products)", corpus.name(), corpus.size(),
+                        s.steps(), s.batch(), s.seqLen(), out);
                 Map<String, String> extra = new LinkedHashMap<>();
                 extra.put(CheckpointFiles.MODEL, modelName);
                 extra.put(CheckpointFiles.FAMILY, m.family());
                 extra.put(CheckpointFiles.CONFIG, m.configJson());
-                TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(s.seed() + 1), 0, or(stopAfter, Long.MAX_VALUE), corpus, s, extra, out, "train");
+                TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(s.seed() + 1), 0, or(stopAfter, Long.MAX_VALUE), corpus, s, products,
+                        extra, out, "train");
                 report(m, corpus, s, r);
             } finally {
                 opt.close();
@@ -127,7 +133,7 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    private int resumeRun(dev.tessera.runtime.Device target) {
+    private int resumeRun(dev.tessera.runtime.Device target, Precision products) {
         if (out == null) throw new CliFailure("--resume needs --out, the run folder to continue", 2);
         Path file = CheckpointFiles.latest(out).orElseThrow(() -> new CliFailure("nothing to resume: no checkpoint-*.safetensors in " + out));
         Map<String, String> meta = dev.tessera.nn.TrainingCheckpoint.metadata(file);
@@ -151,7 +157,7 @@ final class TrainCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "resuming %s from step %d of %d (%s)%n", meta.get(CheckpointFiles.MODEL), start, s.steps(), file);
                 Map<String, String> extra = new LinkedHashMap<>();
                 for (String k : List.of(CheckpointFiles.MODEL, CheckpointFiles.FAMILY, CheckpointFiles.CONFIG)) extra.put(k, meta.get(k));
-                TrainingRun.Result r = TrainingRun.run(m, opt, dataGen, start, or(stopAfter, Long.MAX_VALUE), corpus, s, extra, out, "train");
+                TrainingRun.Result r = TrainingRun.run(m, opt, dataGen, start, or(stopAfter, Long.MAX_VALUE), corpus, s, products, extra, out, "train");
                 report(m, corpus, s, r);
             }
         }

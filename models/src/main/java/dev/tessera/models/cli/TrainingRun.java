@@ -24,7 +24,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The training loop shared by {@code train} and {@code compare}: AdamW on the model's parameter groups, a
+ * The training loop shared by {@code train} and {@code compare}: AdamW on the model's parameter groups (F32 master
+ * weights whatever the {@link Precision} of the products), a
  * warmup-stable-decay schedule (10 % warm-up, 20 % decay), global gradient clipping at 1.0, periodic held-out
  * evaluation, checkpoints, a metrics JSONL and its charts. Everything that decides the loss curve — the settings,
  * the weights, the optimizer state and the data generator's offset — is in each checkpoint, so a resumed run
@@ -94,7 +95,7 @@ final class TrainingRun {
      * {@code extra} metadata (model name, family, config) goes into every checkpoint besides the settings.
      */
     static Result run(ByteLanguageModel model, Optimizer opt, Generator data, long startStep, long stopAfter, ByteCorpus corpus,
-                      Settings s, Map<String, String> extra, Path out, String task) {
+                      Settings s, Precision precision, Map<String, String> extra, Path out, String task) {
         long end = Math.min(s.steps(), stopAfter);
         Path metrics = out.resolve("metrics.jsonl");
         trimMetrics(metrics, startStep);
@@ -112,7 +113,7 @@ final class TrainingRun {
                 double lr = schedule.at(step - 1), total, ce, norm;
                 double[] bpc;
                 opt.setLearningRate(lr);
-                try (Scope sc = Scope.open()) {
+                try (Scope sc = Scope.open(); Precision.Region pr = precision.enter()) {
                     ByteCorpus.Batch b = ContextWindows.fromSample(corpus.sample(data, ByteCorpus.Split.TRAIN, s.heldOut(), s.batch(), s.seqLen()));
                     ByteLanguageModel.TrainingLoss loss = model.loss(b.inputs(), b.targets());
                     loss.total().backward();
@@ -139,7 +140,9 @@ final class TrainingRun {
                 rec.put("native_cached_mb", dev.tessera.runtime.MemoryStats.cpuCachedBytes() / 1e6);
                 log.log(rec);
                 if (step % s.evalEvery() == 0 || step == s.steps()) {
-                    lastEval = HeldOutEvaluation.run(model, corpus, s.heldOut(), s.seqLen(), s.evalWindows(), s.batch());
+                    try (Precision.Region pr = precision.enter()) {
+                        lastEval = HeldOutEvaluation.run(model, corpus, s.heldOut(), s.seqLen(), s.evalWindows(), s.batch());
+                    }
                     Map<String, Object> ev = new LinkedHashMap<>();
                     ev.put("kind", "eval");
                     ev.put("step", step);

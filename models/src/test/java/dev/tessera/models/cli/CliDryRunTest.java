@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Every subcommand with {@code --device cuda:7}, on a machine without a GPU: the dry-run device checks each launch and
  * cuBLAS call instead of running it, so this proves the command line's CUDA path is wired end to end — batches,
  * loss, gradient clipping, the optimizer, held-out evaluation, checkpoints saved from and resumed onto the device,
- * sampling, scoring and chunk marks, for learned, nested and whitespace-routed H-Nets and both baselines. Values are
+ * sampling, scoring and chunk marks, for learned, nested and whitespace-routed H-Nets and both baselines, with each
+ * --precision of the products (auto means bf16 on a GPU). Values are
  * meaningless: memory no kernel wrote reads 0, except the chunk counts, which the routing kernels' host stand-ins
  * fill in (see DryRunDevices) so that inner stages see chunks.
  */
@@ -33,8 +34,9 @@ class CliDryRunTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"hnet-tiny", "hnet-2stage-tiny", "hnet-tiny-whitespace", "transformer-tiny", "mamba-tiny"})
-    void everySubcommandRunsOnACudaDevice(String model) throws IOException {
+    @ValueSource(strings = {"hnet-tiny", "hnet-2stage-tiny tf32", "hnet-tiny-whitespace fp32", "transformer-tiny", "mamba-tiny bf16"})
+    void everySubcommandRunsOnACudaDevice(String modelAndPrecision) throws IOException {
+        String model = modelAndPrecision.split(" ")[0], precision = modelAndPrecision.contains(" ") ? modelAndPrecision.split(" ")[1] : "auto";
         Assumptions.assumeFalse(RuntimeInfo.kernelsDescription().startsWith("none"), "no PTX in this build (no nvcc)");
         var dry = DryRunDevices.install(7);
         DryRunDevices.clearLaunches(7);
@@ -43,26 +45,32 @@ class CliDryRunTest {
         Path out = dir.resolve(model);
         List<String> train = List.of("train", "--model", model, "--device", "cuda:7", "--data", corpus.toString(),
                 "--batch", "2", "--seq-len", "32", "--eval-every", "2", "--save-every", "2", "--eval-windows", "2", "--out", out.toString());
-        TesseraCliTest.Result t = run(concat(train, "--steps", "4", "--stop-after", "2"));
-        assertTrue(t.out().contains("on cuda:7"), t.out());
-        TesseraCliTest.Result resumed = run("train", "--resume", "--out", out.toString(), "--device", "cuda:7");
+        TesseraCliTest.Result t = run(concat(train, "--steps", "4", "--stop-after", "2", "--precision", precision));
+        String products = precision.equals("auto") ? "bf16" : precision; // auto is bf16 on a GPU
+        assertTrue(t.out().contains("on cuda:7 (" + products + " products)"), t.out());
+        TesseraCliTest.Result resumed = run("train", "--resume", "--out", out.toString(), "--device", "cuda:7", "--precision", precision);
         assertTrue(resumed.out().contains("resuming " + model + " from step 2"), resumed.out());
         boolean hnet = model.startsWith("hnet");
         assertTrue(resumed.out().contains("sample:") && (!hnet || resumed.out().contains("stage 0: ")), "the closing summary: " + resumed.out());
         String checkpoint = out.resolve("checkpoint-000004.safetensors").toString();
-        assertTrue(run("eval", "--checkpoint", checkpoint, "--device", "cuda:7", "--data", corpus.toString(), "--windows", "2")
-                .out().contains("bits per byte"));
+        assertTrue(run("eval", "--checkpoint", checkpoint, "--device", "cuda:7", "--data", corpus.toString(), "--windows", "2",
+                "--precision", precision).out().contains("bits per byte"));
         run("generate", "--checkpoint", checkpoint, "--device", "cuda:7", "--prompt", "the", "--prompt", "fox j", "--max-bytes", "6");
         run("score", "--checkpoint", checkpoint, "--device", "cuda:7", "--text", "the lazy dog", "--out", dir.resolve("s.safetensors").toString());
         if (hnet) run("chunks", "--checkpoint", checkpoint, "--device", "cuda:7", "--text", "the lazy dog", "--out", dir.resolve("c.png").toString());
         List<String> kernels = dry.get();
-        assertTrue(kernels.contains("cublasGemmStridedBatchedEx"), "GEMMs went through cuBLAS: " + kernels);
+        String gemm = "cublasGemmStridedBatchedEx" + (products.equals("fp32") ? "" : " " + products);
+        assertTrue(kernels.contains(gemm), "the products went through cuBLAS as " + gemm + ": " + kernels);
         List<String> expected = new java.util.ArrayList<>(List.of("cross_entropy_backward"));
         if (!model.startsWith("transformer")) expected.add("ss_");
         if (!model.startsWith("mamba")) expected.addAll(List.of("fa_", "rotary_"));
         if (hnet) expected.addAll(List.of("chunk_scan", "dechunk_bwd"));
         if (model.equals("hnet-tiny")) expected.add("route_backward");
         for (String prefix : expected) assertTrue(kernels.stream().anyMatch(k -> k.startsWith(prefix)), prefix + "* ran on the device: " + kernels);
+        if (!model.startsWith("mamba")) {
+            String attention = products.equals("bf16") ? "bf16" : "f32"; // BF16 autocast covers attention too
+            assertTrue(kernels.stream().anyMatch(k -> k.startsWith("fa_backward_") && k.endsWith(attention)), "attention in " + attention + ": " + kernels);
+        }
     }
 
     private static String[] concat(List<String> head, String... tail) {

@@ -203,6 +203,9 @@ class TesseraCliTest {
         assertOneLineError(tessera("train", "--model", "hnet-huge", "--data", corpus.toString(), "--out", dir.resolve("x").toString()),
                 "unknown model 'hnet-huge'");
         assertOneLineError(tessera("train", "--device", "cuda", "--data", corpus.toString()), "--device cuda: ");
+        assertOneLineError(tessera("train", "--device", "cpu", "--precision", "bf16", "--data", corpus.toString()),
+                "--precision bf16 needs a CUDA device");
+        assertOneLineError(tessera("eval", "--checkpoint", run.toString(), "--precision", "fp8"), "unknown precision 'fp8'");
         assertOneLineError(tessera("train", "--data", dir.resolve("missing.txt").toString()), "no such data file");
         assertOneLineError(tessera("train", "--steps", "many"), "--steps");
         assertOneLineError(tessera(trainArgs(run)), "already holds checkpoints");

@@ -25,7 +25,9 @@ class HNetCudaTest {
         Assumptions.assumeTrue(why == null, () -> "needs an NVIDIA GPU: " + why);
     }
 
-    private static double[] train(String preset, Device device, int steps) {
+    private static double[] train(String preset, Device device, int steps) { return train(preset, device, steps, false); }
+
+    private static double[] train(String preset, Device device, int steps, boolean bf16) {
         double[] losses = new double[steps];
         try (HNetLM m = new HNetLM(HNetConfig.preset(preset), new Generator(5))) {
             m.to(device);
@@ -36,10 +38,12 @@ class HNetCudaTest {
                         Tensor x = Tensor.randint(data, 0, 256, 2, 48);
                         Tensor y = Tensor.randint(data, 0, 256, 2, 48);
                         opt.zeroGrad();
-                        HNetLM.Loss l = m.loss(x, y);
-                        l.total().backward();
+                        try (dev.tessera.runtime.Autocast a = bf16 ? dev.tessera.runtime.Autocast.bf16() : null) {
+                            HNetLM.Loss l = m.loss(x, y);
+                            l.total().backward();
+                            losses[i] = l.total().item();
+                        }
                         opt.step();
-                        losses[i] = l.total().item();
                     }
                 }
             }
@@ -52,6 +56,14 @@ class HNetCudaTest {
         needsGpu();
         double[] cpu = train("hnet-tiny", Device.cpu(), 4), gpu = train("hnet-tiny", Device.cuda(0), 4);
         for (int i = 0; i < cpu.length; i++) assertEquals(cpu[i], gpu[i], 2e-3 * Math.max(1, Math.abs(cpu[i])), "loss at step " + i);
+    }
+
+    /** BF16 products and attention (train --precision bf16) follow the F32 CPU run to BF16's rounding. */
+    @Test
+    void bf16MixedPrecisionTrainsCloseToF32() {
+        needsGpu();
+        double[] cpu = train("hnet-tiny", Device.cpu(), 4), gpu = train("hnet-tiny", Device.cuda(0), 4, true);
+        for (int i = 0; i < cpu.length; i++) assertEquals(cpu[i], gpu[i], 2e-2 * Math.max(1, Math.abs(cpu[i])), "loss at step " + i);
     }
 
     @Test

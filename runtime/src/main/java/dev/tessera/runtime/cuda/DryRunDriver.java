@@ -214,13 +214,23 @@ public final class DryRunDriver implements CudaDriver {
         if (e != null) e.run(new Arguments(grid.clone(), params, offsets, argc));
     }
 
-    /** Checks a column-major GEMM's leading dimensions as cuBLAS would (CUBLAS_STATUS_INVALID_VALUE otherwise). */
-    void checkGemm(int transA, int transB, int m, int n, int k, int lda, int ldb, int ldc, int batch) {
+    /**
+     * Checks a column-major GEMM's leading dimensions as cuBLAS would (CUBLAS_STATUS_INVALID_VALUE otherwise) and
+     * records it as {@code cublasGemmStridedBatchedEx}, with " bf16", " f16", " f64" or " tf32" appended when its
+     * inputs or compute type are not plain F32.
+     */
+    void checkGemm(int transA, int transB, int m, int n, int k, int lda, int ldb, int ldc, int batch, int aType, int computeType) {
         int rowsA = transA == Cublas.OP_N ? m : k, rowsB = transB == Cublas.OP_N ? k : n;
         if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < Math.max(1, rowsA) || ldb < Math.max(1, rowsB) || ldc < Math.max(1, m)) {
             throw new IllegalStateException("dry run: cublasGemmStridedBatchedEx would reject m=" + m + " n=" + n + " k=" + k + " lda=" + lda
                     + " ldb=" + ldb + " ldc=" + ldc + " (ops " + transA + "," + transB + ")");
         }
-        launches.add(new Launch("cublasGemmStridedBatchedEx", new int[] {m, n, k}, new int[] {batch, 1, 1}, 0));
+        String kind = switch (aType) {
+            case Cublas.R_16BF -> " bf16";
+            case Cublas.R_16F -> " f16";
+            case Cublas.R_64F -> " f64";
+            default -> computeType == Cublas.COMPUTE_32F_FAST_TF32 ? " tf32" : "";
+        };
+        launches.add(new Launch("cublasGemmStridedBatchedEx" + kind, new int[] {m, n, k}, new int[] {batch, 1, 1}, 0));
     }
 }

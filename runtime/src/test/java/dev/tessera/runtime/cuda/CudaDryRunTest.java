@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import dev.tessera.runtime.Autocast;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Functional;
@@ -132,6 +133,25 @@ class CudaDryRunTest {
             Tensor.randn(g, 1, 7).to(DRY).matmul(Tensor.randn(g, 7, 1).to(DRY));
             Tensor.randn(g, 8, 9).to(DRY).slice(0, 0, 8, 2).slice(1, 0, 9, 2).matmul(Tensor.randn(g, 5, 3).to(DRY));
             launched("cublasGemmStridedBatchedEx");
+            assertTrue(driver.kernelsLaunched().contains("cublasGemmStridedBatchedEx bf16"), "BF16 operands: " + driver.kernelsLaunched());
+            driver.clear();
+            try (Autocast ac = Autocast.bf16()) {
+                Tensor y = a.matmul(w.t());
+                assertEquals(DType.F32, y.dtype(), "cuBLAS writes the F32 result of BF16 operands");
+                y.sum().backward(); // F32 tensors, BF16 products forward and backward
+                assertEquals(DType.F32, w.grad().dtype());
+            }
+            assertEquals(List.of("cublasGemmStridedBatchedEx bf16"), driver.kernelsLaunched().stream().filter(k -> k.startsWith("cublas")).toList());
+            driver.clear();
+            Autocast.allowTf32(true);
+            try {
+                a.matmul(w.t());
+            } finally {
+                Autocast.allowTf32(false);
+            }
+            a.matmul(w.t());
+            assertEquals(List.of("cublasGemmStridedBatchedEx tf32", "cublasGemmStridedBatchedEx"),
+                    driver.kernelsLaunched().stream().filter(k -> k.startsWith("cublas")).toList());
         }
     }
 
