@@ -23,4 +23,7 @@ public final class DryRunDevices {
 
     /** Forgets the launches recorded so far on the dry-run device cuda:{@code ordinal} (installing it if need be). */
     public static void clearLaunches(int ordinal) { CudaDevice.installDryRun(ordinal).clear(); }
+
+    /** Copies from the dry-run device cuda:{@code ordinal} to the host so far (each a wait for the GPU on a real one). */
+    public static long readBacks(int ordinal) { return CudaDevice.installDryRun(ordinal).readBacks(); }
 }

@@ -80,6 +80,7 @@ public final class DryRunDriver implements CudaDriver {
     }
 
     private final Map<String, Emulation> emulations = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong readBacks = new java.util.concurrent.atomic.AtomicLong();
     private final Map<Long, Arena> live = new ConcurrentHashMap<>();
     private final java.util.concurrent.ConcurrentSkipListMap<Long, Long> extents = new java.util.concurrent.ConcurrentSkipListMap<>();
     private final Map<String, Map<String, Signature>> modules = new ConcurrentHashMap<>();
@@ -145,7 +146,16 @@ public final class DryRunDriver implements CudaDriver {
 
     @Override public void copyToDevice(MemorySegment src, long srcOffset, long dst, long bytes) { MemorySegment.copy(src, srcOffset, at(dst, bytes), 0, bytes); }
 
-    @Override public void copyToHost(long src, MemorySegment dst, long dstOffset, long bytes) { MemorySegment.copy(at(src, bytes), 0, dst, dstOffset, bytes); }
+    @Override public void copyToHost(long src, MemorySegment dst, long dstOffset, long bytes) {
+        readBacks.incrementAndGet();
+        MemorySegment.copy(at(src, bytes), 0, dst, dstOffset, bytes);
+    }
+
+    /**
+     * Copies from the device to the host so far. On a GPU each one waits for every queued kernel, and the device
+     * idles while the host prepares the next launches, so a training step should need few.
+     */
+    public long readBacks() { return readBacks.get(); }
 
     @Override public void synchronize(String where) {}
 

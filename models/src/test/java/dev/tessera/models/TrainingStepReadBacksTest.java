@@ -1,0 +1,49 @@
+package dev.tessera.models;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.kernels.testing.DryRunDevices;
+import dev.tessera.nn.AdamW;
+import dev.tessera.nn.GradClip;
+import dev.tessera.nn.Optimizer;
+import dev.tessera.runtime.Device;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.RuntimeInfo;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * How often a training step waits for the GPU: every copy from the device to the host does, and the device then idles
+ * while the host prepares the next launches. Counted on the dry-run device. An H-Net's forward reads what sizes its
+ * chunked sequences (and a mask for a nested stage); the backward and AdamW read nothing; clipping reads the global
+ * norm once (it read one sum per parameter before, 58 waits a step for hnet-tiny).
+ */
+class TrainingStepReadBacksTest {
+    @ParameterizedTest
+    @CsvSource({"hnet-tiny, 3", "hnet-2stage-tiny, 8", "transformer-tiny, 0", "mamba-tiny, 0"})
+    void aTrainingStepWaitsForTheDeviceOnlyWhereItMust(String preset, int forwardAtMost) {
+        Assumptions.assumeFalse(RuntimeInfo.kernelsDescription().startsWith("none"), "no PTX in this build (no nvcc)");
+        DryRunDevices.install(7);
+        try (ByteLanguageModel m = ModelCatalog.create(preset, new Generator(1)).onDevice(Device.cuda(7));
+             Optimizer opt = new AdamW(m.parameterGroups(), 1e-3, 0.1);
+             Scope s = Scope.open()) {
+            Tensor x = Tensor.randint(new Generator(2), 0, 256, 4, 64), y = Tensor.randint(new Generator(3), 0, 256, 4, 64);
+            long r0 = DryRunDevices.readBacks(7);
+            ByteLanguageModel.TrainingLoss loss = m.loss(x, y);
+            long r1 = DryRunDevices.readBacks(7);
+            loss.total().backward();
+            long r2 = DryRunDevices.readBacks(7);
+            GradClip.clipByGlobalNorm(m.module().parameters(), 1.0);
+            opt.step();
+            opt.zeroGrad();
+            long r3 = DryRunDevices.readBacks(7);
+            assertTrue(r1 - r0 <= forwardAtMost, preset + " forward read back " + (r1 - r0) + " times");
+            assertEquals(0, r2 - r1, preset + " backward reads nothing back");
+            assertEquals(1, r3 - r2, preset + " clipping reads the global norm once; AdamW nothing");
+        }
+    }
+}
