@@ -38,7 +38,7 @@ template <> __device__ __forceinline__ double fa_ninf<double>() { return __longl
 struct FaGeo {
     int B, Hq, Hkv, Lq, Lk, P;
     int causal, window;     // window −1 = none
-    const int* keyLen;      // [B]
+    const int* keyLen;      // [B], or null when every row has all Lk keys
     const int* docStart;    // [Lk] packed documents (Lq = Lk), or null
     const int* docEnd;
     int biasHeads;          // 0 none, 1 [B,Lk], Hq [B,Hq,Lk]
@@ -106,7 +106,7 @@ __device__ void fa_forward_impl(FA_GEO_PARAMS, const T* q, const T* k, const T* 
     const A sc = (A) scale, lmin = (A) logpMin;
 
     const int b = blockIdx.z, h = blockIdx.y, i0 = blockIdx.x * BR, hk = h / (Hq / Hkv);
-    const int rows = min(BR, Lq - i0), kl = keyLen[b], tid = threadIdx.x, nt = blockDim.x;
+    const int rows = min(BR, Lq - i0), kl = keyLen != nullptr ? keyLen[b] : Lk, tid = threadIdx.x, nt = blockDim.x;
     const T* qg = q + (((long long) b * Hq + h) * Lq + i0) * P;
     const T* kg = k + ((long long) b * Hkv + hk) * Lk * P;
     const T* vg = v + ((long long) b * Hkv + hk) * Lk * P;
@@ -252,7 +252,7 @@ __device__ void fa_backward_impl(FA_GEO_PARAMS, const T* q, const T* k, const T*
     const A sc = (A) scale, lmin = (A) logpMin;
 
     const int b = blockIdx.z, hk = blockIdx.y, j0 = blockIdx.x * BC, group = Hq / Hkv;
-    const int n = min(BC, Lk - j0), kl = keyLen[b], tid = threadIdx.x, nt = blockDim.x;
+    const int n = min(BC, Lk - j0), kl = keyLen != nullptr ? keyLen[b] : Lk, tid = threadIdx.x, nt = blockDim.x;
     const long long kvBase = ((long long) b * Hkv + hk) * Lk * P;
     for (int e = tid; e < BC * P; e += nt) {
         int c = e / P, p = e - c * P;

@@ -79,6 +79,13 @@ public final class CausalSelfAttention extends Module implements Mixer {
         return FlashAttention.apply(q, k, v, options);
     }
 
+    /** Frees the parameters and the rotary embedding's cached tables. */
+    @Override
+    public void close() {
+        super.close();
+        if (rotary != null) rotary.close();
+    }
+
     private void checkInput(Tensor x) {
         if (x.dim() != 3 || x.size(2) != heads * headDim) {
             throw new IllegalArgumentException("attention: input must be [B, L, " + heads * headDim + "], got " + java.util.Arrays.toString(x.shape()));

@@ -135,7 +135,13 @@ public abstract class Module implements AutoCloseable {
         return names.size() <= 5 ? names.toString() : names.subList(0, 5) + " and " + (names.size() - 5) + " more";
     }
 
-    /** Releases every parameter. */
+    /**
+     * Releases every parameter and whatever else a module holds: each submodule's {@code close} runs (depth first), so
+     * a module that keeps buffers of its own (cached tables) frees them by overriding it.
+     */
     @Override
-    public void close() { parameters().forEach(Parameter::close); }
+    public void close() {
+        children.values().forEach(Module::close);
+        params.values().forEach(Parameter::close);
+    }
 }

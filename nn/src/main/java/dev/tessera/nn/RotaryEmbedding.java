@@ -2,6 +2,8 @@ package dev.tessera.nn;
 
 import dev.tessera.kernels.rotary.Rotary;
 import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Device;
+import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import java.util.Arrays;
 
@@ -10,9 +12,13 @@ import java.util.Arrays;
  * {@code rotaryDim} channels of each head are split into halves (x₁, x₂) and rotated by angle pos·θ_i with
  * θ_i = base^(−2i/rotaryDim): (x₁cos − x₂sin, x₂cos + x₁sin); the remaining channels pass through.
  */
-public final class RotaryEmbedding {
+public final class RotaryEmbedding implements AutoCloseable {
     private final int rotaryDim;
     private final double base;
+    // Tables for positions 0..C−1, kept where they were used: training rotates the same positions at every step, and
+    // on a GPU every upload waits for the device (two per attention layer per step before this cache).
+    private static final int CACHE_QUANTUM = 1024;
+    private Tensor cachedCos, cachedSin;
 
     public RotaryEmbedding(int rotaryDim, double base) {
         if (rotaryDim <= 0 || rotaryDim % 2 != 0) throw new IllegalArgumentException("rotary dim must be positive and even, got " + rotaryDim);
@@ -47,12 +53,47 @@ public final class RotaryEmbedding {
         for (Tensor x : xs) {
             if (rotaryDim > x.size(-1)) throw new IllegalArgumentException("rotary dim " + rotaryDim + " exceeds head dim " + x.size(-1));
         }
-        Tensor[] cs = tables(positions);
-        DType tables = first.dtype() == DType.F64 ? DType.F64 : DType.F32;
-        Tensor cos = cs[0].to(tables).to(first.device()), sin = cs[1].to(tables).to(first.device());
+        Tensor[] cs = tablesOn(positions, first.dtype() == DType.F64 ? DType.F64 : DType.F32, first.device());
         Tensor[] out = new Tensor[xs.length];
-        for (int i = 0; i < xs.length; i++) out[i] = Rotary.apply(xs[i], cos, sin);
+        for (int i = 0; i < xs.length; i++) out[i] = Rotary.apply(xs[i], cs[0], cs[1]);
         return out;
+    }
+
+    /**
+     * cos and sin for {@code positions} in {@code dtype} on {@code device}. Positions 0..L−1 (every training and
+     * evaluation window) read rows of tables cached for 0..C−1, C a multiple of 1,024 that only grows, so memory stays
+     * flat however the lengths of chunked sequences vary; other positions (packed documents, decoding) are built anew.
+     */
+    private synchronized Tensor[] tablesOn(int[] positions, DType dtype, Device device) {
+        int n = positions.length;
+        boolean range = true;
+        for (int t = 0; t < n && range; t++) range = positions[t] == t;
+        if (!range) {
+            Tensor[] cs = tables(positions);
+            return new Tensor[] {cs[0].to(dtype).to(device), cs[1].to(dtype).to(device)};
+        }
+        boolean hit = cachedCos != null && !cachedCos.isReleased() && cachedCos.dtype() == dtype && cachedCos.device().equals(device)
+                && cachedCos.size(0) >= n;
+        if (!hit) {
+            close();
+            int capacity = Math.max(CACHE_QUANTUM, (n + CACHE_QUANTUM - 1) / CACHE_QUANTUM * CACHE_QUANTUM);
+            Tensor[] cs = tables(RotaryEmbedding.positions(0, capacity));
+            try (Scope s = Scope.open()) {
+                cachedCos = Scope.persist(cs[0].to(dtype).to(device).contiguous().clone());
+                cachedSin = Scope.persist(cs[1].to(dtype).to(device).contiguous().clone());
+            }
+            cs[0].close();
+            cs[1].close();
+        }
+        return new Tensor[] {cachedCos.narrow(0, 0, n), cachedSin.narrow(0, 0, n)};
+    }
+
+    /** Frees the cached tables (the module that owns this embedding calls it when it closes). */
+    @Override
+    public synchronized void close() {
+        if (cachedCos != null) cachedCos.close();
+        if (cachedSin != null) cachedSin.close();
+        cachedCos = cachedSin = null;
     }
 
     /** Positions 0..l−1 offset by {@code start}. */

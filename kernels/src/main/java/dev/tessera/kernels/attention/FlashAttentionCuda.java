@@ -70,16 +70,25 @@ final class FlashAttentionCuda {
 
     private static String sfx(DType t) { return CudaLayout.suffix(t); }
 
-    /** The per-row key lengths and packed-document bounds on the device. */
+    /**
+     * The per-row key lengths on the device, or null when every row has all Lk keys (the kernels then read Lk): an
+     * upload waits for the GPU, and training attends over full rows at every layer, forward and backward.
+     */
+    private static DeviceBuffer keyLengths(CudaDevice d, Geometry g) {
+        for (int kl : g.keyLength) if (kl != g.kLen) return d.upload(g.keyLength);
+        return null;
+    }
+
+    /** The per-row key lengths (null: all Lk) and packed-document bounds on the device. */
     private record Masks(DeviceBuffer keyLen, DeviceBuffer docStart, DeviceBuffer docEnd) implements AutoCloseable {
         static Masks of(CudaDevice d, Geometry g) {
-            DeviceBuffer kl = d.upload(g.keyLength);
+            DeviceBuffer kl = keyLengths(d, g);
             if (g.docId == null) return new Masks(kl, null, null);
             return new Masks(kl, d.upload(g.docStart), d.upload(g.docEnd));
         }
 
         @Override public void close() {
-            keyLen.close();
+            if (keyLen != null) keyLen.close();
             if (docStart != null) docStart.close();
             if (docEnd != null) docEnd.close();
         }
@@ -88,7 +97,7 @@ final class FlashAttentionCuda {
     /** Appends the kernels' common geometry arguments (FA_GEO_PARAMS in the .cu). */
     private static KernelLaunch geo(KernelLaunch l, Geometry g, Masks m, Tensor bias, Tensor lpq, Tensor lpk) {
         return l.i32(g.batch).i32(g.qHeads).i32(g.kvHeads).i32(g.qLen).i32(g.kLen).i32(g.headDim).i32(g.causal ? 1 : 0).i32(g.window)
-                .ptr(m.keyLen.address()).ptr(addr(m.docStart)).ptr(addr(m.docEnd)).i32(g.biasHeads).ptr(addr(bias)).ptr(addr(lpq))
+                .ptr(addr(m.keyLen)).ptr(addr(m.docStart)).ptr(addr(m.docEnd)).i32(g.biasHeads).ptr(addr(bias)).ptr(addr(lpq))
                 .ptr(addr(lpk)).f64(ProbabilisticAttention.LOG_P_MIN).f64(g.scale);
     }
 
@@ -136,10 +145,10 @@ final class FlashAttentionCuda {
         CudaDevice d = device(q);
         String fn = "fa_forward_mma" + g.headDim + "_bf16";
         int shared = 3 * MMA_ROWS * g.headDim * 2;
-        try (DeviceBuffer kl = d.upload(g.keyLength)) {
+        try (DeviceBuffer kl = keyLengths(d, g)) {
             launch(d, fn, shared).grid(ceilDiv(g.qLen, MMA_ROWS), g.qHeads, g.batch).block(THREADS)
                     .ptr(q.deviceAddress()).ptr(k.deviceAddress()).ptr(v.deviceAddress()).ptr(out.deviceAddress()).ptr(lse.deviceAddress())
-                    .i32(g.qHeads).i32(g.kvHeads).i32(g.qLen).i32(g.kLen).ptr(kl.address()).i32(g.causal ? 1 : 0)
+                    .i32(g.qHeads).i32(g.kvHeads).i32(g.qLen).i32(g.kLen).ptr(addr(kl)).i32(g.causal ? 1 : 0)
                     .f32((float) (g.scale * LOG2E)).launch();
         }
     }

@@ -26,4 +26,7 @@ public final class DryRunDevices {
 
     /** Copies from the dry-run device cuda:{@code ordinal} to the host so far (each a wait for the GPU on a real one). */
     public static long readBacks(int ordinal) { return CudaDevice.installDryRun(ordinal).readBacks(); }
+
+    /** Copies from the host to the dry-run device cuda:{@code ordinal} so far (each a wait for the GPU on a real one). */
+    public static long uploads(int ordinal) { return CudaDevice.installDryRun(ordinal).uploads(); }
 }

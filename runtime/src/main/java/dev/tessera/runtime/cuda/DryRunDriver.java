@@ -81,6 +81,7 @@ public final class DryRunDriver implements CudaDriver {
 
     private final Map<String, Emulation> emulations = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicLong readBacks = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong uploads = new java.util.concurrent.atomic.AtomicLong();
     private final Map<Long, Arena> live = new ConcurrentHashMap<>();
     private final java.util.concurrent.ConcurrentSkipListMap<Long, Long> extents = new java.util.concurrent.ConcurrentSkipListMap<>();
     private final Map<String, Map<String, Signature>> modules = new ConcurrentHashMap<>();
@@ -144,7 +145,13 @@ public final class DryRunDriver implements CudaDriver {
 
     @Override public void copyDeviceToDevice(long src, long dst, long bytes) { MemorySegment.copy(at(src, bytes), 0, at(dst, bytes), 0, bytes); }
 
-    @Override public void copyToDevice(MemorySegment src, long srcOffset, long dst, long bytes) { MemorySegment.copy(src, srcOffset, at(dst, bytes), 0, bytes); }
+    @Override public void copyToDevice(MemorySegment src, long srcOffset, long dst, long bytes) {
+        uploads.incrementAndGet();
+        MemorySegment.copy(src, srcOffset, at(dst, bytes), 0, bytes);
+    }
+
+    /** Copies from the host to the device so far (through pinned staging, each also waits for the GPU on a real one). */
+    public long uploads() { return uploads.get(); }
 
     @Override public void copyToHost(long src, MemorySegment dst, long dstOffset, long bytes) {
         readBacks.incrementAndGet();
