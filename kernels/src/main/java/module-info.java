@@ -7,5 +7,6 @@ module dev.tessera.kernels {
     exports dev.tessera.kernels.scan;
     exports dev.tessera.kernels.swiglu;
     exports dev.tessera.kernels.rotary;
+    exports dev.tessera.kernels.optim;
     exports dev.tessera.kernels.testing;
 }

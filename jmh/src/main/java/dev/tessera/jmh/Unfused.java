@@ -99,4 +99,13 @@ public final class Unfused {
         return 2 * half == p ? Tensor.cat(java.util.List.of(r1, r2), -1)
                 : Tensor.cat(java.util.List.of(r1, r2, x.narrow(-1, 2 * half, p - 2 * half)), -1);
     }
+
+    /** One AdamW update composed from in-place runtime ops, as nn's AdamW made it before the fused step. */
+    public static void adamw(Tensor w, Tensor g, Tensor m, Tensor v, double lr, double beta1, double beta2, double eps, double decay,
+                             double c1, double c2) {
+        m.affineInPlace(beta1, 0).addInPlace(g.mul(1 - beta1));
+        v.affineInPlace(beta2, 0).addInPlace(g.mul(g).mul(1 - beta2));
+        w.affineInPlace(1 - lr * decay, 0);
+        w.addInPlace(m.div(v.div(c2).sqrt().add(eps)).mul(-lr / c1));
+    }
 }

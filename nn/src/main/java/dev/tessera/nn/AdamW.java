@@ -1,5 +1,6 @@
 package dev.tessera.nn;
 
+import dev.tessera.kernels.optim.AdamWStep;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
@@ -8,7 +9,8 @@ import java.util.List;
 /**
  * Adam with decoupled weight decay (Loshchilov &amp; Hutter, arXiv 1711.05101):
  * m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p·(1 − lr·λ) − lr·m̂/(√v̂ + ε) with bias-corrected m̂, v̂.
- * Parameters flagged no-weight-decay (biases, norm weights) are not decayed.
+ * Parameters flagged no-weight-decay (biases, norm weights) are not decayed. Contiguous F32/F64 parameters take the
+ * fused {@link AdamWStep} (one pass over w, g, m, v); others (BF16 weights) the same update from runtime ops.
  */
 public final class AdamW extends Optimizer {
     private final double beta1, beta2, eps, weightDecay;
@@ -39,6 +41,12 @@ public final class AdamW extends Optimizer {
                     Tensor grad = p.grad();
                     if (grad == null) continue;
                     Tensor m = stateFor("exp_avg." + e.getKey(), p), v = stateFor("exp_avg_sq." + e.getKey(), p);
+                    Tensor w0 = p.value();
+                    double decay = weightDecay != 0 && !p.noWeightDecay() ? weightDecay : 0;
+                    if (AdamWStep.supports(w0, grad, m, v)) { // one pass (and one launch on a GPU) per parameter
+                        AdamWStep.apply(w0, grad, m, v, new AdamWStep.Hyper(glr, beta1, beta2, eps, decay, c1, c2));
+                        continue;
+                    }
                     try (Scope s = Scope.open()) {
                         m.affineInPlace(beta1, 0).addInPlace(grad.mul(1 - beta1));
                         v.affineInPlace(beta2, 0).addInPlace(grad.mul(grad).mul(1 - beta2));
