@@ -4,28 +4,14 @@ import dev.tessera.kernels.optim.AdamWStep;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Tensor;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /** One fused AdamW step of an F32 parameter against the same update composed from runtime ops (what AdamW did). */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class AdamWBench {
+public class AdamWBench extends JmhDefaults {
     @Param({"65536", "4194304"})
     public int n;
 

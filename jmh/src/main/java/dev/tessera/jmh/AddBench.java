@@ -4,17 +4,11 @@ import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
@@ -23,13 +17,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * bytes: an add reads 2n floats and writes n (3n in all), so the baseline copies 1.5n floats (read 1.5n, write 1.5n).
  * The throughput ratio is then the ratio of memory bandwidths, which is what the target (≥ 0.7×) is about.
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class AddBench {
+public class AddBench extends JmhDefaults {
     @Param({"16777216"})
     public int n;
 

@@ -5,17 +5,11 @@ import dev.tessera.kernels.attention.FlashAttention;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Tensor;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
@@ -24,13 +18,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * ({@code softmax(mask(q·kᵀ·scale))·v}, which materialises the B·H·L×L scores three times). FLOPs per call:
  * 4·B·H·L²·P / 2 (causal).
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class FlashAttentionBench {
+public class FlashAttentionBench extends JmhDefaults {
     @Param({"1"})
     public int batch;
     @Param({"8"})

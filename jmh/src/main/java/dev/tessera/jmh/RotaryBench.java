@@ -3,32 +3,18 @@ package dev.tessera.jmh;
 import dev.tessera.kernels.rotary.Rotary;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Tensor;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Fused rotary embedding, forward and backward, on q as attention holds it (a strided view of the QKV projection,
  * [B, H, L, P] F32), against the same math from unfused runtime ops. Shapes: hnet-tiny's main network (8 × 4 heads ×
  * 64 chunks, head dim 24, 12 rotated channels) and a larger layer (8 × 8 heads × 512, head dim 64, 32 rotated).
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class RotaryBench {
+public class RotaryBench extends JmhDefaults {
     /** heads × length × head dim × rotated channels. */
     @Param({"4x64x24x12", "8x512x64x32"})
     public String shape;

@@ -1,5 +1,7 @@
 package dev.tessera.jmh;
 
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Mode;
 import dev.tessera.kernels.scan.ScanOptions;
 import dev.tessera.kernels.scan.SelectiveScan;
 import dev.tessera.kernels.scan.SelectiveScanReference;
@@ -7,17 +9,13 @@ import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
@@ -30,9 +28,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 3, time = 3)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class SelectiveScanBench {
+public class SelectiveScanBench extends JmhDefaults {
     @Param({"4"}) public int b;
     @Param({"2048"}) public int l;
     @Param({"8"}) public int h;

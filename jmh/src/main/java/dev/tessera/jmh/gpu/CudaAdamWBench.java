@@ -1,20 +1,12 @@
 package dev.tessera.jmh.gpu;
 
-import java.util.concurrent.TimeUnit;
-
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
+import dev.tessera.jmh.JmhDefaults;
 import dev.tessera.jmh.Unfused;
 import dev.tessera.kernels.optim.AdamWStep;
 import dev.tessera.runtime.Generator;
@@ -27,13 +19,7 @@ import dev.tessera.runtime.cuda.DeviceBuffer;
  * The fused AdamW step on CUDA, one F32 parameter of 16 M elements, against the update from runtime ops and a device
  * copy of the bytes it must move (read w, g, m, v; write w, m, v).
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class CudaAdamWBench {
+public class CudaAdamWBench extends JmhDefaults {
     @Param({"16777216"}) public int n;
 
     private Tensor w, g, m, v;

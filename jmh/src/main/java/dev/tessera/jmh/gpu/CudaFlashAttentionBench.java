@@ -1,19 +1,11 @@
 package dev.tessera.jmh.gpu;
 
-import java.util.concurrent.TimeUnit;
-
+import dev.tessera.jmh.JmhDefaults;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 import dev.tessera.kernels.attention.AttentionOptions;
 import dev.tessera.kernels.attention.FlashAttention;
@@ -28,13 +20,7 @@ import dev.tessera.runtime.Tensor;
  * 4·B·H·L²·P, halved when causal; TFLOP/s = that × ops/s / 1e12. Target ≥ 0.5× PyTorch's fused SDPA at L = 4096
  * (compare with torch.nn.functional.scaled_dot_product_attention on the same shapes).
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class CudaFlashAttentionBench {
+public class CudaFlashAttentionBench extends JmhDefaults {
     @Param({"4"})
     public int batch;
 

@@ -1,19 +1,11 @@
 package dev.tessera.jmh.gpu;
 
-import java.util.concurrent.TimeUnit;
-
+import dev.tessera.jmh.JmhDefaults;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
@@ -27,13 +19,7 @@ import dev.tessera.runtime.cuda.DeviceBuffer;
  * against the same {@code cublasGemmStridedBatchedEx} call made directly into a preallocated output. Target ≥ 0.95×.
  * Random data, never zeros (cuBLAS runs faster on zeros). TFLOP/s = 2n³ × score / 1e12 (gpu-check.sh prints it).
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class CudaGemmBench {
+public class CudaGemmBench extends JmhDefaults {
     @Param({"4096", "8192"})
     public int n;
 

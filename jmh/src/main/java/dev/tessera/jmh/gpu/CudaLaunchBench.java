@@ -1,16 +1,12 @@
 package dev.tessera.jmh.gpu;
 
+import dev.tessera.jmh.JmhDefaults;
 import java.util.concurrent.TimeUnit;
-
+import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.Warmup;
 
 import dev.tessera.runtime.cuda.CudaDevice;
 
@@ -20,11 +16,7 @@ import dev.tessera.runtime.cuda.CudaDevice;
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class CudaLaunchBench {
+public class CudaLaunchBench extends JmhDefaults {
     private CudaDevice d;
 
     @Setup

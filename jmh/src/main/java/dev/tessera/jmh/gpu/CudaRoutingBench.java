@@ -1,20 +1,12 @@
 package dev.tessera.jmh.gpu;
 
-import java.util.concurrent.TimeUnit;
-
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
+import dev.tessera.jmh.JmhDefaults;
 import dev.tessera.jmh.Unfused;
 import dev.tessera.kernels.routing.ChunkRouter;
 import dev.tessera.kernels.routing.Chunks;
@@ -31,13 +23,7 @@ import dev.tessera.runtime.cuda.DeviceBuffer;
  * computation from unfused runtime ops on the GPU. Inputs as in the CPU benchmark: about a third of the positions
  * are boundaries.
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class CudaRoutingBench {
+public class CudaRoutingBench extends JmhDefaults {
     @Param({"8"}) public int batch;
     @Param({"16384"}) public int length;
     @Param({"1024"}) public int dim;

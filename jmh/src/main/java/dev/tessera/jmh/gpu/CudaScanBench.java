@@ -1,20 +1,16 @@
 package dev.tessera.jmh.gpu;
 
 import java.util.concurrent.TimeUnit;
-
+import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
+import dev.tessera.jmh.JmhDefaults;
 import dev.tessera.jmh.ScanInputs;
 import dev.tessera.jmh.Unfused;
 import dev.tessera.kernels.scan.ScanOptions;
@@ -30,11 +26,7 @@ import dev.tessera.runtime.Tensor;
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class CudaScanBench {
+public class CudaScanBench extends JmhDefaults {
     @Param({"4"}) public int b;
     @Param({"2048"}) public int l;
     @Param({"8"}) public int h;

@@ -1,19 +1,11 @@
 package dev.tessera.jmh.gpu;
 
-import java.util.concurrent.TimeUnit;
-
+import dev.tessera.jmh.JmhDefaults;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Scope;
@@ -21,13 +13,7 @@ import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.cuda.DeviceBuffer;
 
 /** Row softmax of an F32 [rows, cols] CUDA tensor against a device copy of the same bytes (read n, write n). Target ≥ 0.7×. */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
-public class CudaSoftmaxBench {
+public class CudaSoftmaxBench extends JmhDefaults {
     @Param({"65536"})
     public int rows;
 
