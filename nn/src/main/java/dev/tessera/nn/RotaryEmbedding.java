@@ -15,8 +15,8 @@ import java.util.Arrays;
 public final class RotaryEmbedding implements AutoCloseable {
     private final int rotaryDim;
     private final double base;
-    // Tables for positions 0..C−1, kept where they were used: training rotates the same positions at every step, and
-    // on a GPU every upload waits for the device (two per attention layer per step before this cache).
+    // Tables for positions 0..C−1, kept where they were used: training rotates the same positions at every step,
+    // decoding the next one, and on a GPU every upload waits for the device (two per attention layer per step before).
     private static final int CACHE_QUANTUM = 1024;
     private Tensor cachedCos, cachedSin;
 
@@ -60,23 +60,25 @@ public final class RotaryEmbedding implements AutoCloseable {
     }
 
     /**
-     * cos and sin for {@code positions} in {@code dtype} on {@code device}. Positions 0..L−1 (every training and
-     * evaluation window) read rows of tables cached for 0..C−1, C a multiple of 1,024 that only grows, so memory stays
-     * flat however the lengths of chunked sequences vary; other positions (packed documents, decoding) are built anew.
+     * cos and sin for {@code positions} in {@code dtype} on {@code device}. Consecutive positions a..a+L−1 (every
+     * training and evaluation window, every decoding step) read rows of tables cached for 0..C−1, C a multiple of
+     * 1,024 that only grows, so memory stays flat however the lengths of chunked sequences vary; other positions
+     * (packed documents) are built anew.
      */
     private synchronized Tensor[] tablesOn(int[] positions, DType dtype, Device device) {
-        int n = positions.length;
-        boolean range = true;
-        for (int t = 0; t < n && range; t++) range = positions[t] == t;
+        int n = positions.length, first = n == 0 ? 0 : positions[0];
+        boolean range = first >= 0;
+        for (int t = 1; t < n && range; t++) range = positions[t] == first + t;
         if (!range) {
             Tensor[] cs = tables(positions);
             return new Tensor[] {cs[0].to(dtype).to(device), cs[1].to(dtype).to(device)};
         }
+        long end = (long) first + n;
         boolean hit = cachedCos != null && !cachedCos.isReleased() && cachedCos.dtype() == dtype && cachedCos.device().equals(device)
-                && cachedCos.size(0) >= n;
+                && cachedCos.size(0) >= end;
         if (!hit) {
             close();
-            int capacity = Math.max(CACHE_QUANTUM, (n + CACHE_QUANTUM - 1) / CACHE_QUANTUM * CACHE_QUANTUM);
+            int capacity = (int) Math.max(CACHE_QUANTUM, (end + CACHE_QUANTUM - 1) / CACHE_QUANTUM * CACHE_QUANTUM);
             Tensor[] cs = tables(RotaryEmbedding.positions(0, capacity));
             try (Scope s = Scope.open()) {
                 cachedCos = Scope.persist(cs[0].to(dtype).to(device).contiguous().clone());
@@ -85,7 +87,7 @@ public final class RotaryEmbedding implements AutoCloseable {
             cs[0].close();
             cs[1].close();
         }
-        return new Tensor[] {cachedCos.narrow(0, 0, n), cachedSin.narrow(0, 0, n)};
+        return new Tensor[] {cachedCos.narrow(0, first, n), cachedSin.narrow(0, first, n)};
     }
 
     /** Frees the cached tables (the module that owns this embedding calls it when it closes). */

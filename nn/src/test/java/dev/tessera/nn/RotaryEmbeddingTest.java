@@ -24,6 +24,12 @@ class RotaryEmbeddingTest {
                     assertArrayEquals(fresh.apply(x, p).toFloatArray(), cached.apply(x, p).toFloatArray(), "positions from " + p[0]);
                 }
             }
+            for (int start : new int[] {0, 1, 1023, 2047}) { // decoding steps read one row, growing the tables past 1,024
+                Tensor x1 = Tensor.randn(g, 1, 2, 1, 8);
+                Tensor[] direct = cached.tables(new int[] {start}); // built for that position alone, not cached
+                assertArrayEquals(dev.tessera.kernels.rotary.Rotary.apply(x1, direct[0], direct[1]).toFloatArray(),
+                        cached.apply(x1, new int[] {start}).toFloatArray(), "position " + start);
+            }
             for (int l : new int[] {3, 1500, 5}) { // shorter windows read a prefix; a longer one grows the tables
                 Tensor xl = Tensor.randn(g, 1, 2, l, 8);
                 try (RotaryEmbedding fresh = new RotaryEmbedding(8, 10000)) {
