@@ -22,7 +22,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * chunked sequences (and a mask for a nested stage); the backward and AdamW read nothing; clipping reads the global
  * norm once (it read one sum per parameter before, 58 waits a step for hnet-tiny). Uploads through pinned staging
  * wait too: a step uploads its batch, and the rotary tables and full-length attention masks are not uploaded per
- * layer (they were: 15 uploads a step for transformer-tiny, now 3).
+ * layer (they were: 15 uploads a step for transformer-tiny, now 3). AdamW launches one fused kernel per parameter
+ * (about fourteen composed ones before).
  */
 class TrainingStepReadBacksTest {
     @ParameterizedTest
@@ -41,7 +42,9 @@ class TrainingStepReadBacksTest {
                     loss.total().backward();
                     long r2 = DryRunDevices.readBacks(7), u2 = DryRunDevices.uploads(7);
                     GradClip.clipByGlobalNorm(m.module().parameters(), 1.0);
+                    int launched = DryRunDevices.launchLog(7).size();
                     opt.step();
+                    int adamw = DryRunDevices.launchLog(7).size() - launched;
                     opt.zeroGrad();
                     long r3 = DryRunDevices.readBacks(7), u3 = DryRunDevices.uploads(7);
                     if (step == 0) continue;
@@ -53,6 +56,7 @@ class TrainingStepReadBacksTest {
                     assertTrue(u1 - u0 <= uploadsAtMost, preset + " forward uploaded " + (u1 - u0) + " times");
                     assertEquals(backwardUploads, u2 - u1, preset + " backward uploads");
                     assertEquals(0, u3 - u2, preset + " clipping and AdamW upload nothing");
+                    assertEquals(m.module().parameters().size(), adamw, preset + " AdamW launches one fused step per parameter");
                 }
             }
         }

@@ -29,4 +29,9 @@ public final class DryRunDevices {
 
     /** Copies from the host to the dry-run device cuda:{@code ordinal} so far (each a wait for the GPU on a real one). */
     public static long uploads(int ordinal) { return CudaDevice.installDryRun(ordinal).uploads(); }
+
+    /** Every launch on the dry-run device cuda:{@code ordinal} since it was installed or cleared, in order, repeats kept. */
+    public static List<String> launchLog(int ordinal) {
+        return CudaDevice.installDryRun(ordinal).launches().stream().map(DryRunDriver.Launch::kernel).toList();
+    }
 }
