@@ -74,14 +74,16 @@ class FusedKernelsDryRunTest {
     }
 
     @Test
-    void adamwStep() {
+    void adamwStepAndSquaredNorm() {
         try (Scope s = Scope.open()) {
             for (DType t : new DType[] {DType.F32, DType.F64}) {
                 Tensor w = dev(Tensor.randn(new Generator(1), 3, 7).to(t)), g = dev(Tensor.randn(new Generator(2), 3, 7).to(t));
                 dev.tessera.kernels.optim.AdamWStep.apply(w, g, dev(Tensor.zeros(3, 7).to(t)), dev(Tensor.zeros(3, 7).to(t)),
                         new dev.tessera.kernels.optim.AdamWStep.Hyper(1e-3, 0.9, 0.95, 1e-8, 0.1, 0.1, 0.05));
             }
-            launched("adamw_step_f32", "adamw_step_f64");
+            dev.tessera.kernels.optim.SquaredNorm.of(java.util.List.of(dev(Tensor.randn(new Generator(3), 5000)),
+                    dev(Tensor.randn(new Generator(4), 7).to(DType.BF16)), dev(Tensor.zeros(0))));
+            launched("adamw_step_f32", "adamw_step_f64", "sq_partials_f32", "sq_partials_bf16", "sq_finish");
         }
     }
 

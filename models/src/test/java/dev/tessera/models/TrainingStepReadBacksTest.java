@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * norm once (it read one sum per parameter before, 58 waits a step for hnet-tiny). Uploads through pinned staging
  * wait too: a step uploads its batch, and the rotary tables and full-length attention masks are not uploaded per
  * layer (they were: 15 uploads a step for transformer-tiny, now 3). AdamW launches one fused kernel per parameter
- * (about fourteen composed ones before).
+ * (about fourteen composed ones before), and the global norm one per gradient plus one (about four per gradient).
  */
 class TrainingStepReadBacksTest {
     @ParameterizedTest
@@ -41,8 +41,9 @@ class TrainingStepReadBacksTest {
                     long r1 = DryRunDevices.readBacks(7), u1 = DryRunDevices.uploads(7);
                     loss.total().backward();
                     long r2 = DryRunDevices.readBacks(7), u2 = DryRunDevices.uploads(7);
+                    int beforeClip = DryRunDevices.launchLog(7).size();
                     GradClip.clipByGlobalNorm(m.module().parameters(), 1.0);
-                    int launched = DryRunDevices.launchLog(7).size();
+                    int launched = DryRunDevices.launchLog(7).size(), clip = launched - beforeClip;
                     opt.step();
                     int adamw = DryRunDevices.launchLog(7).size() - launched;
                     opt.zeroGrad();
@@ -57,6 +58,8 @@ class TrainingStepReadBacksTest {
                     assertEquals(backwardUploads, u2 - u1, preset + " backward uploads");
                     assertEquals(0, u3 - u2, preset + " clipping and AdamW upload nothing");
                     assertEquals(m.module().parameters().size(), adamw, preset + " AdamW launches one fused step per parameter");
+                    // the norm, at least: one partial sum per gradient and one to finish (the dry run's norm is 0: no scaling)
+                    assertEquals(m.module().parameters().size() + 1, clip, preset + " clipping's launches");
                 }
             }
         }
