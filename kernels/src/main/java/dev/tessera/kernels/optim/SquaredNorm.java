@@ -1,6 +1,5 @@
 package dev.tessera.kernels.optim;
 
-import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
@@ -36,7 +35,4 @@ public final class SquaredNorm {
         KernelSupport.profileStop("squared_norm", profiled);
         return sum;
     }
-
-    /** The dtype the CPU path reads a tensor in: F64 stays, everything else is read as F32. */
-    static DType cpuType(Tensor t) { return t.dtype() == DType.F64 ? DType.F64 : DType.F32; }
 }

@@ -21,7 +21,7 @@ final class SquaredNormCpu {
         double total = 0;
         for (Tensor t : tensors) {
             try (Scope s = Scope.open()) {
-                DType type = SquaredNorm.cpuType(t);
+                DType type = t.dtype() == DType.F64 ? DType.F64 : DType.F32; // half precisions are read as F32
                 Tensor c = t.dtype() == type && t.isContiguous() ? t : t.to(type).contiguous();
                 total += sum(KernelSupport.segment(c), KernelSupport.offset(c), c.numel(), type == DType.F64);
             }
