@@ -1,5 +1,6 @@
 package dev.tessera.kernels;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -40,6 +41,7 @@ class FusedKernelsDryRunTest {
     @BeforeAll
     static void install() {
         Assumptions.assumeFalse(PtxModules.index(FusedPtx.SOURCE).isEmpty(), "no PTX in this build (no nvcc): nothing to check launches against");
+        dev.tessera.kernels.testing.DryRunDevices.install(7); // with the routing's host stand-ins: chunks get counts
         driver = CudaDevice.installDryRun(7);
     }
 
@@ -167,6 +169,17 @@ class FusedKernelsDryRunTest {
                 Tensor c = dev(Tensor.rand(g, 3, 40).to(t));
                 ChunkRouter.dechunk(ch.x(), p, b, c).sum().backward();
                 ChunkRouter.ratioLoss(b, p, 4).backward();
+                // What chunk read back travels with its chunks: the dechunk, a nested stage's routing and its ratio
+                // loss then wait for nothing. (The dry run's route marks the sequence starts: one chunk per row.)
+                long read = driver.readBacks();
+                Chunks outer = ChunkRouter.chunk(x.detach(), r.b());
+                assertEquals(read + 1, driver.readBacks(), t + ": chunk reads its counts back once");
+                assertEquals(1, outer.x().size(1), t + ": chunks per row");
+                Tensor qc = dev(Tensor.randn(g, 3, outer.x().size(1), 24).to(t)), kc = dev(Tensor.randn(g, 3, outer.x().size(1), 24).to(t));
+                ChunkRouter.dechunk(outer.x(), outer, r.p().detach(), r.c().detach());
+                var nested = ChunkRouter.routeChunks(qc, kc, outer);
+                ChunkRouter.ratioLoss(nested.b(), nested.p(), 3, outer.mask());
+                assertEquals(read + 1, driver.readBacks(), t + ": read back from the device after chunk");
             }
             RoutingState st = RoutingState.create(3, 24, DType.F32, DRY);
             st.route(dev(Tensor.randn(g, 3, 24)), dev(Tensor.randn(g, 3, 24)));

@@ -61,8 +61,10 @@ final class ChunkOp {
             long real = cu == null ? lengths[r] : m;
             for (int j = 0; j < real; j++) mask[r * m + j] = true;
         }
+        long[] perRow = new long[nb];
+        for (int r = 0; r < nb; r++) perRow[r] = len == 0 ? 0 : index[r * len + len - 1];
         return new Chunks(y, Tensor.of(mask, nb, m), Tensor.of(lengths, lengths.length), Tensor.of(offsets, offsets.length),
-                Tensor.of(index, nb, len));
+                Tensor.of(index, nb, len), b, perRow);
     }
 
     /**
@@ -100,6 +102,6 @@ final class ChunkOp {
         Tensor offsets = KernelSupport.allocate(DType.I64, new int[] {seqs + 1}, dev);
         Tensor mask = KernelSupport.allocate(DType.BOOL, new int[] {nb, m}, dev);
         ChunkRoutingCuda.chunkMeta(index, counts, cu, seqs, nb, m, lengths, offsets, mask);
-        return new Chunks(y, mask, lengths, offsets, index);
+        return new Chunks(y, mask, lengths, offsets, index, b, perRow);
     }
 }

@@ -10,7 +10,8 @@ import java.util.Arrays;
  * readable reference, for gradient checks; F32 runs it too, on widened copies, when the {@code jdk.incubator.vector}
  * module is absent). Decoding one byte at a time uses {@link RoutingState}. CUDA tensors run
  * the kernels of native/cuda/kernels/chunk_routing.cu (F32, F64, BF16) end to end and every result stays on their
- * device; {@link #chunk} reads the per-row chunk counts back once per call, since they size its output.
+ * device; {@link #chunk} reads the per-row chunk counts back once per call, since they size its output, and hands
+ * them on in {@link Chunks#counts()} so that the dechunk and a nested stage's routing need not read them again.
  *
  * <p>Shapes: q, k, x̂ and the dechunked output [B, L, D]; p, b, c [B, L]; the inner network's input and output
  * [B, M, D]. Two ways to batch sequences: padded rows with a [B, L] BOOL mask (each row's true positions one run),
@@ -21,7 +22,7 @@ import java.util.Arrays;
  * Routing r = ChunkRouter.route(wq.apply(xh), wk.apply(xh), mask);
  * Chunks ch = ChunkRouter.chunk(xh, r.b());
  * Tensor zh = inner.apply(ch.x(), ch.mask());
- * Tensor z = ChunkRouter.dechunk(zh, r.p(), r.b(), r.c()).add(residual);
+ * Tensor z = ChunkRouter.dechunk(zh, ch, r.p(), r.c()).add(residual);
  * Tensor loss = ce.add(ChunkRouter.ratioLoss(r.b(), r.p(), 6, mask).mul(0.03));
  * }</pre>
  */
@@ -47,6 +48,22 @@ public final class ChunkRouter {
         checkDevice("route", q, k);
         Layout layout = mask == null ? Layout.rows(q.size(0), q.size(1)) : Layout.fromMask("route", mask, q.size(0), q.size(1));
         return RouteOp.apply(q, k, layout);
+    }
+
+    /**
+     * {@link #route(Tensor, Tensor, Tensor)} of a nested stage, whose q and k [B, M, D] run over the chunks {@code of}
+     * an outer stage: row r is real for its first {@code of.counts()[r]} positions (as {@code of.mask()} says). The
+     * padding is taken from the host's copy of the counts, so nothing is read back from the device.
+     */
+    public static Routing routeChunks(Tensor q, Tensor k, Chunks of) {
+        checkQk("route", q, k);
+        checkDevice("route", q, k);
+        checkPadded("route", of);
+        if (q.size(0) != of.rows() || q.size(1) != of.x().size(1)) {
+            throw new IllegalArgumentException("route: q " + shape(q) + " must run over the chunks " + shape(of.x())
+                    + " it is routed on ([B, M, D] with the same B and M)");
+        }
+        return RouteOp.apply(q, k, Layout.rightPadded(q.size(0), q.size(1), of.counts()));
     }
 
     /** {@link #route(Tensor, Tensor, Tensor)} for packed sequences: q, k [1, T, D], cuSeqlens [S+1] (I32/I64). */
@@ -90,13 +107,25 @@ public final class ChunkRouter {
      * @param c    [B, L] confidences (same dtype); only their gradient is used
      */
     public static Tensor dechunk(Tensor zhat, Tensor p, Tensor b, Tensor c) {
-        checkDechunk(zhat, p, b, c);
+        checkDechunk(zhat, p, b, c, null);
+        return DechunkOp.apply(zhat, p, b, c, Layout.rows(p.size(0), p.size(1)));
+    }
+
+    /**
+     * {@link #dechunk(Tensor, Tensor, Tensor, Tensor)} at the boundaries {@code chunks} were taken at
+     * ({@code chunks.boundaries()}): their counts, already on the host, check that ẑ holds every row's chunks, so
+     * nothing is read back from the device (the four-tensor form has to read the counts to check that).
+     */
+    public static Tensor dechunk(Tensor zhat, Chunks chunks, Tensor p, Tensor c) {
+        checkPadded("dechunk", chunks);
+        Tensor b = chunks.boundaries();
+        checkDechunk(zhat, p, b, c, chunks.counts());
         return DechunkOp.apply(zhat, p, b, c, Layout.rows(p.size(0), p.size(1)));
     }
 
     /** {@link #dechunk} of packed sequences: ẑ [1, T', D], p, b, c [1, T]; the EMA restarts at every sequence start. */
     public static Tensor dechunkPacked(Tensor zhat, Tensor p, Tensor b, Tensor c, Tensor cuSeqlens) {
-        checkDechunk(zhat, p, b, c);
+        checkDechunk(zhat, p, b, c, null);
         return DechunkOp.apply(zhat, p, b, c, Layout.fromCuSeqlens("dechunk", cuSeqlens, p.size(0), p.size(1)));
     }
 
@@ -106,7 +135,8 @@ public final class ChunkRouter {
     /**
      * The ratio loss of one stage (eq. 10): F = mean(b), G = mean(p) over the real positions,
      * L = N/(N−1)·((N−1)·F·G + (1 − F)·(1 − G)); minimal (1) at F = G = 1/N. Plain tensor ops, differentiable
-     * through G (b is not).
+     * through G (b is not). Nothing is read back from the device: the count of real positions is divided by where
+     * it is summed. A mask with no real position is refused on the CPU; on a GPU it gives NaN (finding out would wait).
      *
      * @param n the target compression ratio N &gt; 1
      */
@@ -116,7 +146,7 @@ public final class ChunkRouter {
             throw new IllegalArgumentException("ratioLoss: b must be BOOL and p floating of the same shape, got b " + b.dtype() + " "
                     + Arrays.toString(b.shape()) + " and p " + p.dtype() + " " + Arrays.toString(p.shape()));
         }
-        Tensor bf = b.to(p.dtype()), pm = p;
+        Tensor bf = b.to(p.dtype()), pm = p, real = null;
         double count = p.numel();
         if (mask != null) {
             if (mask.dtype() != DType.BOOL || !Arrays.equals(mask.shape(), p.shape())) {
@@ -126,12 +156,11 @@ public final class ChunkRouter {
             Tensor m = mask.to(p.dtype());
             bf = bf.mul(m);
             pm = p.mul(m);
-            long real = 0;
-            for (long v : mask.toLongArray()) real += v; // the mask's bytes, copied once: no reduction to wait for
-            count = real;
+            real = m.sum(); // divided by on the device: counting on the host would wait for it
+            if (mask.device().isCpu() && real.item() == 0) count = 0;
         }
         if (count == 0) throw new IllegalArgumentException("ratioLoss: no real positions in " + Arrays.toString(p.shape()));
-        Tensor f = bf.sum().div(count), g = pm.sum().div(count);
+        Tensor f = real == null ? bf.sum().div(count) : bf.sum().div(real), g = real == null ? pm.sum().div(count) : pm.sum().div(real);
         Tensor both = f.mul(g).mul(n - 1), neither = f.neg().add(1).mul(g.neg().add(1));
         return both.add(neither).mul(n / (n - 1));
     }
@@ -185,7 +214,16 @@ public final class ChunkRouter {
         }
     }
 
-    private static void checkDechunk(Tensor zhat, Tensor p, Tensor b, Tensor c) {
+    /** Chunks of padded rows (from {@link #chunk}), not of packed sequences (those take the cuSeqlens forms). */
+    private static void checkPadded(String op, Chunks chunks) {
+        if (chunks.lengths().size(0) != chunks.rows()) {
+            throw new IllegalArgumentException(op + ": these chunks hold " + chunks.lengths().size(0) + " packed sequences in "
+                    + chunks.rows() + " row(s); use the packed form with their cuSeqlens");
+        }
+    }
+
+    /** {@code counts}: the chunks per row when the host knows them, else null (then read from b). */
+    private static void checkDechunk(Tensor zhat, Tensor p, Tensor b, Tensor c, long[] counts) {
         if (zhat.dim() != 3) throw new IllegalArgumentException("dechunk: zhat must be [B, M, D], got " + shape(zhat));
         checkFloat("dechunk", "zhat", zhat);
         if (p.dim() != 2 || p.size(0) != zhat.size(0) || p.dtype() != zhat.dtype()) {
@@ -197,7 +235,7 @@ public final class ChunkRouter {
         }
         checkBool("dechunk", "b", b, p.size(0), p.size(1));
         checkDevice("dechunk", zhat, p, b, c);
-        long[] count = b.to(DType.I64).sum(new int[] {1}, false).toLongArray();
+        long[] count = counts != null ? counts : b.to(DType.I64).sum(new int[] {1}, false).toLongArray();
         for (int r = 0; r < count.length; r++) {
             if (count[r] > zhat.size(1)) {
                 throw new IllegalArgumentException("dechunk: row " + r + " of b has " + count[r] + " boundaries but zhat " + shape(zhat)

@@ -14,5 +14,28 @@ import dev.tessera.runtime.Tensor;
  *                  rows of padded x would start if packed
  * @param index     [B, L] I64 cumsum(b) along each row: position t shows chunk {@code index − 1} of its row
  *                  (dechunk's upsampling index; 0 before the row's first boundary)
+ * @param boundaries the decisions b [B, L] these chunks were taken at
+ * @param counts    chunks per row of x, on the host: the copy {@link ChunkRouter#chunk} had to make anyway to size x,
+ *                  kept so that what follows (the dechunk's checks, a nested stage's routing, bytes per chunk) need
+ *                  not wait for the device again
  */
-public record Chunks(Tensor x, Tensor mask, Tensor lengths, Tensor cuSeqlens, Tensor index) {}
+public record Chunks(Tensor x, Tensor mask, Tensor lengths, Tensor cuSeqlens, Tensor index, Tensor boundaries, long[] counts) {
+    public Chunks {
+        counts = counts.clone();
+    }
+
+    /** Chunks per row of x (a copy). */
+    @Override
+    public long[] counts() { return counts.clone(); }
+
+    /** Chunks in all rows together. */
+    public long total() {
+        long n = 0;
+        for (long c : counts) n += c;
+        return n;
+    }
+
+    long count(int row) { return counts[row]; }
+
+    int rows() { return counts.length; }
+}

@@ -47,6 +47,16 @@ final class Layout {
         return new Layout(batch, length, f, true);
     }
 
+    /** Rows right-padded after their first {@code lengths[b]} positions, as an outer stage's chunks are: no device read. */
+    static Layout rightPadded(int batch, int length, long[] lengths) {
+        byte[] f = new byte[batch * length];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < lengths[b]; t++) f[b * length + t] = VALID;
+            if (lengths[b] > 0) f[b * length] = VALID | START;
+        }
+        return new Layout(batch, length, f);
+    }
+
     static Layout fromMask(String op, Tensor mask, int batch, int length) {
         if (mask.dtype() != DType.BOOL || mask.dim() != 2 || mask.size(0) != batch || mask.size(1) != length) {
             throw new IllegalArgumentException(op + ": mask must be BOOL [B, L] = [" + batch + ", " + length + "], got "

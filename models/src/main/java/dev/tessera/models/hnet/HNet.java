@@ -23,8 +23,11 @@ import java.util.List;
  * The innermost stage only pads, runs its stack and truncates. Parameter names follow the reference implementation.
  */
 public final class HNet extends Module {
-    /** Routing of one stage: boundary probabilities p and decisions b, both [B, L_s]; mask marks real positions (null: all). */
-    public record StageRouting(Tensor p, Tensor b, Tensor mask) {}
+    /**
+     * Routing of one stage: boundary probabilities p and decisions b, both [B, L_s]; mask marks real positions (null:
+     * all); {@code chunks} is how many chunks the decisions make in the whole batch (counted on the host already).
+     */
+    public record StageRouting(Tensor p, Tensor b, Tensor mask, long chunks) {}
 
     private final int stage, inWidth, width;
     private final boolean innermost;
@@ -84,10 +87,11 @@ public final class HNet extends Module {
 
     /**
      * x [B, L, inWidth] → [B, L, inWidth]; appends each stage's routing (outermost first) to {@code routings}.
-     * {@code mask} [B, L] marks real positions of right-padded rows (null: all real), as the chunks of an outer stage are.
-     * {@code bytes} [B, L] are the model's input bytes at stage 0 (a whitespace-routed stage reads them), else null.
+     * {@code outer} is null at stage 0; a nested stage runs on the outer stage's chunks (x = outer.x()), whose rows are
+     * right-padded after their counts. {@code bytes} [B, L] are the model's input bytes at stage 0 (a whitespace-routed
+     * stage reads them), else null.
      */
-    public Tensor forward(Tensor x, Tensor bytes, Tensor mask, List<StageRouting> routings) {
+    public Tensor forward(Tensor x, Tensor bytes, Chunks outer, List<StageRouting> routings) {
         int b = x.size(0), l = x.size(1);
         Tensor h = padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(b, l, width - inWidth)), 2);
         Tensor out;
@@ -97,13 +101,13 @@ public final class HNet extends Module {
             Tensor xhat = encoder.forward(h);
             Tensor residual = residualProj.forward(xhat);
             Routing r = whitespaceRouting ? WhitespaceRouting.of(bytes, xhat.dtype(), xhat.device())
-                    : mask == null ? ChunkRouter.route(routing.qProj.forward(xhat), routing.kProj.forward(xhat))
-                    : ChunkRouter.route(routing.qProj.forward(xhat), routing.kProj.forward(xhat), mask);
-            routings.add(new StageRouting(r.p(), r.b(), mask));
+                    : outer == null ? ChunkRouter.route(routing.qProj.forward(xhat), routing.kProj.forward(xhat))
+                    : ChunkRouter.routeChunks(routing.qProj.forward(xhat), routing.kProj.forward(xhat), outer);
             Chunks chunks = ChunkRouter.chunk(xhat, r.b());
-            Tensor inner = mainStage.forward(chunks.x(), null, chunks.mask(), routings);
-            Tensor dechunked = confidenceFactor == null ? ChunkRouter.dechunk(inner, r.p(), r.b(), r.c())
-                    : ChunkRouter.dechunk(inner, r.p(), r.b(), r.c().detach()).mul(confidenceFactor.of(stage, r.c()).unsqueeze(2));
+            routings.add(new StageRouting(r.p(), r.b(), outer == null ? null : outer.mask(), chunks.total()));
+            Tensor inner = mainStage.forward(chunks.x(), null, chunks, routings);
+            Tensor dechunked = confidenceFactor == null ? ChunkRouter.dechunk(inner, chunks, r.p(), r.c())
+                    : ChunkRouter.dechunk(inner, chunks, r.p(), r.c().detach()).mul(confidenceFactor.of(stage, r.c()).unsqueeze(2));
             Tensor z = dechunked.add(residual);
             out = decoder.forward(z);
         }

@@ -88,8 +88,7 @@ public final class HNetLM extends Module {
                         : ChunkRouter.ratioLoss(r.b(), r.p(), config.targetRatio()[s], r.mask());
                 ratio = ratio == null ? l : ratio.add(l);
             }
-            double chunks = Math.max(1, r.b().to(dev.tessera.runtime.DType.F32).sum().item());
-            bpc[s] = inputs.numel() / chunks;
+            bpc[s] = inputs.numel() / (double) Math.max(1, r.chunks());
         }
         Tensor total = ratio == null ? ce : ce.add(ratio.mul(ALPHA));
         return new Loss(total, ce, ratio, bpc);
