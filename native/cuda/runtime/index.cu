@@ -1,9 +1,11 @@
 // Row gathers and scatters over contiguous operands viewed as [outer, size, inner], and row scans: the CUDA twins
 // of dev.tessera.runtime.cpu.IndexKernels (Java side: dev.tessera.runtime.cuda.CudaIndexing).
 //
-// Scatters (add_rows, scatter_add) accumulate with atomicAdd, so duplicate indices are summed in whatever order the
-// threads arrive rather than in index order as on the CPU: results match the CPU to rounding, not bit for bit, and
-// may differ by rounding between runs. Gathers, selects and scans write each output once and are deterministic.
+// scatter_add accumulates with atomicAdd, so duplicate indices are summed in whatever order the threads arrive rather
+// than in index order as on the CPU: results match the CPU to rounding, not bit for bit, and may differ by rounding
+// between runs. add_rows (the embedding's and index_select's backward) instead follows a plan of the indices grouped
+// by row, built on the host: each output element is written by one thread, which sums its row's duplicates in index
+// order, so it is deterministic. Gathers, selects and scans write each output once and are deterministic too.
 #include "tessera.cuh"
 
 // ------------------------------------------------------------------ helpers
@@ -77,7 +79,7 @@ template <> struct IxAdd<long long> {
     extern "C" __global__ void name##_i32 params { typedef int T; name##_impl<T> args; }              \
     extern "C" __global__ void name##_i64 params { typedef long long T; name##_impl<T> args; }
 
-// ------------------------------------------------------------------ select_rows / add_rows (host-checked indices)
+// ------------------------------------------------------------------ select_rows / add_rows_sorted (host-checked indices)
 
 // out[o, i, c] = x[o, idx[i], c]; x [outer, size, inner], out [outer, n, inner]; idx int64 already validated.
 template <typename T>
@@ -93,19 +95,41 @@ IX_ALL_ENTRIES(select_rows,
                (const void* x, long long size, long long inner, const long long* idx, long long n, void* out, long long total),
                ((const T*) x, size, inner, idx, n, (T*) out, total))
 
-// acc[o, idx[i], c] += g[o, i, c]; g of any dtype (code gcode), acc typed; idx int64 already validated.
+// The value an accumulator element holds, in the type IxAdd<T>::V sums in, and back.
+__device__ __forceinline__ float ix_value(float v) { return v; }
+__device__ __forceinline__ double ix_value(double v) { return v; }
+__device__ __forceinline__ float ix_value(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float ix_value(__half v) { return __half2float(v); }
+__device__ __forceinline__ long long ix_value(int v) { return v; }
+__device__ __forceinline__ long long ix_value(long long v) { return v; }
+template <typename T> __device__ __forceinline__ T ix_store(typename IxAdd<T>::V v) { return (T) v; }
+template <> __device__ __forceinline__ __nv_bfloat16 ix_store<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ __forceinline__ __half ix_store<__half>(float v) { return __float2half_rn(v); }
+
+// acc[o, rows[j], c] += sum of g[o, order[k], c] for k in [starts[j], starts[j+1]), k ascending; g of any dtype (code
+// gcode), acc typed. plan (int64, built and validated on the host, see RowPlan) = [idx (n) | order (n) | starts
+// (unique + 1) | rows (unique)]: order lists the positions i sorted by idx[i] (ties by i), so a row's duplicates are
+// summed in index order, from zero, and then added once. One thread per output element: deterministic, and for
+// F32/F64 into a zero accumulator the CPU's sequential adds exactly.
 template <typename T>
-__device__ void add_rows_impl(const void* __restrict__ g, int gcode, long long size, long long inner,
-                              const long long* __restrict__ idx, long long n, T* acc, long long total) {
+__device__ void add_rows_sorted_impl(const void* __restrict__ g, int gcode, long long size, long long inner,
+                                     const long long* __restrict__ plan, long long n, long long unique, T* acc, long long total) {
+    const long long* order = plan + n;
+    const long long* starts = plan + 2 * n;
+    const long long* rows = starts + unique + 1;
     TS_GRID_LOOP(t, total) {
         long long r = t / inner, c = t - r * inner;
-        long long o = r / n, i = r - o * n;
-        IxAdd<T>::add(acc + (o * size + idx[i]) * inner + c, IxAdd<T>::load(g, gcode, t));
+        long long o = r / unique, j = r - o * unique;
+        typename IxAdd<T>::V sum = 0;
+        for (long long k = starts[j]; k < starts[j + 1]; k++) sum += IxAdd<T>::load(g, gcode, (o * n + order[k]) * inner + c);
+        T* at = acc + (o * size + rows[j]) * inner + c;
+        *at = ix_store<T>(ix_value(*at) + sum);
     }
 }
-IX_ADD_ENTRIES(add_rows,
-               (const void* g, int gcode, long long size, long long inner, const long long* idx, long long n, void* acc, long long total),
-               (g, gcode, size, inner, idx, n, (T*) acc, total))
+IX_ADD_ENTRIES(add_rows_sorted,
+               (const void* g, int gcode, long long size, long long inner, const long long* plan, long long n, long long unique,
+                void* acc, long long total),
+               (g, gcode, size, inner, plan, n, unique, (T*) acc, total))
 
 // ------------------------------------------------------------------ gather / scatter_add (device-checked indices)
 

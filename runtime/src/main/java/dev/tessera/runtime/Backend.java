@@ -106,11 +106,15 @@ interface Backend {
     /** Gradients of {@link #conv1dForward} with the same {@code cuSeqlens}; dw and db may be null. */
     void conv1dBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db, int[] cuSeqlens);
 
-    /** out[o, i, :] = x[o, idx[i], :] over contiguous x viewed [outer, size, inner]. */
-    void selectRows(Tensor x, int outer, int size, int inner, long[] idx, Tensor out);
+    /**
+     * out[o, i, :] = x[o, idx[i], :] over contiguous x viewed [outer, size, inner]. {@code plan}: on a GPU the
+     * device's copy of idx grouped by row ({@code cuda.RowPlan}, uploaded once for the select and its backward), null
+     * on the CPU.
+     */
+    void selectRows(Tensor x, int outer, int size, int inner, long[] idx, Tensor plan, Tensor out);
 
-    /** acc[o, idx[i], :] += g[o, i, :], in index order. */
-    void addRows(Tensor g, int outer, int size, int inner, long[] idx, Tensor acc);
+    /** acc[o, idx[i], :] += g[o, i, :], duplicates summed in index order; {@code plan} as for {@link #selectRows}. */
+    void addRows(Tensor g, int outer, int size, int inner, long[] idx, Tensor plan, Tensor acc);
 
     /** Along the middle dim of [outer, size, inner]: out = x[idx], elementwise index; contiguous operands. */
     void gather(Tensor x, int outer, int size, int inner, Tensor idx, int n, Tensor out);

@@ -146,13 +146,13 @@ final class CpuBackend implements Backend {
         if (t0 != 0) Profiler.stop("causal_conv1d_backward", t0);
     }
 
-    @Override public void selectRows(Tensor x, int outer, int size, int inner, long[] idx, Tensor out) {
+    @Override public void selectRows(Tensor x, int outer, int size, int inner, long[] idx, Tensor plan, Tensor out) {
         long t0 = Profiler.start();
         IndexKernels.selectRows(op(x), outer, size, inner, idx, op(out));
         if (t0 != 0) Profiler.stop("select_rows", t0);
     }
 
-    @Override public void addRows(Tensor g, int outer, int size, int inner, long[] idx, Tensor acc) {
+    @Override public void addRows(Tensor g, int outer, int size, int inner, long[] idx, Tensor plan, Tensor acc) {
         long t0 = Profiler.start();
         IndexKernels.addRows(op(g), outer, size, inner, idx, op(acc));
         if (t0 != 0) Profiler.stop("add_rows", t0);

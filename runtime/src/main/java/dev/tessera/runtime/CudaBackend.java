@@ -143,15 +143,17 @@ final class CudaBackend implements Backend {
         if (t0 != 0) Profiler.stop("causal_conv1d_backward", t0);
     }
 
-    @Override public void selectRows(Tensor x, int outer, int size, int inner, long[] idx, Tensor out) {
+    @Override public void selectRows(Tensor x, int outer, int size, int inner, long[] idx, Tensor plan, Tensor out) {
         long t0 = Profiler.start();
-        CudaIndexing.selectRows(device, op(x), outer, size, inner, idx, op(out));
+        if (plan == null) CudaIndexing.selectRows(device, op(x), outer, size, inner, idx, op(out));
+        else CudaIndexing.selectRows(device, op(x), outer, size, inner, op(plan), idx.length, op(out));
         if (t0 != 0) Profiler.stop("select_rows", t0);
     }
 
-    @Override public void addRows(Tensor g, int outer, int size, int inner, long[] idx, Tensor acc) {
+    @Override public void addRows(Tensor g, int outer, int size, int inner, long[] idx, Tensor plan, Tensor acc) {
         long t0 = Profiler.start();
-        CudaIndexing.addRows(device, op(g), outer, size, inner, idx, op(acc));
+        if (plan == null) CudaIndexing.addRows(device, op(g), outer, size, inner, idx, op(acc));
+        else CudaIndexing.addRows(device, op(g), outer, size, inner, op(plan), idx.length, op(acc));
         if (t0 != 0) Profiler.stop("add_rows", t0);
     }
 

@@ -50,20 +50,34 @@ final class Indexing {
         int[] outShape = x.shape.clone();
         outShape[d] = ix.length;
         Tensor out = Tensor.allocate(x.dtype, outShape, x.device());
+        // On a GPU the indices go up once, grouped by row, and serve the backward too (no second upload, no atomics).
+        Tensor plan = x.device().isCpu() || ix.length == 0 ? null : uploadPlan(op, ix, size, x.device());
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             Tensor xc = x.contiguous();
-            if (out.numel() > 0) Backend.of(xc).selectRows(xc, outer, size, inner, ix, out);
+            if (out.numel() > 0) Backend.of(xc).selectRows(xc, outer, size, inner, ix, plan, out);
+        }
+        if (plan != null && !(Grad.isEnabled() && x.requiresGrad())) { // no backward to keep it for
+            plan.close();
+            plan = null;
         }
         int[] in = x.shape.clone();
         DType dt = x.dtype;
-        return Autograd.record(op, out, new Tensor[] {x}, new Tensor[0], (g, s) -> {
+        return Autograd.record(op, out, new Tensor[] {x}, plan == null ? new Tensor[0] : new Tensor[] {plan}, (g, s) -> {
             Tensor acc = Tensor.zeros(dt, g.device(), in);
             try (Scope sc = Scope.open()) {
                 Tensor gc = g.contiguous();
-                Backend.of(gc).addRows(gc, outer, size, inner, ix, acc);
+                Backend.of(gc).addRows(gc, outer, size, inner, ix, s.length == 0 ? null : s[0], acc);
             }
             return new Tensor[] {acc};
         });
+    }
+
+    /** The indices grouped by row ({@code cuda.RowPlan}) on {@code device}: one upload. */
+    private static Tensor uploadPlan(String op, long[] ix, int size, Device device) {
+        long[] p = dev.tessera.runtime.cuda.RowPlan.build(op, ix, size);
+        try (Tensor host = Tensor.of(p, p.length)) {
+            return host.to(device);
+        }
     }
 
     private static void checkIndexShape(String op, Tensor x, int d, Tensor idx) {

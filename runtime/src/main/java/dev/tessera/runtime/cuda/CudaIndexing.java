@@ -8,9 +8,10 @@ import dev.tessera.runtime.DType;
  * Row gathers and scatters over contiguous device operands viewed as [outer, size, inner], and row scans: the CUDA
  * twin of {@code dev.tessera.runtime.cpu.IndexKernels}, launching the kernels of native/cuda/runtime/index.cu.
  *
- * <p>Differences from the CPU: {@link #addRows} and {@link #scatterAdd} accumulate with atomic adds, so duplicate
- * indices are summed in arrival order, not index order: the results match the CPU to rounding (and may differ by
- * rounding between runs). Everything else writes each output once, in the CPU's arithmetic (scans in double).
+ * <p>Differences from the CPU: {@link #scatterAdd} accumulates with atomic adds, so duplicate indices are summed in
+ * arrival order, not index order: the results match the CPU to rounding (and may differ by rounding between runs).
+ * {@code addRows} follows a {@link RowPlan} instead and is deterministic. Everything else writes each output once, in
+ * the CPU's arithmetic (scans in double).
  *
  * <p>Indices: host index arrays ({@link #selectRows}, {@link #addRows}) are checked here before the upload. Device
  * index tensors ({@link #gather}, {@link #scatterAdd}) are checked by the kernel, which records the first bad index
@@ -37,17 +38,50 @@ public final class CudaIndexing {
         }
     }
 
-    /** acc[o, idx[i], :] += g[o, i, :] (atomic adds: duplicate rows sum in arrival order). */
-    public static void addRows(CudaDevice d, DeviceOperand g, int outer, int size, int inner, long[] idx, DeviceOperand acc) {
-        requireContiguous("add_rows", g, acc);
-        requireAccumulator("add_rows", acc);
-        checkHostIndices("add_rows", idx, size);
-        long total = (long) outer * idx.length * inner;
+    /**
+     * {@link #selectRows(CudaDevice, DeviceOperand, int, int, int, long[], DeviceOperand)} with the indices already on
+     * the device, as the first {@code n} entries of a {@link RowPlan} (checked when it was built): no upload.
+     */
+    public static void selectRows(CudaDevice d, DeviceOperand x, int outer, int size, int inner, DeviceOperand plan, int n, DeviceOperand out) {
+        requireContiguous("select_rows", x, out, plan);
+        requirePlan("select_rows", plan, n);
+        if (out.dtype() != x.dtype()) throw new IllegalArgumentException("select_rows: out dtype " + out.dtype() + " differs from x dtype " + x.dtype());
+        long total = (long) outer * n * inner;
         if (total == 0) return;
-        try (DeviceBuffer ix = d.upload(idx)) {
-            d.kernel(MODULE, "add_rows_" + acc.suffix()).grid(grid(d, total)).block(BLOCK)
-                    .ptr(g.address()).i32(g.dtypeCode()).i64(size).i64(inner).ptr(ix.address()).i64(idx.length).ptr(acc.address()).i64(total)
-                    .launch();
+        d.kernel(MODULE, "select_rows_" + x.suffix()).grid(grid(d, total)).block(BLOCK)
+                .ptr(x.address()).i64(size).i64(inner).ptr(plan.address()).i64(n).ptr(out.address()).i64(total)
+                .launch();
+    }
+
+    /**
+     * acc[o, idx[i], :] += g[o, i, :] for the n indices of {@code plan} (a {@link RowPlan} on the device): one thread per
+     * output element sums its row's duplicates in index order, so the result is deterministic (for F32 and F64 into a
+     * zero accumulator, exactly the CPU's).
+     */
+    public static void addRows(CudaDevice d, DeviceOperand g, int outer, int size, int inner, DeviceOperand plan, int n, DeviceOperand acc) {
+        requireContiguous("add_rows", g, acc, plan);
+        requireAccumulator("add_rows", acc);
+        requirePlan("add_rows", plan, n);
+        long unique = RowPlan.unique(plan.numel(), n);
+        long total = (long) outer * unique * inner;
+        if (total == 0) return;
+        d.kernel(MODULE, "add_rows_sorted_" + acc.suffix()).grid(grid(d, total)).block(BLOCK)
+                .ptr(g.address()).i32(g.dtypeCode()).i64(size).i64(inner).ptr(plan.address()).i64(n).i64(unique).ptr(acc.address()).i64(total)
+                .launch();
+    }
+
+    /** {@link #addRows(CudaDevice, DeviceOperand, int, int, int, DeviceOperand, int, DeviceOperand)} from host indices (uploads their plan). */
+    public static void addRows(CudaDevice d, DeviceOperand g, int outer, int size, int inner, long[] idx, DeviceOperand acc) {
+        long[] plan = RowPlan.build("add_rows", idx, size);
+        try (DeviceBuffer p = d.upload(plan)) {
+            addRows(d, g, outer, size, inner, new DeviceOperand(p.address(), DType.I64, new int[] {plan.length}, new long[] {1}), idx.length, acc);
+        }
+    }
+
+    private static void requirePlan(String op, DeviceOperand plan, int n) {
+        if (plan.dtype() != DType.I64 || plan.numel() < 2L * n + 1 || (plan.numel() - 2L * n - 1) % 2 != 0) {
+            throw new IllegalArgumentException(op + ": plan must be a RowPlan (I64, 2n + 2u + 1 entries) of n = " + n + " indices, got "
+                    + plan.dtype() + " with " + plan.numel() + " entries");
         }
     }
 

@@ -100,6 +100,22 @@ class CudaDryRunTest {
         }
     }
 
+    /** A training step's embedding: its indices go up once, grouped by row, and serve the backward's scatter too. */
+    @Test
+    void embeddingUploadsItsIndicesOnce() {
+        try (Scope s = Scope.open()) {
+            Tensor table = Tensor.randn(new Generator(4), 9, 6).to(DRY).detach().requiresGrad(true);
+            Tensor idx = Tensor.of(new long[] {3, 1, 3, 0, 8, 1}, 2, 3); // host bytes, as a batch is
+            long up = driver.uploads(), down = driver.readBacks();
+            Tensor y = table.embedding(idx);
+            assertEquals(up + 1, driver.uploads(), "the forward uploads the indices' plan");
+            y.sum().backward();
+            assertEquals(up + 1, driver.uploads(), "the backward reuses it");
+            assertEquals(down, driver.readBacks(), "nothing is read back");
+            launched("select_rows_f32", "add_rows_sorted_f32");
+        }
+    }
+
     @Test
     void indexingScansConvAndRandomLaunchMatchingKernels() {
         try (Scope s = Scope.open()) {

@@ -39,7 +39,10 @@ class CudaIndexingTest {
             Tensor yg = tg.embedding(idx.to(CudaExpect.CUDA));
             exact("embedding " + dt, y.detach(), yg.detach());
             yg.mul(proj.to(CudaExpect.CUDA)).sum().backward();
-            close("embedding grad " + dt, table.grad(), tg.grad(), tol);
+            // One thread per gradient row sums its duplicates in index order from zero, as the CPU adds them: F32 and
+            // F64 agree bit for bit; BF16 rounds once per row on the GPU, at every add on the CPU.
+            if (dt == DType.BF16) close("embedding grad " + dt, table.grad(), tg.grad(), tol);
+            else exact("embedding grad " + dt, table.grad(), tg.grad());
 
             // index_select along every dim of a 3-D tensor
             Tensor x = Tensor.randn(gen, 6, 7, 9).to(dt);
