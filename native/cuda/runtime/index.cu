@@ -95,13 +95,7 @@ IX_ALL_ENTRIES(select_rows,
                (const void* x, long long size, long long inner, const long long* idx, long long n, void* out, long long total),
                ((const T*) x, size, inner, idx, n, (T*) out, total))
 
-// The value an accumulator element holds, in the type IxAdd<T>::V sums in, and back.
-__device__ __forceinline__ float ix_value(float v) { return v; }
-__device__ __forceinline__ double ix_value(double v) { return v; }
-__device__ __forceinline__ float ix_value(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ float ix_value(__half v) { return __half2float(v); }
-__device__ __forceinline__ long long ix_value(int v) { return v; }
-__device__ __forceinline__ long long ix_value(long long v) { return v; }
+// An accumulator element from the type IxAdd<T>::V sums in (ts_nat reads it into that type).
 template <typename T> __device__ __forceinline__ T ix_store(typename IxAdd<T>::V v) { return (T) v; }
 template <> __device__ __forceinline__ __nv_bfloat16 ix_store<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 template <> __device__ __forceinline__ __half ix_store<__half>(float v) { return __float2half_rn(v); }
@@ -123,7 +117,7 @@ __device__ void add_rows_sorted_impl(const void* __restrict__ g, int gcode, long
         typename IxAdd<T>::V sum = 0;
         for (long long k = starts[j]; k < starts[j + 1]; k++) sum += IxAdd<T>::load(g, gcode, (o * n + order[k]) * inner + c);
         T* at = acc + (o * size + rows[j]) * inner + c;
-        *at = ix_store<T>(ix_value(*at) + sum);
+        *at = ix_store<T>(ts_nat(*at) + sum);
     }
 }
 IX_ADD_ENTRIES(add_rows_sorted,

@@ -13,13 +13,7 @@
 // BOOL storage: one byte, any non-zero byte is true (reads as 1).
 struct TsBool8 { unsigned char v; };
 
-// The natural value of an element: float for the 16/32-bit floats, double for F64, long long for the integers.
-__device__ __forceinline__ float ts_nat(float v) { return v; }
-__device__ __forceinline__ double ts_nat(double v) { return v; }
-__device__ __forceinline__ float ts_nat(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ float ts_nat(__half v) { return __half2float(v); }
-__device__ __forceinline__ long long ts_nat(int v) { return v; }
-__device__ __forceinline__ long long ts_nat(long long v) { return v; }
+// ts_nat (tessera.cuh) for the byte-wide types too.
 __device__ __forceinline__ long long ts_nat(unsigned char v) { return v; }
 __device__ __forceinline__ long long ts_nat(TsBool8 v) { return v.v != 0 ? 1 : 0; }
 

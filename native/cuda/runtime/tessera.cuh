@@ -67,6 +67,14 @@ __device__ __forceinline__ void ts_store(void* p, int dtype, long long i, Acc v)
 template <typename T> __device__ __forceinline__ float ts_to_float(T v) { return (float) v; }
 template <> __device__ __forceinline__ float ts_to_float<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
 template <> __device__ __forceinline__ float ts_to_float<__half>(__half v) { return __half2float(v); }
+// The natural value of an element: float for the 16/32-bit floats, double for F64, long long for the integers.
+__device__ __forceinline__ float ts_nat(float v) { return v; }
+__device__ __forceinline__ double ts_nat(double v) { return v; }
+__device__ __forceinline__ float ts_nat(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float ts_nat(__half v) { return __half2float(v); }
+__device__ __forceinline__ long long ts_nat(int v) { return v; }
+__device__ __forceinline__ long long ts_nat(long long v) { return v; }
+
 template <typename T> __device__ __forceinline__ T ts_from_float(float v) { return (T) v; }
 template <> __device__ __forceinline__ __nv_bfloat16 ts_from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 template <> __device__ __forceinline__ __half ts_from_float<__half>(float v) { return __float2half_rn(v); }
