@@ -6,6 +6,7 @@ import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.cuda.CudaDevice;
 import dev.tessera.runtime.cuda.CudaLayout;
 import dev.tessera.runtime.cuda.DeviceBuffer;
+import dev.tessera.runtime.spi.KernelSupport;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -58,6 +59,18 @@ final class ChunkRoutingCuda {
         return b;
     }
 
+    /**
+     * The layout's flags as a U8 tensor on {@code dev} (one upload), or null for plain rows: for an op whose backward
+     * reads them again, which then keeps the tensor instead of uploading the flags a second time.
+     */
+    static Tensor flagsTensor(dev.tessera.runtime.Device dev, Layout layout) {
+        int n = layout.flags.length;
+        if (layout.plain || n == 0) return null;
+        Tensor t = KernelSupport.allocate(DType.U8, new int[] {n}, dev);
+        CudaDevice.get(dev.index()).copyToDevice(MemorySegment.ofArray(layout.flags), 0, t.deviceAddress(), n);
+        return t;
+    }
+
     /** Copies a small device tensor of int64 to the host (synchronises: the caller needs the values now). */
     static long[] readLongs(Tensor t) {
         long[] out = new long[(int) t.numel()];
@@ -74,28 +87,24 @@ final class ChunkRoutingCuda {
 
     // ------------------------------------------------------------------ route
 
-    /** p, b, c [B, L] from q, k [B, L, D] (contiguous). */
-    static void routeForward(Tensor q, Tensor k, Layout layout, int d, Tensor p, Tensor b, Tensor c) {
+    /** p, b, c [B, L] from q, k [B, L, D] (contiguous); {@code flags} from {@link #flagsTensor} (null: plain rows). */
+    static void routeForward(Tensor q, Tensor k, Layout layout, Tensor flags, int d, Tensor p, Tensor b, Tensor c) {
         long n = (long) layout.batch * layout.length;
         if (n == 0) return;
         CudaDevice dev = device(q);
-        try (DeviceBuffer flags = flags(dev, layout)) {
-            dev.kernel(FusedPtx.SOURCE, MODULE, fn("route_forward", q.dtype())).grid(warpBlocks(dev, n)).block(THREADS)
-                    .ptr(q.deviceAddress()).ptr(k.deviceAddress()).ptr(address(flags)).ptr(p.deviceAddress()).ptr(b.deviceAddress())
-                    .ptr(c.deviceAddress()).i64(layout.batch).i64(layout.length).i64(d).launch();
-        }
+        dev.kernel(FusedPtx.SOURCE, MODULE, fn("route_forward", q.dtype())).grid(warpBlocks(dev, n)).block(THREADS)
+                .ptr(q.deviceAddress()).ptr(k.deviceAddress()).ptr(address(flags)).ptr(p.deviceAddress()).ptr(b.deviceAddress())
+                .ptr(c.deviceAddress()).i64(layout.batch).i64(layout.length).i64(d).launch();
     }
 
-    /** dq, dk [B, L, D] (every element written) from dp [B, L] (all contiguous). */
-    static void routeBackward(Tensor q, Tensor k, Layout layout, int d, Tensor dp, Tensor dq, Tensor dk) {
+    /** dq, dk [B, L, D] (every element written) from dp [B, L] (all contiguous); {@code flags} as for the forward. */
+    static void routeBackward(Tensor q, Tensor k, Layout layout, Tensor flags, int d, Tensor dp, Tensor dq, Tensor dk) {
         long n = (long) layout.batch * layout.length;
         if (n == 0 || d == 0) return;
         CudaDevice dev = device(q);
-        try (DeviceBuffer flags = flags(dev, layout)) {
-            dev.kernel(FusedPtx.SOURCE, MODULE, fn("route_backward", q.dtype())).grid(warpBlocks(dev, n)).block(THREADS)
-                    .ptr(q.deviceAddress()).ptr(k.deviceAddress()).ptr(address(flags)).ptr(dp.deviceAddress()).ptr(dq.deviceAddress())
-                    .ptr(dk.deviceAddress()).i64(layout.batch).i64(layout.length).i64(d).launch();
-        }
+        dev.kernel(FusedPtx.SOURCE, MODULE, fn("route_backward", q.dtype())).grid(warpBlocks(dev, n)).block(THREADS)
+                .ptr(q.deviceAddress()).ptr(k.deviceAddress()).ptr(address(flags)).ptr(dp.deviceAddress()).ptr(dq.deviceAddress())
+                .ptr(dk.deviceAddress()).i64(layout.batch).i64(layout.length).i64(d).launch();
     }
 
     // ------------------------------------------------------------------ scan and chunk

@@ -21,14 +21,15 @@ final class RouteOp {
         int nb = layout.batch, len = layout.length, d = q.size(2);
         DType dt = q.dtype();
         Tensor qc = q.contiguous(), kc = k.contiguous();
-        Tensor p, b, c;
+        Tensor p, b, c, flags = null;
         if (!q.device().isCpu()) {
             int[] shape = {nb, len};
             p = KernelSupport.allocate(dt, shape, q.device());
             b = KernelSupport.allocate(DType.BOOL, shape, q.device());
             c = KernelSupport.allocate(dt, shape, q.device());
             long profiled = KernelSupport.profileStart();
-            ChunkRoutingCuda.routeForward(qc, kc, layout, d, p, b, c);
+            flags = ChunkRoutingCuda.flagsTensor(q.device(), layout); // uploaded once: the backward reads them too
+            ChunkRoutingCuda.routeForward(qc, kc, layout, flags, d, p, b, c);
             KernelSupport.profileStop("chunk_route", profiled);
         } else if (dt == DType.F32) {
             int[] shape = {nb, len};
@@ -45,19 +46,20 @@ final class RouteOp {
             b = NestedArrays.tensor(r.b(), len);
             c = NestedArrays.tensor(r.c(), len, dt);
         }
-        p = KernelSupport.record("chunk_route", p, new Tensor[] {q, k}, new Tensor[] {qc, kc}, (dp, s) -> backward(s[0], s[1], layout, dp));
+        Tensor[] saved = flags == null ? new Tensor[] {qc, kc} : new Tensor[] {qc, kc, flags};
+        p = KernelSupport.record("chunk_route", p, new Tensor[] {q, k}, saved, (dp, s) -> backward(s[0], s[1], layout, s.length > 2 ? s[2] : null, dp));
         // c = b ? p : 1 − p, so dc reaches p with the sign of the side chosen.
         c = KernelSupport.record("route_confidence", c, new Tensor[] {p}, new Tensor[] {b}, (dc, s) -> new Tensor[] {dc.where(s[0], dc.neg())});
         return new Routing(p, b, c);
     }
 
-    private static Tensor[] backward(Tensor q, Tensor k, Layout layout, Tensor dp) {
+    private static Tensor[] backward(Tensor q, Tensor k, Layout layout, Tensor flags, Tensor dp) {
         DType dt = q.dtype();
         int d = q.size(2);
         Tensor g = dp.to(dt).contiguous();
         if (!q.device().isCpu()) {
             Tensor dq = KernelSupport.allocate(dt, q.shape(), q.device()), dk = KernelSupport.allocate(dt, k.shape(), k.device());
-            ChunkRoutingCuda.routeBackward(q, k, layout, d, g, dq, dk);
+            ChunkRoutingCuda.routeBackward(q, k, layout, flags, d, g, dq, dk);
             return new Tensor[] {dq, dk};
         }
         if (dt == DType.F32) {
