@@ -413,19 +413,19 @@ extern "C" __global__ void fa_reduce_heads_f64(const double* in, double* out, co
 #define FA_DECODE_MAX_PER_LANE 8 // head dim ≤ 256
 
 // One query per (batch row, query head) over keys [lo, keyLen[b]) of a cache [B,Hkv,kvStride,P]
-// (lo = keyLen − 1 − window with a window). Split s of `splits` takes keys [lo + s·chunk, lo + (s+1)·chunk) and writes
+// (lo = keyLen − 1 − window with a window); keyLen null: every row has kLen keys (nothing uploaded for the lengths). Split s of `splits` takes keys [lo + s·chunk, lo + (s+1)·chunk) and writes
 // its partial (running max, sum, unnormalised output) to part[((b·Hq + h)·splits + s)·(P + 2) ...].
 // Each warp takes every 4th key: lanes split the head dim, a warp sum gives the logit.
 template <typename T>
 __device__ void fa_decode_impl(const T* q, const T* k, const T* v, AccOf<T>* part, int Hq, int Hkv, int P, long long kvStride,
-                               const int* keyLen, int window, double scale, int splits, int chunk) {
+                               const int* keyLen, int kLen, int window, double scale, int splits, int chunk) {
     typedef AccOf<T> A;
     __shared__ A wm[FA_DECODE_WARPS], wl[FA_DECODE_WARPS];
     extern __shared__ __align__(16) unsigned char fa_smem[];
     A* wacc = (A*) fa_smem; // [warps][P]
     const int s = blockIdx.x, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int kl = keyLen[b];
+    const int kl = keyLen != nullptr ? keyLen[b] : kLen;
     const int lo = window >= 0 ? max(0, kl - 1 - window) : 0;
     const int start = lo + s * chunk, end = min(kl, start + chunk);
     const T* qg = q + ((long long) b * Hq + h) * P;
@@ -490,8 +490,8 @@ __device__ void fa_decode_impl(const T* q, const T* k, const T* v, AccOf<T>* par
 
 TS_FLOAT_ENTRIES(fa_decode,
                  (const void* q, const void* k, const void* v, void* part, int Hq, int Hkv, int P, long long kvStride,
-                  const int* keyLen, int window, double scale, int splits, int chunk),
-                 ((const T*) q, (const T*) k, (const T*) v, (AccOf<T>*) part, Hq, Hkv, P, kvStride, keyLen, window, scale,
+                  const int* keyLen, int kLen, int window, double scale, int splits, int chunk),
+                 ((const T*) q, (const T*) k, (const T*) v, (AccOf<T>*) part, Hq, Hkv, P, kvStride, keyLen, kLen, window, scale,
                   splits, chunk))
 
 // Combines the splits of one (b, h): one CTA per (h, b).

@@ -143,8 +143,16 @@ class FusedKernelsDryRunTest {
             try (KvCache cache = KvCache.create(2, 2, 16, 64, DType.F32, DRY)) {
                 for (int step = 0; step < 3; step++) {
                     cache.append(dev(Tensor.randn(g, 2, 2, 1, 64)), dev(Tensor.randn(g, 2, 2, 1, 64)));
-                    cache.attend(dev(Tensor.randn(g, 2, 4, 1, 64)));
+                    Tensor qStep = dev(Tensor.randn(g, 2, 4, 1, 64));
+                    long up = driver.uploads();
+                    cache.attend(qStep);
+                    assertEquals(up, driver.uploads(), "rows of one length decode without uploading their key lengths");
                 }
+                cache.append(dev(Tensor.randn(g, 2, 2, 1, 64)), dev(Tensor.randn(g, 2, 2, 1, 64)), new int[] {1, 0});
+                Tensor qStep = dev(Tensor.randn(g, 2, 4, 1, 64));
+                long up = driver.uploads();
+                cache.attend(qStep);
+                assertEquals(up + 1, driver.uploads(), "ragged rows upload their key lengths");
             }
             launched("fa_forward", "fa_backward", "fa_decode", "fa_forward_mma64_bf16", "fa_forward_mma128_bf16");
         }

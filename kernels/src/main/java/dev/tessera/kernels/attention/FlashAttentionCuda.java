@@ -168,11 +168,12 @@ final class FlashAttentionCuda {
         int splits = Math.max(1, Math.min(ceilDiv(range, 64), ceilDiv(2L * d.multiprocessorCount(), rows)));
         int chunk = ceilDiv(range, splits);
         String s = sfx(g.dtype);
-        try (DeviceBuffer kl = d.upload(g.keyLength); DeviceBuffer part = d.temporary((long) rows * splits * (p + 2) * elem)) {
+        // Rows of equal length (every row of a batch decoded from prompts of one length) upload no key lengths.
+        try (DeviceBuffer kl = keyLengths(d, g); DeviceBuffer part = d.temporary((long) rows * splits * (p + 2) * elem)) {
             launch(d, "fa_decode_" + s, DECODE_WARPS * p * elem).grid(splits, g.qHeads, g.batch).block(32 * DECODE_WARPS)
                     .ptr(q.deviceAddress()).ptr(k.deviceAddress()).ptr(v.deviceAddress()).ptr(part.address())
-                    .i32(g.qHeads).i32(g.kvHeads).i32(p).i64(kvStride).ptr(kl.address()).i32(g.window).f64(g.scale).i32(splits).i32(chunk)
-                    .launch();
+                    .i32(g.qHeads).i32(g.kvHeads).i32(p).i64(kvStride).ptr(addr(kl)).i32(g.kLen).i32(g.window).f64(g.scale).i32(splits)
+                    .i32(chunk).launch();
             d.kernel(FusedPtx.SOURCE, MODULE, "fa_decode_combine_" + s).grid(g.qHeads, g.batch, 1).block(THREADS)
                     .ptr(part.address()).ptr(out.deviceAddress()).ptr(lse.deviceAddress()).i32(g.qHeads).i32(p).i32(splits).launch();
         }
