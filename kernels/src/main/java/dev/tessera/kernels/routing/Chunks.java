@@ -35,7 +35,5 @@ public record Chunks(Tensor x, Tensor mask, Tensor lengths, Tensor cuSeqlens, Te
         return n;
     }
 
-    long count(int row) { return counts[row]; }
-
     int rows() { return counts.length; }
 }
