@@ -2,6 +2,7 @@
 module dev.tessera.kernels {
     requires transitive dev.tessera.runtime;
     requires static jdk.incubator.vector;
+    exports dev.tessera.kernels to dev.tessera.models; // FusedPtx.description() for `tessera info`
     exports dev.tessera.kernels.attention;
     exports dev.tessera.kernels.routing;
     exports dev.tessera.kernels.scan;

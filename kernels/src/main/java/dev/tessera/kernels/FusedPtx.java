@@ -11,4 +11,10 @@ public final class FusedPtx {
     public static final PtxSource SOURCE = new PtxSource("dev.tessera.kernels", FusedPtx.class::getResourceAsStream);
 
     private FusedPtx() {}
+
+    /** What {@code tessera info} says about the fused kernels: the PTX modules embedded in this build. */
+    public static String description() {
+        java.util.List<String> m = dev.tessera.runtime.cuda.PtxModules.index(SOURCE);
+        return m.isEmpty() ? "none embedded (built without nvcc)" : m.size() + " PTX modules (" + String.join(", ", m) + ")";
+    }
 }

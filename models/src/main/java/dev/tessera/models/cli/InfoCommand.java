@@ -14,7 +14,8 @@ final class InfoCommand implements Callable<Integer> {
         System.out.println("cpu     " + RuntimeInfo.cpuDescription());
         System.out.println("cuda    " + RuntimeInfo.cudaDescription());
         System.out.println("cublas  " + RuntimeInfo.cublasDescription());
-        System.out.println("kernels " + RuntimeInfo.kernelsDescription());
+        System.out.println("kernels runtime: " + RuntimeInfo.kernelsDescription());
+        System.out.println("        fused:   " + dev.tessera.kernels.FusedPtx.description());
         return 0;
     }
 }

@@ -123,6 +123,16 @@ class TesseraCliTest {
     }
 
     @Test
+    void infoNamesVersionCpuPathDevicesAndKernels() {
+        Result r = tessera("info");
+        assertEquals(0, r.exit(), r.err());
+        for (String line : new String[] {"tessera ", "java ", "cpu ", "cuda ", "cublas ", "kernels runtime: ", "fused: "}) {
+            assertTrue(r.out().contains(line), "info lacks '" + line + "': " + r.out());
+        }
+        assertTrue(r.out().contains("Vector API") || r.out().contains("scalar"), r.out());
+    }
+
+    @Test
     void evalPrintsBitsPerByteAndBytesPerChunk() {
         Result r = tessera("eval", "--checkpoint", run.resolve("checkpoint-000006.safetensors").toString(), "--windows", "4");
         assertEquals(0, r.exit(), r.err());
