@@ -90,10 +90,10 @@ final class CpuAllocator {
 
     static long cacheLimit() { return CACHE_LIMIT; }
 
-    /** Size classes: multiples of 512 bytes up to 1 MiB, then four classes per power of two (at most 25% slack). */
+    /** Size classes: multiples of 512 bytes up to 64 KiB, then four classes per power of two (at most 25% slack). */
     static long sizeClass(long bytes) {
         if (bytes <= 0) return 64;
-        if (bytes <= (1 << 20)) return (bytes + 511) & ~511L;
+        if (bytes <= (64 << 10)) return (bytes + 511) & ~511L;
         int log = 63 - Long.numberOfLeadingZeros(bytes - 1);
         long step = 1L << (log - 2);
         return (bytes + step - 1) / step * step;
