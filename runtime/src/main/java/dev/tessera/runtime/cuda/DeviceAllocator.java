@@ -12,15 +12,18 @@ import dev.tessera.runtime.DeviceOutOfMemoryException;
  * A caching allocator for one device. {@code cuMemAlloc} synchronises the device and costs far more than a
  * kernel, so freed blocks stay here for reuse instead of going back to the driver.
  *
- * <p>Size classes: requests up to 1 MiB round up to 512 bytes and reuse exactly that class; larger ones round up
- * to 2 MiB and take the smallest cached block that wastes at most a quarter of it. Blocks come back when their
+ * <p>Size classes: requests up to 64 KiB round up to 512 bytes, up to 1 MiB to one of four classes per power of two
+ * (at most a quarter of slack), and reuse exactly that class; larger ones round up to 2 MiB and take the smallest
+ * cached block that wastes at most a quarter of it. The coarse classes matter for chunked sequences, whose length
+ * changes every step: with 512-byte classes up to 1 MiB each length needed blocks of its own, each a
+ * {@code cuMemAlloc}. Blocks come back when their
  * storage's last reference is released (a closed {@code Scope}). Reuse is safe without events because every
  * kernel of a device runs on its one stream, in order. When the driver reports out of memory, every cached
  * block is freed and the allocation retried once; a second failure throws {@link DeviceOutOfMemoryException}
  * with the statistics.
  */
 public final class DeviceAllocator {
-    static final long SMALL_LIMIT = 1L << 20, SMALL_QUANTUM = 512, LARGE_QUANTUM = 2L << 20;
+    static final long SMALL_LIMIT = 1L << 20, FINE_LIMIT = 64L << 10, SMALL_QUANTUM = 512, LARGE_QUANTUM = 2L << 20;
 
     /** A block handed out: its address and its size class (what it occupies). */
     public record Block(long address, long size) {}
@@ -39,7 +42,11 @@ public final class DeviceAllocator {
     /** The size class of a request. */
     static long sizeClass(long bytes) {
         long b = Math.max(bytes, 1);
-        if (b <= SMALL_LIMIT) return (b + SMALL_QUANTUM - 1) / SMALL_QUANTUM * SMALL_QUANTUM;
+        if (b <= FINE_LIMIT) return (b + SMALL_QUANTUM - 1) / SMALL_QUANTUM * SMALL_QUANTUM;
+        if (b <= SMALL_LIMIT) {
+            long step = Long.highestOneBit(b - 1) / 4;
+            return (b + step - 1) / step * step;
+        }
         return (b + LARGE_QUANTUM - 1) / LARGE_QUANTUM * LARGE_QUANTUM;
     }
 

@@ -49,6 +49,9 @@ class DeviceAllocatorTest {
         assertEquals(512, DeviceAllocator.sizeClass(1));
         assertEquals(512, DeviceAllocator.sizeClass(512));
         assertEquals(1024, DeviceAllocator.sizeClass(513));
+        assertEquals(64 << 10, DeviceAllocator.sizeClass(64 << 10));
+        assertEquals(80 << 10, DeviceAllocator.sizeClass((64 << 10) + 1)); // four classes per power of two above 64 KiB
+        assertEquals(896 << 10, DeviceAllocator.sizeClass((768 << 10) + 1));
         assertEquals(1 << 20, DeviceAllocator.sizeClass(1 << 20));
         assertEquals(2 << 20, DeviceAllocator.sizeClass((1 << 20) + 1));
         assertEquals(4 << 20, DeviceAllocator.sizeClass((2 << 20) + 1));
