@@ -57,6 +57,19 @@ class DeviceAllocatorTest {
         assertEquals(4 << 20, DeviceAllocator.sizeClass((2 << 20) + 1));
     }
 
+    /** Activations of chunked sequences: [8, M, 96] F32 for M between 50 and 80 chunks, one length after another. */
+    @Test
+    void lengthsThatChangeEveryStepShareAFewClasses() {
+        FakeMemory mem = new FakeMemory(1L << 30);
+        DeviceAllocator a = new DeviceAllocator(mem, "fake:0");
+        for (int step = 0; step < 200; step++) {
+            int m = 50 + (step * 7) % 31;
+            a.free(a.allocate(8L * m * 96 * 4));
+        }
+        // 150–240 KiB fall in four classes (160, 192, 224, 256 KiB); with 512-byte classes each length took its own
+        assertEquals(4, mem.driverCalls, "31 lengths, driver allocations");
+    }
+
     @Test
     void freedBlocksAreReusedWithoutTheDriver() {
         FakeMemory mem = new FakeMemory(1L << 30);
