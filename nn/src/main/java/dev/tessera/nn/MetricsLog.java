@@ -67,8 +67,10 @@ public final class MetricsLog implements AutoCloseable {
     /**
      * Writes {@code <key>.png} into {@code dir} for every numeric key other than {@code step}, plotting it against
      * {@code step}; records of different kinds (e.g. "train" and "eval") are separate series. Returns the files.
+     * Draws the records logged so far without holding the log: {@link #log} may go on meanwhile, from another thread.
      */
-    public synchronized List<Path> writeCharts(Path dir) {
+    public List<Path> writeCharts(Path dir) {
+        List<Map<String, Object>> records = records(); // a logged record is never changed, so a copy of the list will do
         TreeSet<String> keys = new TreeSet<>();
         for (Map<String, Object> r : records) {
             r.forEach((k, v) -> { if (v instanceof Number && !k.equals("step")) keys.add(k); });

@@ -32,4 +32,22 @@ class MetricsLogTest {
         assertTrue(lines.get(5).contains("\"kind\":\"eval\""), lines.get(5));
         assertEquals(1 / Math.log(2), MetricsLog.bitsPerByte(1), 1e-12);
     }
+
+    /** Training logs on while the charts of an evaluation are drawn on another thread. */
+    @Test
+    void drawsChartsWhileRecordsKeepComing() throws Exception {
+        Path f = dir.resolve("run/metrics.jsonl");
+        try (MetricsLog log = new MetricsLog(f)) {
+            for (int s = 1; s <= 200; s++) log.log(Map.of("step", s, "loss", 1.0 / s));
+            var pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try {
+                var charts = pool.submit(() -> log.writeCharts(dir.resolve("run")));
+                for (int s = 201; s <= 5000; s++) log.log(Map.of("step", s, "loss", 1.0 / s));
+                assertEquals(List.of(dir.resolve("run/loss.png")), charts.get());
+            } finally {
+                pool.shutdownNow();
+            }
+            assertEquals(5000, log.records().size());
+        }
+    }
 }

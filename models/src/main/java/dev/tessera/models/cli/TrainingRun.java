@@ -22,6 +22,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The training loop shared by {@code train} and {@code compare}: AdamW on the model's parameter groups (F32 master
@@ -108,6 +112,15 @@ final class TrainingRun {
         long bytes = 0;
         long t0 = System.nanoTime();
         model.module().train(true);
+        double trained;
+        // Charts are redrawn at each evaluation on a thread of their own (the steps do not wait for the PNGs; a
+        // redraw still running is not queued twice) and once more at the end, outside the timed training.
+        ExecutorService charts = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "tessera-charts");
+            t.setDaemon(true);
+            return t;
+        });
+        Future<?> drawing = null;
         try (MetricsLog log = new MetricsLog(metrics); TrainingProgress bar = new TrainingProgress(task, s.steps(), startStep)) {
             for (long step = startStep + 1; step <= end; step++) {
                 double lr = schedule.at(step - 1), total, ce, norm;
@@ -153,7 +166,7 @@ final class TrainingRun {
                         if (Double.isFinite(share)) ev.put("word_start_share_" + st, share);
                     }
                     log.log(ev);
-                    log.writeCharts(out);
+                    if (drawing == null || drawing.isDone()) drawing = charts.submit(() -> log.writeCharts(out));
                 }
                 if (step % s.saveEvery() == 0 || step == end) {
                     lastCheckpoint = CheckpointFiles.forStep(out, step);
@@ -161,10 +174,23 @@ final class TrainingRun {
                 }
                 bar.update(step, status(total, ce, bpc, lastEval, bps));
             }
+            trained = (System.nanoTime() - t0) / 1e9;
+            charts.shutdown();
+            awaitQuietly(charts);
             log.writeCharts(out);
+        } finally {
+            charts.shutdownNow();
         }
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        return new Result(end, lastEval, bytes / Math.max(seconds, 1e-9), model.parameterCount(), lastCheckpoint, seconds);
+        return new Result(end, lastEval, bytes / Math.max(trained, 1e-9), model.parameterCount(), lastCheckpoint, trained);
+    }
+
+    /** Waits for a redraw in progress (its PNGs would otherwise race the final ones). */
+    private static void awaitQuietly(ExecutorService pool) {
+        try {
+            pool.awaitTermination(1, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static String status(double total, double ce, double[] bpc, HeldOutEvaluation.Result eval, double bps) {
