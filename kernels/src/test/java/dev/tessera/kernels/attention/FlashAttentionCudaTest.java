@@ -5,13 +5,12 @@ import static dev.tessera.kernels.attention.AttentionCheck.randn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tessera.kernels.CudaTests;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
-import dev.tessera.runtime.cuda.CudaProbe;
 import dev.tessera.runtime.spi.KernelSupport;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -28,8 +27,7 @@ class FlashAttentionCudaTest {
 
     @BeforeEach
     void needsGpu() {
-        CudaProbe.Result r = CudaProbe.result();
-        Assumptions.assumeTrue(r.available(), () -> "needs an NVIDIA GPU: " + r.reason());
+        CudaTests.assumeGpu();
     }
 
     private static AttentionOptions.Builder opts() { return AttentionOptions.builder(); }

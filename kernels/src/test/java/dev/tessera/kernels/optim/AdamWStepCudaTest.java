@@ -2,13 +2,12 @@ package dev.tessera.kernels.optim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.tessera.kernels.CudaTests;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
-import dev.tessera.runtime.cuda.CudaProbe;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -17,9 +16,7 @@ import org.junit.jupiter.api.Test;
 class AdamWStepCudaTest {
     @Test
     void matchesTheCpu() {
-        CudaProbe.Result r = CudaProbe.result();
-        Assumptions.assumeTrue(r.available(), () -> "needs an NVIDIA GPU: " + r.reason());
-        Device gpu = Device.cuda(0);
+        Device gpu = CudaTests.assumeGpu();
         for (DType t : new DType[] {DType.F32, DType.F64}) {
             for (int n : new int[] {1, 1037, 300_001}) {
                 try (Scope s = Scope.open()) {

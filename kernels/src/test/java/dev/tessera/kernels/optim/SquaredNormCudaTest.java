@@ -2,15 +2,14 @@ package dev.tessera.kernels.optim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.tessera.kernels.CudaTests;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
-import dev.tessera.runtime.cuda.CudaProbe;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -19,8 +18,7 @@ import org.junit.jupiter.api.Test;
 class SquaredNormCudaTest {
     @Test
     void matchesTheCpuAndRepeatsItsBits() {
-        CudaProbe.Result r = CudaProbe.result();
-        Assumptions.assumeTrue(r.available(), () -> "needs an NVIDIA GPU: " + r.reason());
+        CudaTests.assumeGpu();
         try (Scope s = Scope.open()) {
             Generator g = new Generator(6);
             List<Tensor> cpu = List.of(Tensor.randn(g, 1), Tensor.randn(g, 3, 1037), Tensor.randn(g, 2_000_003).to(DType.F64),

@@ -3,15 +3,14 @@ package dev.tessera.kernels.routing;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.tessera.kernels.CudaTests;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
-import dev.tessera.runtime.cuda.CudaProbe;
 import java.util.Arrays;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -30,8 +29,7 @@ class ChunkRoutingCudaTest {
 
     @BeforeEach
     void needsGpu() {
-        CudaProbe.Result r = CudaProbe.result();
-        Assumptions.assumeTrue(r.available(), () -> "needs an NVIDIA GPU: " + r.reason());
+        CudaTests.assumeGpu();
     }
 
     private static double tol(DType dt) { return dt == DType.F64 ? 1e-9 : dt == DType.F32 ? 3e-4 : 6e-2; }

@@ -5,17 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tessera.kernels.CudaTests;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
-import dev.tessera.runtime.cuda.CudaProbe;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * The CUDA selective scan (native/cuda/kernels/selective_scan.cu) against the float64 reference: y, the final state
@@ -30,8 +29,7 @@ class SelectiveScanCudaTest {
 
     @BeforeEach
     void needsGpu() {
-        CudaProbe.Result r = CudaProbe.result();
-        Assumptions.assumeTrue(r.available(), () -> "needs an NVIDIA GPU: " + r.reason());
+        CudaTests.assumeGpu();
     }
 
     private static double fwdTol(DType t) { return t == DType.F64 ? 1e-10 : t == DType.F32 ? 1e-4 : 3e-2; }

@@ -2,7 +2,7 @@ package dev.tessera.kernels.swiglu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import org.junit.jupiter.api.Assumptions;
+import dev.tessera.kernels.CudaTests;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -11,7 +11,6 @@ import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
-import dev.tessera.runtime.cuda.CudaProbe;
 
 /** The CUDA SwiGLU against the float64 reference, forward and backward. */
 @Tag("gpu")
@@ -25,9 +24,7 @@ class SwiGluCudaTest {
 
     @Test
     void matchesTheReferenceForEveryDtypeAndOddSizes() {
-        CudaProbe.Result r = CudaProbe.result();
-        Assumptions.assumeTrue(r.available(), () -> "needs an NVIDIA GPU: " + r.reason());
-        Device gpu = Device.cuda(0);
+        Device gpu = CudaTests.assumeGpu();
         for (int[] shape : new int[][] {{1, 2}, {3, 5, 14}, {7, 262}}) {
             for (DType t : new DType[] {DType.F64, DType.F32, DType.BF16, DType.F16}) {
                 double tol = t == DType.F64 ? 1e-12 : t == DType.F32 ? 1e-5 : 2e-2;
