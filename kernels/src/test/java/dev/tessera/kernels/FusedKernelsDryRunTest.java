@@ -190,8 +190,16 @@ class FusedKernelsDryRunTest {
                 assertEquals(read + 1, driver.readBacks(), t + ": read back from the device after chunk");
             }
             RoutingState st = RoutingState.create(3, 24, DType.F32, DRY);
-            st.route(dev(Tensor.randn(g, 3, 24)), dev(Tensor.randn(g, 3, 24)));
-            launched("route", "chunk");
+            var all = st.route(dev(Tensor.randn(g, 3, 24)), dev(Tensor.randn(g, 3, 24)));
+            assertEquals(DRY, st.dechunk(all.anyBoundary() ? dev(Tensor.randn(g, all.boundaryRows().length, 24)) : null).device());
+            // Two of the three rows step (a nested stage's rows whose outer chunk closed): their state rows are
+            // gathered for the kernels and written back, all on the device.
+            var some = st.route(dev(Tensor.randn(g, 2, 24)), dev(Tensor.randn(g, 2, 24)), dev.tessera.runtime.RowSubset.of(3, 0, 2));
+            assertEquals(2, some.p().size(0));
+            Tensor out = st.dechunk(some.anyBoundary() ? dev(Tensor.randn(g, some.boundaryRows().length, 24)) : null);
+            assertEquals(DRY, out.device());
+            assertEquals(java.util.List.of(2, 24), java.util.Arrays.stream(out.shape()).boxed().toList());
+            launched("route", "chunk", "route_step", "dechunk_step");
         }
     }
 }

@@ -10,11 +10,11 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Batched sampling of continuations, several prompts at once. Each row is BOS followed by its prompt
- * ({@link ContextWindows}); every step runs the model's parallel forward over the right-padded rows and reads each
- * row's logits at its own last position — padding after a position never changes a causal model's output there.
- * (Recomputing the whole prefix costs O(L²) per continuation; the step-mode caches will replace it.) A row stops
- * after {@code maxBytes} bytes or when it samples {@link ByteLanguageModel#EOS}, which is not part of its output.
+ * Batched sampling of continuations, several prompts at once. Each row is BOS followed by its prompt; all rows go
+ * through the model's {@link ByteLanguageModel.Decoder} together, one byte per step (a row still reading its prompt
+ * feeds its next prompt byte, the others what they sampled), so a step costs the same however long the context.
+ * A row stops after {@code maxBytes} bytes or when it samples {@link ByteLanguageModel#EOS}, which is not part of
+ * its output.
  */
 public final class ByteSampler {
     /** Sampling settings: temperature ≤ 0 is greedy; top-p keeps the smallest set of bytes whose probability reaches p. */

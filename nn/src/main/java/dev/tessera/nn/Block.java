@@ -1,5 +1,6 @@
 package dev.tessera.nn;
 
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Tensor;
 
 /**
@@ -43,8 +44,11 @@ public final class Block extends Module {
         return mlp == null ? r : r.add(mlp.forward(norm2.forward(r)));
     }
 
-    public Tensor step(Tensor r, Mixer.DecodeState state) {
-        r = r.add(mixer.step(norm1.forward(r), state));
+    public Tensor step(Tensor r, Mixer.DecodeState state) { return step(r, state, RowSubset.all(r.size(0))); }
+
+    /** One position of the rows {@code rows} of the state's batch, r [n, 1, D] (see {@link Mixer#step(Tensor, Mixer.DecodeState, RowSubset)}). */
+    public Tensor step(Tensor r, Mixer.DecodeState state, RowSubset rows) {
+        r = r.add(mixer.step(norm1.forward(r), state, rows));
         return mlp == null ? r : r.add(mlp.forward(norm2.forward(r)));
     }
 }

@@ -7,6 +7,7 @@ import dev.tessera.runtime.Autocast;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Tensor;
 
 /**
@@ -54,6 +55,22 @@ public final class CausalSelfAttention extends Module implements Mixer {
         return new Tensor[] {q, k, v};
     }
 
+    /** q, k, v as [B, H, L, P] from x [B, L, D] whose row r starts at position {@code start[r]}. */
+    private Tensor[] qkvPerRow(Tensor x, int[] start) {
+        int b = x.size(0), l = x.size(1);
+        boolean same = true;
+        for (int s : start) same &= s == start[0];
+        if (same || rotary == null) return qkv(x, RotaryEmbedding.positions(start[0], l));
+        Tensor t = wqkv.forward(x).reshape(b, l, 3, heads, headDim).permute(2, 3, 0, 1, 4); // [3, H, B, L, P]
+        int[] pos = new int[b * l];
+        for (int r = 0; r < b; r++) for (int i = 0; i < l; i++) pos[r * l + i] = start[r] + i;
+        // The rows side by side along the length axis, [1, H, B·L, P], rotate with one table of everyone's positions.
+        Tensor q = t.select(0, 0).reshape(1, heads, b * l, headDim), k = t.select(0, 1).reshape(1, heads, b * l, headDim);
+        Tensor[] qk = rotary.apply(pos, q, k);
+        Tensor qr = qk[0].reshape(heads, b, l, headDim).permute(1, 0, 2, 3), kr = qk[1].reshape(heads, b, l, headDim).permute(1, 0, 2, 3);
+        return new Tensor[] {qr, kr, t.select(0, 2).permute(1, 0, 2, 3)};
+    }
+
     /**
      * x [B, L, D] → [B, L, D]; with {@code cuSeqlens} (the same packing in every row) a query attends only to its
      * own document and rotary positions restart at 0 at each document start, as if each document ran alone.
@@ -92,10 +109,9 @@ public final class CausalSelfAttention extends Module implements Mixer {
         }
     }
 
-    /** The key/value cache of a decoding batch; all rows advance together. */
+    /** The key/value cache of a decoding batch; a row's next position is the number of positions it holds. */
     static final class State implements DecodeState {
         final KvCache cache;
-        int position;
 
         State(KvCache cache) { this.cache = cache; }
 
@@ -108,14 +124,18 @@ public final class CausalSelfAttention extends Module implements Mixer {
     }
 
     @Override
-    public Tensor step(Tensor x, DecodeState state) {
+    public Tensor step(Tensor x, DecodeState state, RowSubset rows) {
         checkInput(x);
         State st = (State) state;
+        if (rows.batch() != st.cache.lengths().length || rows.size() != x.size(0)) {
+            throw new IllegalArgumentException("attention step: " + x.size(0) + " inputs for " + rows + " of a cache of " + st.cache.lengths().length + " rows");
+        }
         try (Grad.Region g = Grad.noGrad()) {
-            Tensor[] t = qkv(x, RotaryEmbedding.positions(st.position, x.size(1)));
-            st.cache.append(t[1], t[2]);
-            st.position += x.size(1);
-            Tensor o = st.cache.attend(t[0], options());
+            int[] start = new int[rows.size()];
+            for (int j = 0; j < start.length; j++) start[j] = st.cache.length(rows.row(j));
+            Tensor[] t = qkvPerRow(x, start);
+            st.cache.append(t[1], t[2], rows);
+            Tensor o = st.cache.attend(t[0], options(), rows);
             return outProj.forward(o.permute(0, 2, 1, 3).reshape(x.size(0), x.size(1), heads * headDim));
         }
     }

@@ -1,6 +1,7 @@
 package dev.tessera.nn;
 
 import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -93,9 +94,12 @@ public final class Isotropic extends Module {
     }
 
     /** One position x [B, 1, D]. */
-    public Tensor step(Tensor x, List<Mixer.DecodeState> state) {
+    public Tensor step(Tensor x, List<Mixer.DecodeState> state) { return step(x, state, RowSubset.all(x.size(0))); }
+
+    /** One position x [n, 1, D] of the rows {@code rows} of the state's batch; the other rows do not advance. */
+    public Tensor step(Tensor x, List<Mixer.DecodeState> state, RowSubset rows) {
         Tensor r = x;
-        for (int i = 0; i < layers.size(); i++) r = layers.get(i).step(r, state.get(i));
+        for (int i = 0; i < layers.size(); i++) r = layers.get(i).step(r, state.get(i), rows);
         return rmsnorm.forward(r);
     }
 

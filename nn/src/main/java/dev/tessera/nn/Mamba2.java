@@ -5,6 +5,7 @@ import dev.tessera.kernels.scan.SelectiveScan;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import java.util.List;
@@ -118,23 +119,29 @@ public final class Mamba2 extends Module implements Mixer {
         return new State(Tensor.zeros(dtype(), device(), batch, conv1d.width() - 1, convDim), Tensor.zeros(dtype(), device(), batch, heads, headDim, dState));
     }
 
+    /** The rows' states are gathered (a view for one run of consecutive rows), stepped together and written back. */
     @Override
-    public Tensor step(Tensor u, DecodeState state) {
+    public Tensor step(Tensor u, DecodeState state, RowSubset rows) {
         checkInput(u);
         if (u.size(1) != 1) throw new IllegalArgumentException("Mamba2 step: one position at a time, got length " + u.size(1));
         State st = (State) state;
+        if (rows.batch() != st.conv.size(0) || rows.size() != u.size(0)) {
+            throw new IllegalArgumentException("Mamba2 step: " + u.size(0) + " inputs for " + rows + " of a state of " + st.conv.size(0) + " rows");
+        }
         int b = u.size(0), gn = groups * dState, k = conv1d.width();
         try (Grad.Region g = Grad.noGrad()) {
+            Tensor conv = rows.gather(st.conv), ssm = rows.gather(st.ssm);
             Tensor zxbcdt = inProj.forward(u);
             Tensor z = zxbcdt.narrow(2, 0, dInner);
-            Tensor window = Tensor.cat(List.of(st.conv, zxbcdt.narrow(2, dInner, convDim)), 1); // [B, K, C]
+            Tensor window = Tensor.cat(List.of(conv, zxbcdt.narrow(2, dInner, convDim)), 1); // [n, K, C]
             Tensor xbc = conv1d.forward(window).narrow(1, k - 1, 1).silu(); // the last position sees exactly the window
-            st.conv.copyFrom(window.narrow(1, 1, k - 1));
+            rows.scatter(st.conv, window.narrow(1, 1, k - 1));
             Tensor dt = zxbcdt.narrow(2, dInner + convDim, heads).reshape(b, heads);
             Tensor x = xbc.narrow(2, 0, dInner).reshape(b, heads, headDim);
             Tensor bm = xbc.narrow(2, dInner, gn).reshape(b, groups, dState);
             Tensor cm = xbc.narrow(2, dInner + gn, gn).reshape(b, groups, dState);
-            Tensor y = SelectiveScan.step(st.ssm, x, dt, a(), bm, cm, scanOptions()).reshape(b, 1, dInner);
+            Tensor y = SelectiveScan.step(ssm, x, dt, a(), bm, cm, scanOptions()).reshape(b, 1, dInner);
+            rows.scatter(st.ssm, ssm); // nothing to copy when ssm is a view of the state
             return outProj.forward(norm.forward(y, z));
         }
     }

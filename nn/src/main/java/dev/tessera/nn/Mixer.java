@@ -1,5 +1,6 @@
 package dev.tessera.nn;
 
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Tensor;
 
 /** A sequence mixer of a {@link Block}: attention or Mamba-2. Maps [B, L, D] to [B, L, D] causally. */
@@ -18,7 +19,15 @@ public interface Mixer {
     DecodeState newState(int batch, int maxLength);
 
     /** One position x [B, 1, D] → [B, 1, D], advancing {@code state}; equals {@link #forward} at that position. */
-    Tensor step(Tensor x, DecodeState state);
+    default Tensor step(Tensor x, DecodeState state) { return step(x, state, RowSubset.all(x.size(0))); }
+
+    /**
+     * One position of some rows of the state's batch: x [n, 1, D] holds the next position of each row of
+     * {@code rows} (n of them, in order) → [n, 1, D]; only those rows advance. Rows may thus stand at different
+     * positions (the inner network of an H-Net steps only the rows whose byte closed a chunk); each row's output
+     * still equals {@link #forward} over that row's own positions.
+     */
+    Tensor step(Tensor x, DecodeState state, RowSubset rows);
 
     /** The per-layer state that decoding carries from one position to the next. */
     interface DecodeState extends AutoCloseable {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import java.util.List;
@@ -74,6 +75,59 @@ class BlocksTest {
             }
         }
     }
+
+    /**
+     * Stepping a changing subset of the rows (as an H-Net's inner stages do) leaves the other rows where they are:
+     * each row's outputs equal the full forward over that row's own positions, though rows drift apart in length.
+     */
+    private static void assertSubsetStepEqualsForward(String layout, int window) {
+        int dim = 16, b = 5, l = 8;
+        Isotropic.Config cfg = new Isotropic.Config(dim, 64, 2, 4, window, 8, 4, 2, 8, 1);
+        int[][] schedule = {{0, 1, 2, 3, 4}, {1, 3}, {0, 2, 3, 4}, {4}, {0, 1, 2}, {1, 2, 3}, {0, 3, 4}, {2}, {0, 1, 2, 3, 4}, {1, 4},
+                {0, 1, 3}, {2, 3, 4}, {0, 1, 2, 3, 4}, {0, 2, 4}, {1, 3}, {0, 1, 2, 3, 4}};
+        // The modules' own init, not the reference's N(0, 0.02): q·k of order 1, so a wrong rotary position shows.
+        try (Isotropic s = new Isotropic(layout, cfg, new Generator(17)); Scope sc = Scope.open()) {
+            Tensor x = Tensor.randn(new Generator(19), b, l, dim).mul(2);
+            float[] full = s.forward(x).toFloatArray();
+            List<Mixer.DecodeState> st = s.newState(b, l);
+            int[] at = new int[b];
+            int checked = 0;
+            try {
+                for (int[] step : schedule) {
+                    int[] rows = java.util.Arrays.stream(step).filter(r -> at[r] < l).toArray();
+                    if (rows.length == 0) continue;
+                    java.util.List<Tensor> in = new java.util.ArrayList<>();
+                    for (int r : rows) in.add(x.narrow(0, r, 1).narrow(1, at[r], 1));
+                    float[] out = s.step(Tensor.cat(in, 0), st, RowSubset.of(b, rows)).toFloatArray();
+                    for (int j = 0; j < rows.length; j++) {
+                        int r = rows[j];
+                        for (int c = 0; c < dim; c++) {
+                            float want = full[(r * l + at[r]) * dim + c], got = out[j * dim + c];
+                            assertEquals(want, got, 2e-4f + 2e-4f * Math.abs(want), layout + " row " + r + " position " + at[r] + " channel " + c);
+                        }
+                        at[r]++;
+                        checked++;
+                    }
+                }
+                assertTrue(checked > 3 * l, "the schedule steps most positions: " + checked);
+                // A step whose inputs do not match its rows is refused, naming both.
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> s.step(x.narrow(1, 0, 1), st, RowSubset.of(b, 0, 1)));
+                assertTrue(e.getMessage().contains("rows [0, 1] of 5"), e.getMessage());
+            } finally {
+                st.forEach(Mixer.DecodeState::close);
+            }
+        }
+    }
+
+    @Test
+    void subsetStepsOfAttentionEqualForward() { assertSubsetStepEqualsForward("T1t1", -1); }
+
+    @Test
+    void subsetStepsOfSlidingWindowAttentionEqualForward() { assertSubsetStepEqualsForward("t1", 2); }
+
+    @Test
+    void subsetStepsOfMamba2EqualForward() { assertSubsetStepEqualsForward("m1M1", -1); }
 
     @Test
     void attentionStepEqualsForward() { assertStepEqualsForward("t2", -1); }

@@ -3,10 +3,13 @@ package dev.tessera.kernels.attention;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Keys and values of past positions for decoding, one row per sequence of a batch; rows may hold different numbers
@@ -87,6 +90,41 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
+    /**
+     * Appends T new positions [n,Hkv,T,P] to the rows in {@code rows} (n of them, in order); other rows keep what
+     * they hold. Rows may then hold different numbers of positions.
+     */
+    @SuppressWarnings("try") // the region only switches gradient recording off
+    public void append(Tensor kNew, Tensor vNew, RowSubset rows) {
+        checkRows("append", rows);
+        int[] want = {rows.size(), k.size(1), kNew.dim() == 4 ? kNew.size(2) : -1, k.size(3)};
+        if (!Arrays.equals(kNew.shape(), want) || !Arrays.equals(vNew.shape(), want)) {
+            throw new IllegalArgumentException("kv_cache: new k and v for " + rows + " must be [n,Hkv,T,P] = " + Arrays.toString(want).replace("-1", "T")
+                    + ", got k " + Arrays.toString(kNew.shape()) + ", v " + Arrays.toString(vNew.shape()));
+        }
+        int t = want[2];
+        for (int j = 0; j < rows.size(); j++) {
+            int b = rows.row(j);
+            if (length[b] + t > capacity) {
+                throw new IllegalStateException("kv_cache: row " + b + " holds " + length[b] + " positions; " + t + " more exceed the capacity " + capacity);
+            }
+        }
+        try (Grad.Region g = Grad.noGrad()) {
+            for (int j = 0; j < rows.size(); j++) {
+                int b = rows.row(j);
+                k.select(0, b).narrow(1, length[b], t).copyFrom(kNew.select(0, j));
+                v.select(0, b).narrow(1, length[b], t).copyFrom(vNew.select(0, j));
+                length[b] += t;
+            }
+        }
+    }
+
+    private void checkRows(String op, RowSubset rows) {
+        if (rows.batch() != length.length) {
+            throw new IllegalArgumentException("kv_cache " + op + ": " + rows + " for a cache of " + length.length + " rows");
+        }
+    }
+
     /** Causal attention of queries [B,Hq,T,P] (each row's last T positions) over the cached keys. */
     public Tensor attend(Tensor q) { return attend(q, AttentionOptions.builder().causal(true).build()); }
 
@@ -94,11 +132,36 @@ public final class KvCache implements AutoCloseable {
      * Attention of queries [B,Hq,T,P] over the cached keys with the given options (causal, window, scale...);
      * the key lengths are the cache's own.
      */
+    public Tensor attend(Tensor q, AttentionOptions o) { return attendRows(q, o, 0, length.length); }
+
+    /**
+     * Attention of queries [n,Hq,T,P] of the rows in {@code rows} (n of them, in order) over those rows' cached
+     * keys; other rows are not read. Each run of consecutive rows is one attention over a view of the buffers.
+     */
+    public Tensor attend(Tensor q, AttentionOptions o, RowSubset rows) {
+        checkRows("attend", rows);
+        if (q.dim() != 4 || q.size(0) != rows.size()) {
+            throw new IllegalArgumentException("kv_cache: queries must be [" + rows.size() + ",Hq,T,P] for " + rows + ", got " + Arrays.toString(q.shape()));
+        }
+        if (rows.isAll()) return attend(q, o);
+        if (rows.runs() == 1) return attendRows(q, o, rows.runStart(0), rows.runLength(0));
+        List<Tensor> parts = new ArrayList<>(rows.runs());
+        int at = 0;
+        for (int r = 0; r < rows.runs(); r++) {
+            parts.add(attendRows(q.narrow(0, at, rows.runLength(r)), o, rows.runStart(r), rows.runLength(r)));
+            at += rows.runLength(r);
+        }
+        return Tensor.cat(parts, 0);
+    }
+
+    /** Queries [count,Hq,T,P] of rows first..first+count−1 over their keys (views of the buffers, nothing copied). */
     @SuppressWarnings("try") // the region only switches gradient recording off
-    public Tensor attend(Tensor q, AttentionOptions o) {
-        int used = Math.max(1, Arrays.stream(length).max().orElse(1));
-        Tensor kk = k.narrow(2, 0, used), vv = v.narrow(2, 0, used);
-        AttentionOptions withLengths = o.toBuilder().keyLengths(length).build();
+    private Tensor attendRows(Tensor q, AttentionOptions o, int first, int count) {
+        int[] lengths = Arrays.copyOfRange(length, first, first + count);
+        int used = Math.max(1, Arrays.stream(lengths).max().orElse(1));
+        Tensor kRows = count == length.length ? k : k.narrow(0, first, count), vRows = count == length.length ? v : v.narrow(0, first, count);
+        Tensor kk = kRows.narrow(2, 0, used), vv = vRows.narrow(2, 0, used);
+        AttentionOptions withLengths = o.toBuilder().keyLengths(lengths).build();
         if (!q.device().isCpu() && !(Grad.isEnabled() && q.requiresGrad())) {
             // One query per row on CUDA: the decode kernel reads the cache buffers in place (no copy of the prefix).
             Geometry g = Geometry.of(q, kk, vv, withLengths);
@@ -106,7 +169,7 @@ public final class KvCache implements AutoCloseable {
                 try (Grad.Region r = Grad.noGrad()) {
                     Tensor out = KernelSupport.allocate(g.dtype, q.shape(), q.device());
                     Tensor lse = KernelSupport.allocate(FlashAttentionCuda.accType(g.dtype), new int[] {g.batch, g.qHeads, 1}, q.device());
-                    FlashAttentionCuda.decode(g, q.contiguous(), k, v, capacity, out, lse);
+                    FlashAttentionCuda.decode(g, q.contiguous(), kRows, vRows, capacity, out, lse);
                     return out;
                 }
             }

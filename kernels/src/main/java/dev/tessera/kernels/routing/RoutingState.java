@@ -3,6 +3,7 @@ package dev.tessera.kernels.routing;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
@@ -47,9 +48,10 @@ public final class RoutingState {
     private final boolean vectorF32; // CPU F32 with the Vector API: the fast kernels' row functions; else the reference's
     private final Device device;
     private final Tensor qPrevD, zbarD, seenD, pStateD; // CUDA: [B, D] dtype, [B, D] accumulator, [B] BOOL, [B] dtype
-    private float[] pendingP; // p of the last route, while its dechunk is pending
+    private float[] pendingP; // p of the last route per batch row, while its dechunk is pending
     private double[] pendingProbs;
-    private int[] pendingRows;
+    private RowSubset pendingSubset; // the rows the last route stepped
+    private int[] pendingRows; // positions in pendingSubset of its boundary rows
 
     private RoutingState(int batch, int dim, DType dtype, Device device) {
         this.batch = batch;
@@ -164,8 +166,17 @@ public final class RoutingState {
     }
 
     /** Routes the new position of every row from its q and k ([B, D]); stores q for the next step. */
-    public StepRouting route(Tensor q, Tensor k) {
+    public StepRouting route(Tensor q, Tensor k) { return route(q, k, RowSubset.all(batch)); }
+
+    /**
+     * Routes the new position of the rows {@code rows} (n of them) from their q and k ([n, D], in order); the other
+     * rows neither move nor are read. p, b and c of the result are [n] and its boundary rows are positions in
+     * {@code rows}; the {@link #dechunk} that follows returns those n rows.
+     */
+    public StepRouting route(Tensor q, Tensor k, RowSubset rows) {
         if (pendingRows != null) throw new IllegalStateException("RoutingState.route: dechunk the previous step first");
+        checkRows("route", rows);
+        int batch = rows.size();
         int[] want = {batch, dim};
         if (!Arrays.equals(q.shape(), want) || !Arrays.equals(k.shape(), want) || q.dtype() != dtype || k.dtype() != dtype) {
             throw new IllegalArgumentException("RoutingState.route: q and k must be " + dtype + " " + Arrays.toString(want) + ", got q "
@@ -175,8 +186,8 @@ public final class RoutingState {
             throw new IllegalArgumentException("RoutingState.route: the state is on " + device + ", got q on " + q.device() + " and k on "
                     + k.device());
         }
-        if (!device.isCpu()) return routeCuda(q, k);
-        float[] p32 = new float[batch];
+        if (!device.isCpu()) return routeCuda(q, k, rows);
+        float[] p32 = new float[this.batch];
         double[] p = new double[batch], c = new double[batch];
         boolean[] b = new boolean[batch];
         int n = 0;
@@ -186,36 +197,47 @@ public final class RoutingState {
                 MemorySegment qs = KernelSupport.segment(qc), ks = KernelSupport.segment(kc);
                 long qo = 4L * KernelSupport.offset(qc), ko = 4L * KernelSupport.offset(kc);
                 float[] lanes = new float[RouteKernel.S.length()];
-                for (int r = 0; r < batch; r++) {
-                    long row = 4L * r * dim;
+                for (int j = 0; j < batch; j++) {
+                    int r = rows.row(j);
+                    long row = 4L * r * dim, in = 4L * j * dim;
                     // The same call, on the same values, as the parallel kernel's position t (q_{t−1}, k_t).
-                    float pr = seen[r] ? RouteKernel.boundaryProb(RouteKernel.cosine(previousQ, row, ks, ko + row, dim, lanes, null)) : 1f;
+                    float pr = seen[r] ? RouteKernel.boundaryProb(RouteKernel.cosine(previousQ, row, ks, ko + in, dim, lanes, null)) : 1f;
                     p32[r] = pr;
-                    b[r] = pr > 0.5f;
-                    p[r] = pr;
-                    c[r] = b[r] ? pr : 1f - pr;
-                    MemorySegment.copy(qs, qo + row, previousQ, row, 4L * dim);
+                    b[j] = pr > 0.5f;
+                    p[j] = pr;
+                    c[j] = b[j] ? pr : 1f - pr;
+                    MemorySegment.copy(qs, qo + in, previousQ, row, 4L * dim);
                 }
             } else {
                 double[] qv = qc.toDoubleArray(), kv = kc.toDoubleArray();
-                for (int r = 0; r < batch; r++) {
-                    double[] kr = Arrays.copyOfRange(kv, r * dim, (r + 1) * dim);
-                    p[r] = seen[r] ? ChunkRoutingReference.boundaryProb(ChunkRoutingReference.cosine(row(previousQ, r), kr)) : 1;
-                    b[r] = ChunkRoutingReference.isBoundary(p[r]);
-                    c[r] = ChunkRoutingReference.confidence(p[r], b[r]);
-                    for (int j = 0; j < dim; j++) set(previousQ, r * dim + j, qv[r * dim + j]);
+                for (int j = 0; j < batch; j++) {
+                    int r = rows.row(j);
+                    double[] kr = Arrays.copyOfRange(kv, j * dim, (j + 1) * dim);
+                    p[j] = seen[r] ? ChunkRoutingReference.boundaryProb(ChunkRoutingReference.cosine(row(previousQ, r), kr)) : 1;
+                    b[j] = ChunkRoutingReference.isBoundary(p[j]);
+                    c[j] = ChunkRoutingReference.confidence(p[j], b[j]);
+                    for (int i = 0; i < dim; i++) set(previousQ, r * dim + i, qv[j * dim + i]);
                 }
             }
         }
-        int[] rows = new int[batch];
-        for (int r = 0; r < batch; r++) {
-            seen[r] = true;
-            if (b[r]) rows[n++] = r;
+        int[] local = new int[batch];
+        double[] probs = new double[this.batch];
+        for (int j = 0; j < batch; j++) {
+            seen[rows.row(j)] = true;
+            probs[rows.row(j)] = p[j];
+            if (b[j]) local[n++] = j;
         }
-        pendingRows = Arrays.copyOf(rows, n);
+        pendingSubset = rows;
+        pendingRows = Arrays.copyOf(local, n);
         pendingP = vectorF32 ? p32 : null;
-        pendingProbs = p;
+        pendingProbs = probs;
         return new StepRouting(Tensor.of(p, batch).to(dtype), Tensor.of(b, batch), Tensor.of(c, batch).to(dtype), pendingRows.clone());
+    }
+
+    private void checkRows(String op, RowSubset rows) {
+        if (rows.batch() != batch || rows.isEmpty()) {
+            throw new IllegalArgumentException("RoutingState." + op + ": " + rows + " for a state of " + batch + " rows (at least one row steps)");
+        }
     }
 
     /**
@@ -224,64 +246,81 @@ public final class RoutingState {
      * c = 1. A row's first position always starts a chunk. A state is routed either this way or by {@link #route}
      * throughout; q is not tracked here.
      */
-    public StepRouting routeFixed(boolean[] starts) {
+    public StepRouting routeFixed(boolean[] starts) { return routeFixed(starts, RowSubset.all(batch)); }
+
+    /** {@link #routeFixed(boolean[])} for the rows {@code rows} only ({@code starts[j]} for its j-th row); see {@link #route(Tensor, Tensor, RowSubset)}. */
+    public StepRouting routeFixed(boolean[] starts, RowSubset rows) {
         if (pendingRows != null) throw new IllegalStateException("RoutingState.routeFixed: dechunk the previous step first");
-        if (starts.length != batch) {
-            throw new IllegalArgumentException("RoutingState.routeFixed: one decision per row expected (" + batch + "), got " + starts.length);
+        checkRows("routeFixed", rows);
+        int n = rows.size();
+        if (starts.length != n) {
+            throw new IllegalArgumentException("RoutingState.routeFixed: one decision per row expected (" + n + "), got " + starts.length);
         }
-        boolean[] b = new boolean[batch];
-        double[] p = new double[batch];
+        boolean[] b = new boolean[n];
+        double[] p = new double[n], probs = new double[batch];
         float[] p32 = new float[batch];
-        int[] rows = new int[batch];
-        int n = 0;
-        for (int r = 0; r < batch; r++) {
-            b[r] = starts[r] || !seen[r];
+        int[] local = new int[n];
+        int m = 0;
+        for (int j = 0; j < n; j++) {
+            int r = rows.row(j);
+            b[j] = starts[j] || !seen[r];
             seen[r] = true;
-            p[r] = p32[r] = b[r] ? 1 : 0;
-            if (b[r]) rows[n++] = r;
+            p[j] = probs[r] = p32[r] = b[j] ? 1 : 0;
+            if (b[j]) local[m++] = j;
         }
-        pendingRows = Arrays.copyOf(rows, n);
-        Tensor pt, bt = Tensor.of(b, batch), ct;
+        pendingSubset = rows;
+        pendingRows = Arrays.copyOf(local, m);
+        Tensor pt, bt = Tensor.of(b, n), ct;
         try (Grad.Region g = Grad.noGrad()) {
-            pt = Tensor.of(p, batch).to(dtype);
-            ct = Tensor.ones(dtype, batch);
+            pt = Tensor.of(p, n).to(dtype);
+            ct = Tensor.ones(dtype, n);
             if (!device.isCpu()) {
                 pt = pt.to(device);
                 bt = bt.to(device);
                 ct = ct.to(device);
-                pStateD.copyFrom(pt);
+                rows.scatter(pStateD, pt);
             }
         }
         pendingP = vectorF32 ? p32 : null;
-        pendingProbs = p;
+        pendingProbs = probs;
         return new StepRouting(pt, bt, ct, pendingRows.clone());
     }
 
-    /** CUDA route step; the B boundary bytes come back to the host for {@link StepRouting#boundaryRows()}. */
-    private StepRouting routeCuda(Tensor q, Tensor k) {
-        int[] shape = {batch};
+    /**
+     * CUDA route step; the n boundary bytes come back to the host for {@link StepRouting#boundaryRows()}. A subset's
+     * state rows are gathered for the kernel and written back (a view, nothing copied, for one run of rows).
+     */
+    private StepRouting routeCuda(Tensor q, Tensor k, RowSubset rows) {
+        int n = rows.size();
+        int[] shape = {n};
         Tensor p = KernelSupport.allocate(dtype, shape, device), b = KernelSupport.allocate(DType.BOOL, shape, device);
         Tensor c = KernelSupport.allocate(dtype, shape, device);
         try (Grad.Region g = Grad.noGrad()) {
-            ChunkRoutingCuda.routeStep(q.contiguous(), k.contiguous(), qPrevD, seenD, p, b, c, pStateD, batch, dim);
+            Tensor qPrev = rows.gather(qPrevD), seenRows = rows.gather(seenD), pState = rows.gather(pStateD);
+            ChunkRoutingCuda.routeStep(q.contiguous(), k.contiguous(), qPrev, seenRows, p, b, c, pState, n, dim);
+            rows.scatter(qPrevD, qPrev);
+            rows.scatter(seenD, seenRows);
+            rows.scatter(pStateD, pState);
         }
-        Arrays.fill(seen, true);
+        for (int j = 0; j < n; j++) seen[rows.row(j)] = true;
         byte[] bits = ChunkRoutingCuda.readBytes(b); // one small read per step
-        int[] rows = new int[batch];
-        int n = 0;
-        for (int r = 0; r < batch; r++) if (bits[r] != 0) rows[n++] = r;
-        pendingRows = Arrays.copyOf(rows, n);
+        int[] local = new int[n];
+        int m = 0;
+        for (int j = 0; j < n; j++) if (bits[j] != 0) local[m++] = j;
+        pendingSubset = rows;
+        pendingRows = Arrays.copyOf(local, m);
         return new StepRouting(p, b, c, pendingRows.clone());
     }
 
     /**
-     * Takes the inner network's outputs for the boundary rows of the last {@link #route} ([n, D], in
+     * Takes the inner network's outputs for the boundary rows of the last {@link #route} ([m, D], in
      * {@link StepRouting#boundaryRows()} order; [0, D] or null when there are none) and returns the dechunked
-     * output of every row, [B, D].
+     * output of every row that route stepped, [B, D] (or [n, D] for a subset of n rows).
      */
     public Tensor dechunk(Tensor zhat) {
         if (pendingRows == null) throw new IllegalStateException("RoutingState.dechunk: call route first");
         int n = pendingRows.length;
+        RowSubset rows = pendingSubset;
         boolean none = n == 0 && zhat == null;
         if (!none && (zhat == null || zhat.dim() != 2 || zhat.size(0) != n || zhat.size(1) != dim || zhat.dtype() != dtype)) {
             throw new IllegalArgumentException("RoutingState.dechunk: zhat must be " + dtype + " [" + n + ", " + dim
@@ -292,14 +331,17 @@ public final class RoutingState {
             if (!none && !zhat.device().equals(device)) {
                 throw new IllegalArgumentException("RoutingState.dechunk: the state is on " + device + ", got zhat on " + zhat.device());
             }
-            int[] slot = new int[batch];
+            int[] slot = new int[rows.size()];
             Arrays.fill(slot, -1);
             for (int j = 0; j < n; j++) slot[pendingRows[j]] = j;
-            Tensor out = KernelSupport.allocate(dtype, new int[] {batch, dim}, device);
+            Tensor out = KernelSupport.allocate(dtype, new int[] {rows.size(), dim}, device);
             try (Grad.Region g = Grad.noGrad()) {
-                ChunkRoutingCuda.dechunkStep(n == 0 ? null : zhat.contiguous(), slot, pStateD, zbarD, out, batch, dim, dtype);
+                Tensor pState = rows.gather(pStateD), zbarRows = rows.gather(zbarD);
+                ChunkRoutingCuda.dechunkStep(n == 0 ? null : zhat.contiguous(), slot, pState, zbarRows, out, rows.size(), dim, dtype);
+                rows.scatter(zbarD, zbarRows);
             }
             pendingRows = null;
+            pendingSubset = null;
             return out;
         }
         try (Grad.Region g = Grad.noGrad()) {
@@ -308,24 +350,36 @@ public final class RoutingState {
                 MemorySegment zs = KernelSupport.segment(zc);
                 long zo = 4L * KernelSupport.offset(zc);
                 for (int j = 0; j < n; j++) {
-                    int r = pendingRows[j];
+                    int r = rows.row(pendingRows[j]);
                     long row = 4L * r * dim;
                     DechunkKernel.emaRow(zs, zo + 4L * j * dim, zbar, row, DechunkKernel.smoothingProb(pendingP[r]), zbar, row, dim);
                 }
             } else if (n > 0) {
                 double[] zv = zhat.toDoubleArray();
                 for (int j = 0; j < n; j++) {
-                    int r = pendingRows[j];
+                    int r = rows.row(pendingRows[j]);
                     double prob = ChunkRoutingReference.smoothingProb(pendingProbs[r]);
                     for (int i = 0; i < dim; i++) set(zbar, r * dim + i, ChunkRoutingReference.ema(prob, zv[j * dim + i], get(zbar, r * dim + i)));
                 }
             }
         }
         pendingRows = null;
+        pendingSubset = null;
         pendingP = null;
         pendingProbs = null;
-        return dtype == DType.F32 ? Tensor.of(zbar.toArray(ValueLayout.JAVA_FLOAT), batch, dim)
-                : Tensor.of(zbar.toArray(ValueLayout.JAVA_DOUBLE), batch, dim);
+        long rowBytes = (long) dim * dtype.byteSize();
+        if (rows.isAll()) {
+            return dtype == DType.F32 ? Tensor.of(zbar.toArray(ValueLayout.JAVA_FLOAT), batch, dim)
+                    : Tensor.of(zbar.toArray(ValueLayout.JAVA_DOUBLE), batch, dim);
+        }
+        if (dtype == DType.F32) {
+            float[] picked = new float[rows.size() * dim];
+            for (int j = 0; j < rows.size(); j++) MemorySegment.copy(zbar, ValueLayout.JAVA_FLOAT, rows.row(j) * rowBytes, picked, j * dim, dim);
+            return Tensor.of(picked, rows.size(), dim);
+        }
+        double[] picked = new double[rows.size() * dim];
+        for (int j = 0; j < rows.size(); j++) MemorySegment.copy(zbar, ValueLayout.JAVA_DOUBLE, rows.row(j) * rowBytes, picked, j * dim, dim);
+        return Tensor.of(picked, rows.size(), dim);
     }
 
     private double[] row(MemorySegment m, int r) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.tessera.runtime.DType;
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import org.junit.jupiter.api.Test;
@@ -53,6 +54,49 @@ class KvCacheTest {
                 }
             }
         }
+    }
+
+    /**
+     * Appending to and attending for a changing subset of the rows: each row's output equals the full causal forward
+     * at its own next position, and rows outside the subset are neither read nor moved.
+     */
+    @Test
+    void subsetStepsMatchFullCausalForwardPerRow() {
+        int B = 5, Hq = 4, Hkv = 2, L = 16, P = 8;
+        int[][] schedule = {{0, 1, 2, 3, 4}, {1, 2, 4}, {0}, {2, 3}, {0, 1, 3, 4}, {4}, {1, 2}, {0, 2, 3, 4}};
+        for (int window : new int[] {-1, 3}) {
+            try (Scope s = Scope.open(); KvCache cache = KvCache.create(B, Hkv, L, P, DType.F32)) {
+                Tensor q = randn(11, B, Hq, L, P), k = randn(12, B, Hkv, L, P), v = randn(13, B, Hkv, L, P);
+                AttentionOptions causal = AttentionOptions.builder().causal(true).window(window).build();
+                Tensor full = FlashAttention.apply(q, k, v, causal);
+                int[] at = new int[B];
+                for (int round = 0; round < 3; round++) {
+                    for (int[] rows : schedule) {
+                        RowSubset subset = RowSubset.of(B, rows);
+                        cache.append(pick(k, rows, at), pick(v, rows, at), subset);
+                        Tensor out = cache.attend(pick(q, rows, at), causal, subset);
+                        for (int j = 0; j < rows.length; j++) {
+                            int b = rows[j];
+                            assertEquals(at[b] + 1, cache.length(b));
+                            assertClose("window " + window + ", row " + b + " position " + at[b],
+                                    full.select(0, b).narrow(1, at[b], 1).contiguous().toDoubleArray(),
+                                    out.select(0, j).contiguous().toDoubleArray(), 1e-5, 1e-4);
+                            at[b]++;
+                        }
+                    }
+                }
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> cache.append(pick(k, new int[] {0, 1}, new int[B]), pick(v, new int[] {0, 1}, new int[B]), RowSubset.of(B, 0)));
+                org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("rows [0] of 5"), e.getMessage());
+            }
+        }
+    }
+
+    /** [n,H,1,P]: position at[r] of each listed row r. */
+    private static Tensor pick(Tensor x, int[] rows, int[] at) {
+        java.util.List<Tensor> out = new java.util.ArrayList<>();
+        for (int r : rows) out.add(x.narrow(0, r, 1).narrow(2, at[r], 1));
+        return Tensor.cat(out, 0);
     }
 
     /** [B,H,1,P]: position prompt[b] + step of each row. */

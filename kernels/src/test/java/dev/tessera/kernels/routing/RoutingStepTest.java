@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -63,6 +64,50 @@ class RoutingStepTest {
         try (Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
             Tensor[] x = data(dt, 1);
             stepAndCompare(RoutingState.create(B, D, dt), x[0], x[1], parallel(x[0], x[1], x[2], null), 0, -1, -1, dt);
+        }
+    }
+
+    /**
+     * Routing only some rows at each step (the rows whose outer stage closed a chunk, in a nested H-Net) leaves the
+     * others untouched: every row still follows the parallel form exactly at each of its own positions.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F64"})
+    void subsetStepsEqualParallelPerRow(DType dt) {
+        try (Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+            Tensor[] x = data(dt, 4);
+            Parallel par = parallel(x[0], x[1], x[2], null);
+            RoutingState st = RoutingState.create(B, D, dt);
+            int[] at = new int[B];
+            Generator pick = new Generator(5);
+            int steps = 0;
+            while (java.util.Arrays.stream(at).anyMatch(t -> t < L)) {
+                float[] u = Tensor.rand(pick, B).toFloatArray();
+                int[] rows = java.util.stream.IntStream.range(0, B).filter(r -> at[r] < L && u[r] < 0.6f).toArray();
+                if (rows.length == 0) continue;
+                RowSubset subset = RowSubset.of(B, rows);
+                Tensor q = Tensor.stack(java.util.Arrays.stream(rows).mapToObj(r -> x[0].select(0, r).select(0, at[r])).toList(), 0);
+                Tensor k = Tensor.stack(java.util.Arrays.stream(rows).mapToObj(r -> x[1].select(0, r).select(0, at[r])).toList(), 0);
+                StepRouting r = st.route(q, k, subset);
+                int[] closing = r.boundaryRows();
+                double[] zh = new double[closing.length * D];
+                for (int j = 0; j < closing.length; j++) System.arraycopy(par.inner, (rows[closing[j]] * L + at[rows[closing[j]]]) * D, zh, j * D, D);
+                double[] out = st.dechunk(Tensor.of(zh, closing.length, D).to(dt)).toDoubleArray();
+                double[] p = r.p().toDoubleArray(), b = r.b().toDoubleArray(), c = r.c().toDoubleArray();
+                for (int j = 0; j < rows.length; j++) {
+                    int row = rows[j], i = row * L + at[row];
+                    String where = "row " + row + ", t " + at[row];
+                    assertArrayEquals(new double[] {par.p[i], par.b[i], par.c[i]}, new double[] {p[j], b[j], c[j]}, 0, "p, b, c at " + where);
+                    assertArrayEquals(java.util.Arrays.copyOfRange(par.out, i * D, (i + 1) * D), java.util.Arrays.copyOfRange(out, j * D, (j + 1) * D), 0,
+                            "dechunk at " + where);
+                    at[row]++;
+                }
+                steps++;
+            }
+            org.junit.jupiter.api.Assertions.assertTrue(steps > L, "rows advanced at different times: " + steps + " steps");
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> st.route(x[0].select(1, 0).narrow(0, 0, 1), x[1].select(1, 0).narrow(0, 0, 1), RowSubset.of(B + 1, 0)));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("for a state of " + B + " rows"), e.getMessage());
         }
     }
 

@@ -12,6 +12,7 @@ import dev.tessera.nn.Module;
 import dev.tessera.nn.Parameter;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -115,13 +116,14 @@ public final class HNet extends Module {
     }
 
     /**
-     * Decoding state of this stage for {@code batch} rows. The encoder, routing and decoder step all rows together;
-     * the main network runs only for rows whose byte closed a chunk, so each row keeps its own inner state.
+     * Decoding state of this stage for {@code batch} rows. The encoder, routing and decoder step the rows together;
+     * the main network steps, together, only the rows whose byte closed a chunk, so rows stand at different positions
+     * of the inner stages.
      */
     public final class StageState implements AutoCloseable {
         final List<Mixer.DecodeState> encoder, decoder, main;
         final RoutingState routing;
-        final List<StageState> inner;
+        final StageState inner;
 
         StageState(int batch, int maxLength) {
             if (innermost) {
@@ -133,8 +135,7 @@ public final class HNet extends Module {
                 encoder = HNet.this.encoder.newState(batch, maxLength);
                 decoder = HNet.this.decoder.newState(batch, maxLength);
                 routing = RoutingState.create(batch, width, HNet.this.routing.dtype(), HNet.this.routing.device());
-                inner = new ArrayList<>();
-                for (int r = 0; r < batch; r++) inner.add(mainStage.newState(1, maxLength));
+                inner = mainStage.newState(batch, maxLength);
                 main = null;
             }
         }
@@ -144,7 +145,7 @@ public final class HNet extends Module {
             for (List<Mixer.DecodeState> l : java.util.Arrays.asList(encoder, decoder, main)) {
                 if (l != null) l.forEach(Mixer.DecodeState::close);
             }
-            if (inner != null) inner.forEach(StageState::close);
+            if (inner != null) inner.close();
         }
     }
 
@@ -155,27 +156,31 @@ public final class HNet extends Module {
      * One position x [B, 1, inWidth] → [B, 1, inWidth]; equals {@link #forward} at that position. {@code bytes} [B]
      * are the new input bytes at stage 0, else null.
      */
-    public Tensor step(Tensor x, Tensor bytes, StageState st) {
+    public Tensor step(Tensor x, Tensor bytes, StageState st) { return step(x, bytes, st, RowSubset.all(x.size(0))); }
+
+    /**
+     * One position of the rows {@code rows} of the state's batch, x [n, 1, inWidth] → [n, 1, inWidth]; the other rows
+     * do not advance. The inner stage steps the rows among them whose position starts a chunk, all in one call.
+     */
+    Tensor step(Tensor x, Tensor bytes, StageState st, RowSubset rows) {
         int b = x.size(0);
         Tensor h = padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(b, 1, width - inWidth)), 2);
         Tensor out;
         if (innermost) {
-            out = mainStack.step(h, st.main);
+            out = mainStack.step(h, st.main, rows);
         } else {
-            Tensor xhat = encoder.step(h, st.encoder);
+            Tensor xhat = encoder.step(h, st.encoder, rows);
             Tensor residual = residualProj.forward(xhat);
-            StepRouting r = whitespaceRouting ? st.routing.routeFixed(WhitespaceRouting.starts(bytes))
-                    : st.routing.route(routing.qProj.forward(xhat).reshape(b, width), routing.kProj.forward(xhat).reshape(b, width));
+            StepRouting r = whitespaceRouting ? st.routing.routeFixed(WhitespaceRouting.starts(bytes), rows)
+                    : st.routing.route(routing.qProj.forward(xhat).reshape(b, width), routing.kProj.forward(xhat).reshape(b, width), rows);
             Tensor zhat = null;
             if (r.anyBoundary()) {
-                List<Tensor> rows = new ArrayList<>();
-                for (int row : r.boundaryRows()) {
-                    rows.add(mainStage.step(xhat.narrow(0, row, 1), null, st.inner.get(row)).reshape(1, width));
-                }
-                zhat = Tensor.cat(rows, 0);
+                int[] closing = r.boundaryRows(); // positions among this step's rows
+                Tensor xin = closing.length == b ? xhat : RowSubset.of(b, closing).gather(xhat);
+                zhat = mainStage.step(xin, null, st.inner, rows.pick(closing)).reshape(closing.length, width);
             }
             Tensor z = st.routing.dechunk(zhat).reshape(b, 1, width).add(residual);
-            out = decoder.step(z, st.decoder);
+            out = decoder.step(z, st.decoder, rows);
         }
         return width > inWidth ? out.narrow(2, 0, inWidth) : out;
     }
