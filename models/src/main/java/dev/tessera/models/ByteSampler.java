@@ -29,9 +29,10 @@ public final class ByteSampler {
     private ByteSampler() {}
 
     /**
-     * The continuation of each prompt (without the prompt), sampled with {@code gen}. All rows decode together, one
-     * byte per step through the model's {@link ByteLanguageModel.Decoder}: a row reads BOS and its prompt, then feeds
-     * back what it samples, until EOS or {@code maxBytes}.
+     * The continuation of each prompt (without the prompt), sampled with {@code gen}. All rows decode together
+     * through the model's {@link ByteLanguageModel.Decoder}: each row reads BOS and its prompt in one parallel pass
+     * ({@link ByteLanguageModel.Decoder#prefill}), then feeds back what it samples, one byte per step, until EOS or
+     * {@code maxBytes}. Each step draws one uniform number per row from {@code gen}.
      */
     public static List<byte[]> generate(ByteLanguageModel model, List<byte[]> prompts, Settings settings, Generator gen) {
         int n = prompts.size();
@@ -41,6 +42,7 @@ public final class ByteSampler {
             out.add(new ByteArrayOutputStream());
             longest = Math.max(longest, p.length + 1);
         }
+        if (n == 0 || settings.maxBytes() == 0) return out.stream().map(ByteArrayOutputStream::toByteArray).toList();
         long[][] context = new long[n][];
         for (int i = 0; i < n; i++) {
             byte[] p = prompts.get(i);
@@ -54,28 +56,31 @@ public final class ByteSampler {
         boolean wasTraining = model.module().isTraining();
         model.module().eval();
         try (Grad.Region g = Grad.noGrad(); ByteLanguageModel.Decoder dec = model.newDecoder(n, longest + settings.maxBytes())) {
-            for (int t = 0; ; t++) {
+            float[] logits;
+            try (Scope s = Scope.open()) {
+                logits = dec.prefill(context).toFloatArray();
+            }
+            while (true) {
+                float[] u;
+                try (Scope s = Scope.open()) {
+                    u = Tensor.rand(gen, n).toFloatArray();
+                }
                 boolean any = false;
-                long[] in = new long[n];
                 for (int i = 0; i < n; i++) {
-                    in[i] = t < context[i].length ? context[i][t] : next[i];
+                    if (done[i]) continue;
+                    int b = pick(Arrays.copyOfRange(logits, i * 256, (i + 1) * 256), settings, u[i]);
+                    if (b == ByteLanguageModel.EOS) {
+                        done[i] = true;
+                        continue;
+                    }
+                    out.get(i).write(b);
+                    next[i] = b; // a row that is done keeps feeding its last byte; its logits are no longer read
+                    if (++produced[i] >= settings.maxBytes()) done[i] = true;
                     any |= !done[i];
                 }
-                if (!any || settings.maxBytes() == 0) break;
+                if (!any) break;
                 try (Scope s = Scope.open()) {
-                    float[] logits = dec.step(Tensor.of(in, n)).toFloatArray();
-                    float[] u = Tensor.rand(gen, n).toFloatArray();
-                    for (int i = 0; i < n; i++) {
-                        if (done[i] || t < context[i].length - 1) continue; // still reading its prompt
-                        int b = pick(Arrays.copyOfRange(logits, i * 256, (i + 1) * 256), settings, u[i]);
-                        if (b == ByteLanguageModel.EOS) {
-                            done[i] = true;
-                            continue;
-                        }
-                        out.get(i).write(b);
-                        next[i] = b;
-                        if (++produced[i] >= settings.maxBytes()) done[i] = true;
-                    }
+                    logits = dec.step(Tensor.of(next, n)).toFloatArray();
                 }
             }
         } finally {

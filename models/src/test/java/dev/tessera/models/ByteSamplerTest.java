@@ -1,10 +1,13 @@
 package dev.tessera.models;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.models.baseline.IsotropicConfig;
 import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -32,6 +35,40 @@ class ByteSamplerTest {
                 byte[] alone = ByteSampler.generate(m, List.of(prompts.get(i)), greedy, new Generator(2)).get(0);
                 assertEquals(new String(alone, java.nio.charset.StandardCharsets.ISO_8859_1),
                         new String(batched.get(i), java.nio.charset.StandardCharsets.ISO_8859_1), "prompt " + i);
+            }
+        }
+    }
+
+    /** Every family's decoder: prefill returns the forward's logits after each row's bytes, and steps go on from there. */
+    @Test
+    void decodersPrefillThenStepLikeTheForward() {
+        for (String preset : List.of("transformer-tiny", "mamba-tiny", "hnet-2stage-tiny")) {
+            try (ByteLanguageModel m = ModelCatalog.create(preset, new Generator(4)); Scope s = Scope.open()) {
+                m.module().eval();
+                int b = 3, l = 20;
+                Tensor bytes = Tensor.randint(new Generator(5), 0, 256, b, l);
+                float[] full = m.forward(bytes).logits().toFloatArray();
+                long[] v = bytes.toLongArray();
+                int[] prefix = {3, 1, 12};
+                long[][] rows = new long[b][];
+                for (int r = 0; r < b; r++) rows[r] = java.util.Arrays.copyOfRange(v, r * l, r * l + prefix[r]);
+                try (ByteLanguageModel.Decoder dec = m.newDecoder(b, l)) {
+                    float[] got = dec.prefill(rows).toFloatArray();
+                    for (int step = 0; ; step++) {
+                        for (int r = 0; r < b; r++) {
+                            int t = prefix[r] - 1 + step;
+                            for (int k = 0; k < 256; k++) {
+                                float want = full[(r * l + t) * 256 + k];
+                                assertEquals(want, got[r * 256 + k], 1e-3f + 1e-3f * Math.abs(want), preset + " row " + r + " position " + t);
+                            }
+                        }
+                        if (prefix[2] + step >= l) break;
+                        long[] col = new long[b];
+                        for (int r = 0; r < b; r++) col[r] = v[r * l + prefix[r] + step];
+                        got = dec.step(Tensor.of(col, b)).toFloatArray();
+                    }
+                    assertThrows(IllegalArgumentException.class, () -> dec.prefill(new long[][] {{1}, {}, {2}}));
+                }
             }
         }
     }

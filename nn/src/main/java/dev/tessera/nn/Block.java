@@ -46,6 +46,12 @@ public final class Block extends Module {
 
     public Tensor step(Tensor r, Mixer.DecodeState state) { return step(r, state, RowSubset.all(r.size(0))); }
 
+    /** The forward of one sequence r [1, L, D] that leaves row {@code row} of the state after it (see {@link Mixer#prefill}). */
+    public Tensor prefill(Tensor r, Mixer.DecodeState state, int row) {
+        r = r.add(mixer.prefill(norm1.forward(r), state, row));
+        return mlp == null ? r : r.add(mlp.forward(norm2.forward(r)));
+    }
+
     /** One position of the rows {@code rows} of the state's batch, r [n, 1, D] (see {@link Mixer#step(Tensor, Mixer.DecodeState, RowSubset)}). */
     public Tensor step(Tensor r, Mixer.DecodeState state, RowSubset rows) {
         r = r.add(mixer.step(norm1.forward(r), state, rows));

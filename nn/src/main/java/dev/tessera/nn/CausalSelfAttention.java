@@ -124,6 +124,24 @@ public final class CausalSelfAttention extends Module implements Mixer {
     }
 
     @Override
+    public Tensor prefill(Tensor x, DecodeState state, int row) {
+        checkInput(x);
+        State st = (State) state;
+        int batch = st.cache.lengths().length;
+        if (x.size(0) != 1) throw new IllegalArgumentException("attention prefill: one sequence [1, L, " + heads * headDim + "], got " + java.util.Arrays.toString(x.shape()));
+        java.util.Objects.checkIndex(row, batch);
+        if (st.cache.length(row) != 0) {
+            throw new IllegalStateException("attention prefill: row " + row + " already holds " + st.cache.length(row) + " positions; prefill needs a fresh row");
+        }
+        try (Grad.Region g = Grad.noGrad()) {
+            Tensor[] t = qkv(x, RotaryEmbedding.positions(0, x.size(1)));
+            st.cache.append(t[1], t[2], RowSubset.of(batch, row));
+            Tensor o = attend(t[0], t[1], t[2], options());
+            return outProj.forward(o.permute(0, 2, 1, 3).reshape(1, x.size(1), heads * headDim));
+        }
+    }
+
+    @Override
     public Tensor step(Tensor x, DecodeState state, RowSubset rows) {
         checkInput(x);
         State st = (State) state;

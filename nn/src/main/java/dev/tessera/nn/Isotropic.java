@@ -96,6 +96,13 @@ public final class Isotropic extends Module {
     /** One position x [B, 1, D]. */
     public Tensor step(Tensor x, List<Mixer.DecodeState> state) { return step(x, state, RowSubset.all(x.size(0))); }
 
+    /** The forward of one sequence x [1, L, D] that leaves row {@code row} of the (fresh) state after it, as L steps would. */
+    public Tensor prefill(Tensor x, List<Mixer.DecodeState> state, int row) {
+        Tensor r = x;
+        for (int i = 0; i < layers.size(); i++) r = layers.get(i).prefill(r, state.get(i), row);
+        return rmsnorm.forward(r);
+    }
+
     /** One position x [n, 1, D] of the rows {@code rows} of the state's batch; the other rows do not advance. */
     public Tensor step(Tensor x, List<Mixer.DecodeState> state, RowSubset rows) {
         Tensor r = x;

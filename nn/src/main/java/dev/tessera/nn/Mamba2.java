@@ -119,6 +119,32 @@ public final class Mamba2 extends Module implements Mixer {
         return new State(Tensor.zeros(dtype(), device(), batch, conv1d.width() - 1, convDim), Tensor.zeros(dtype(), device(), batch, heads, headDim, dState));
     }
 
+    @Override
+    public Tensor prefill(Tensor u, DecodeState state, int row) {
+        checkInput(u);
+        State st = (State) state;
+        if (u.size(0) != 1) throw new IllegalArgumentException("Mamba2 prefill: one sequence [1, L, " + dim + "], got " + java.util.Arrays.toString(u.shape()));
+        java.util.Objects.checkIndex(row, st.conv.size(0));
+        int l = u.size(1), gn = groups * dState, k = conv1d.width();
+        try (Grad.Region g = Grad.noGrad()) {
+            Tensor zxbcdt = inProj.forward(u);
+            Tensor z = zxbcdt.narrow(2, 0, dInner);
+            Tensor raw = zxbcdt.narrow(2, dInner, convDim);
+            Tensor xbc = conv1d.forward(raw).silu();
+            // The convolution's state: the last K−1 raw inputs, zeros before the sequence start (as a fresh state holds).
+            Tensor tail = l >= k - 1 ? raw.narrow(1, l - (k - 1), k - 1)
+                    : Tensor.cat(List.of(Tensor.zeros(raw.dtype(), raw.device(), 1, k - 1 - l, convDim), raw), 1);
+            st.conv.narrow(0, row, 1).copyFrom(tail);
+            Tensor x = xbc.narrow(2, 0, dInner).reshape(1, l, heads, headDim);
+            Tensor bm = xbc.narrow(2, dInner, gn).reshape(1, l, groups, dState);
+            Tensor cm = xbc.narrow(2, dInner + gn, gn).reshape(1, l, groups, dState);
+            ScanOptions withState = ScanOptions.builder().dtBias(dtBias.value()).softplus(true).dSkip(dSkip.value()).returnFinalState(true).build();
+            var scanned = SelectiveScan.apply(x, zxbcdt.narrow(2, dInner + convDim, heads), a(), bm, cm, withState);
+            st.ssm.narrow(0, row, 1).copyFrom(scanned.finalState());
+            return outProj.forward(norm.forward(scanned.y().reshape(1, l, dInner), z));
+        }
+    }
+
     /** The rows' states are gathered (a view for one run of consecutive rows), stepped together and written back. */
     @Override
     public Tensor step(Tensor u, DecodeState state, RowSubset rows) {

@@ -29,6 +29,13 @@ public interface Mixer {
      */
     Tensor step(Tensor x, DecodeState state, RowSubset rows);
 
+    /**
+     * Reads a whole sequence at once: the full-sequence forward of one sequence x [1, L, D] that also leaves row
+     * {@code row} of {@code state}, which must be fresh (nothing stepped yet), as stepping those L positions would;
+     * decoding then continues after them. A prompt costs one parallel pass instead of L steps.
+     */
+    Tensor prefill(Tensor x, DecodeState state, int row);
+
     /** The per-layer state that decoding carries from one position to the next. */
     interface DecodeState extends AutoCloseable {
         @Override void close();

@@ -120,6 +120,81 @@ class BlocksTest {
         }
     }
 
+    /**
+     * Prefilling each row's first positions in one parallel pass (prefixes of different lengths, some shorter than
+     * the convolution's window) and stepping the rest gives the full forward at every position.
+     */
+    private static void assertPrefillThenStepEqualsForward(String layout, int window) {
+        int dim = 16, b = 4, l = 9;
+        int[] prefix = {1, 2, 5, 9};
+        Isotropic.Config cfg = new Isotropic.Config(dim, 64, 2, 4, window, 8, 4, 2, 8, 1);
+        try (Isotropic s = new Isotropic(layout, cfg, new Generator(27)); Scope sc = Scope.open()) {
+            Tensor x = Tensor.randn(new Generator(28), b, l, dim).mul(2);
+            float[] full = s.forward(x).toFloatArray();
+            List<Mixer.DecodeState> st = s.newState(b, l);
+            try {
+                int[] at = new int[b];
+                for (int r = 0; r < b; r++) {
+                    float[] pre = s.prefill(x.narrow(0, r, 1).narrow(1, 0, prefix[r]), st, r).toFloatArray();
+                    for (int t = 0; t < prefix[r]; t++) {
+                        for (int c = 0; c < dim; c++) {
+                            float want = full[(r * l + t) * dim + c];
+                            assertEquals(want, pre[t * dim + c], 2e-4f + 2e-4f * Math.abs(want), layout + " prefill row " + r + " position " + t);
+                        }
+                    }
+                    at[r] = prefix[r];
+                }
+                while (java.util.Arrays.stream(at).anyMatch(t -> t < l)) {
+                    int[] rows = java.util.stream.IntStream.range(0, b).filter(r -> at[r] < l).toArray();
+                    java.util.List<Tensor> in = new java.util.ArrayList<>();
+                    for (int r : rows) in.add(x.narrow(0, r, 1).narrow(1, at[r], 1));
+                    float[] out = s.step(Tensor.cat(in, 0), st, RowSubset.of(b, rows)).toFloatArray();
+                    for (int j = 0; j < rows.length; j++) {
+                        int r = rows[j];
+                        for (int c = 0; c < dim; c++) {
+                            float want = full[(r * l + at[r]) * dim + c];
+                            assertEquals(want, out[j * dim + c], 2e-4f + 2e-4f * Math.abs(want), layout + " step row " + r + " position " + at[r]);
+                        }
+                        at[r]++;
+                    }
+                }
+            } finally {
+                st.forEach(Mixer.DecodeState::close);
+            }
+        }
+    }
+
+    @Test
+    void prefillThenStepEqualsForward() {
+        assertPrefillThenStepEqualsForward("T1m1M1t1", -1);
+        assertPrefillThenStepEqualsForward("t1m1", 2);
+    }
+
+    @Test
+    void prefillNeedsAFreshRowAndOneSequence() {
+        Isotropic.Config cfg = new Isotropic.Config(16, 64, 2, 4, -1, 8, 4, 2, 8, 1);
+        try (Isotropic s = new Isotropic("t1", cfg, new Generator(29)); Scope sc = Scope.open()) {
+            List<Mixer.DecodeState> st = s.newState(2, 8);
+            try {
+                s.prefill(Tensor.randn(new Generator(30), 1, 3, 16), st, 1);
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> s.prefill(Tensor.randn(new Generator(31), 1, 3, 16), st, 1));
+                assertTrue(e.getMessage().contains("row 1 already holds 3 positions"), e.getMessage());
+                IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> s.prefill(Tensor.randn(new Generator(32), 2, 3, 16), st, 0));
+                assertTrue(bad.getMessage().contains("one sequence"), bad.getMessage());
+            } finally {
+                st.forEach(Mixer.DecodeState::close);
+            }
+        }
+        try (Isotropic s = new Isotropic("m1", cfg, new Generator(33)); Scope sc = Scope.open()) {
+            List<Mixer.DecodeState> st = s.newState(2, 8);
+            try {
+                assertThrows(IndexOutOfBoundsException.class, () -> s.prefill(Tensor.randn(new Generator(34), 1, 3, 16), st, 2));
+            } finally {
+                st.forEach(Mixer.DecodeState::close);
+            }
+        }
+    }
+
     @Test
     void subsetStepsOfAttentionEqualForward() { assertSubsetStepEqualsForward("T1t1", -1); }
 

@@ -146,6 +146,43 @@ public final class RoutingState {
         }
     }
 
+    /**
+     * Sets row {@code row} as it stands after the L ≥ 1 positions of one sequence routed in parallel: q [1, L, D]
+     * of those positions (null for a state routed by a fixed rule, which tracks no q) and their dechunked output
+     * [1, L, D]. The row's next position then continues that sequence, as if it had stepped through them.
+     */
+    @SuppressWarnings("try") // the region only switches gradient recording off
+    public void prefillRow(int row, Tensor q, Tensor dechunked) {
+        if (pendingRows != null) throw new IllegalStateException("RoutingState.prefillRow: dechunk the previous step first");
+        Objects.checkIndex(row, batch);
+        int len = dechunked.dim() == 3 ? dechunked.size(1) : 0;
+        int[] want = {1, len, dim};
+        if (len < 1 || !Arrays.equals(dechunked.shape(), want) || dechunked.dtype() != dtype || (q != null && (!Arrays.equals(q.shape(), want) || q.dtype() != dtype))) {
+            throw new IllegalArgumentException("RoutingState.prefillRow: q and dechunked must be " + dtype + " [1, L ≥ 1, " + dim + "], got q "
+                    + (q == null ? "null" : q.dtype() + " " + Arrays.toString(q.shape())) + " and dechunked " + dechunked.dtype() + " "
+                    + Arrays.toString(dechunked.shape()));
+        }
+        if (!dechunked.device().equals(device) || (q != null && !q.device().equals(device))) {
+            throw new IllegalArgumentException("RoutingState.prefillRow: the state is on " + device + ", got dechunked on " + dechunked.device()
+                    + (q == null ? "" : " and q on " + q.device()));
+        }
+        try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
+            Tensor zLast = dechunked.select(0, 0).narrow(0, len - 1, 1), qLast = q == null ? null : q.select(0, 0).narrow(0, len - 1, 1);
+            if (!device.isCpu()) {
+                zbarD.narrow(0, row, 1).copyFrom(zLast.to(zbarD.dtype()));
+                if (qLast != null) qPrevD.narrow(0, row, 1).copyFrom(qLast);
+                seenD.narrow(0, row, 1).copyFrom(Tensor.of(new boolean[] {true}, 1).to(device));
+            } else {
+                double[] zv = zLast.toDoubleArray(), qv = qLast == null ? null : qLast.toDoubleArray();
+                for (int j = 0; j < dim; j++) { // exact: the values were F32 or F64 already
+                    set(zbar, (long) row * dim + j, zv[j]);
+                    if (qv != null) set(previousQ, (long) row * dim + j, qv[j]);
+                }
+            }
+        }
+        seen[row] = true;
+    }
+
     public int batch() { return batch; }
 
     public int dim() { return dim; }

@@ -51,6 +51,16 @@ public final class IsotropicLM extends Module implements ByteLanguageModel {
                 }
             }
 
+            @Override
+            public Tensor prefill(long[][] rows) {
+                return ByteLanguageModel.lastLogits(rows, batch, (r, bytes) -> {
+                    try (Grad.Region g = Grad.noGrad()) {
+                        int l = bytes.size(0);
+                        return lmHead.forward(backbone.prefill(embeddings.forward(bytes.reshape(1, l)), state, r)).reshape(l, 256);
+                    }
+                });
+            }
+
             @Override public void close() { state.forEach(Mixer.DecodeState::close); }
         };
     }

@@ -185,6 +185,30 @@ public final class HNet extends Module {
         return width > inWidth ? out.narrow(2, 0, inWidth) : out;
     }
 
+    /**
+     * Reads one sequence at once, x [1, L, inWidth] → [1, L, inWidth] (= {@link #forward}), leaving row {@code row} of
+     * {@code st} (fresh) as L steps would: every stage runs its parallel form and each layer and router keeps the
+     * row's state at the end. {@code bytes} [1, L] as in {@link #forward}.
+     */
+    Tensor prefill(Tensor x, Tensor bytes, StageState st, int row) {
+        int l = x.size(1);
+        Tensor h = padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(1, l, width - inWidth)), 2);
+        Tensor out;
+        if (innermost) {
+            out = mainStack.prefill(h, st.main, row);
+        } else {
+            Tensor xhat = encoder.prefill(h, st.encoder, row);
+            Tensor residual = residualProj.forward(xhat);
+            Tensor q = whitespaceRouting ? null : routing.qProj.forward(xhat);
+            Routing r = whitespaceRouting ? WhitespaceRouting.of(bytes, xhat.dtype(), xhat.device()) : ChunkRouter.route(q, routing.kProj.forward(xhat));
+            Chunks chunks = ChunkRouter.chunk(xhat, r.b()); // one row: no padding, exactly its chunks
+            Tensor dechunked = ChunkRouter.dechunk(mainStage.prefill(chunks.x(), null, st.inner, row), chunks, r.p(), r.c());
+            st.routing.prefillRow(row, q, dechunked);
+            out = decoder.prefill(dechunked.add(residual), st.decoder, row);
+        }
+        return width > inWidth ? out.narrow(2, 0, inWidth) : out;
+    }
+
     /** Reference init: Linear weights N(0, 0.02), out_proj/fc2 scaled by the accumulated residual height. */
     void initWeights(Generator gen, int enclosingHeight) {
         if (innermost) {

@@ -24,6 +24,11 @@ public final class HNetByteModel implements ByteLanguageModel {
         return new Decoder() {
             @Override public Tensor step(Tensor bytes) { return model.step(bytes, state); }
 
+            @Override
+            public Tensor prefill(long[][] rows) {
+                return ByteLanguageModel.lastLogits(rows, batch, (r, bytes) -> model.prefill(bytes, state, r));
+            }
+
             @Override public void close() { state.close(); }
         };
     }

@@ -67,6 +67,19 @@ public final class HNetLM extends Module {
         }
     }
 
+    /**
+     * Reads a row's first bytes at once, bytes [L] (I64, L ≥ 1) → next-byte logits [L, 256] at each of them (=
+     * {@link #forward}), leaving row {@code row} of the fresh {@code state} ready to {@link #step} on after them.
+     */
+    public Tensor prefill(Tensor bytes, HNet.StageState state, int row) {
+        if (bytes.dim() != 1 || bytes.size(0) < 1) throw new IllegalArgumentException("H-Net prefill: bytes must be [L] with L >= 1, got " + java.util.Arrays.toString(bytes.shape()));
+        try (dev.tessera.runtime.Grad.Region g = dev.tessera.runtime.Grad.noGrad()) {
+            int l = bytes.size(0);
+            Tensor b = bytes.reshape(1, l);
+            return lmHead.forward(backbone.prefill(embeddings.forward(b), b, state, row)).reshape(l, 256);
+        }
+    }
+
     /** Gradient checks only: every stage's dechunk uses {@code f} instead of the STE (null restores it); see {@link HNet.ConfidenceFactor}. */
     void confidenceFactor(HNet.ConfidenceFactor f) {
         for (HNet s = backbone; s != null; s = s.mainStage()) s.confidenceFactor = f;

@@ -106,6 +106,45 @@ class HNetCudaTest {
         assertStepEqualsForwardOnCuda("hnet-tiny-whitespace", WhitespaceRoutingTest.bytesOf(WhitespaceRoutingTest.TEXTS));
     }
 
+    /**
+     * Two stages on the GPU, each row reading a prefix of its own length in one parallel pass and then stepping:
+     * the inner stages step row subsets (their KV caches, Mamba states and router rows gathered on the device).
+     */
+    @Test
+    void prefillThenStepDecodingOfTwoStagesOnCudaEqualsTheParallelForward() {
+        needsGpu();
+        int b = 3, l = 24;
+        int[] prefix = {2, 11, 5};
+        Tensor bytes = Tensor.randint(new Generator(15), 0, 256, b, l);
+        try (HNetLM m = new HNetLM(HNetConfig.preset("hnet-2stage-tiny"), new Generator(16)); Scope s = Scope.open()) {
+            m.to(Device.cuda(0));
+            float[] full = m.forward(bytes).logits().toFloatArray();
+            long[] v = bytes.toLongArray();
+            try (HNet.StageState st = m.newDecodeState(b, l)) {
+                int[] at = prefix.clone();
+                float[][] last = new float[b][];
+                for (int r = 0; r < b; r++) {
+                    float[] pre = m.prefill(Tensor.of(java.util.Arrays.copyOfRange(v, r * l, r * l + prefix[r]), prefix[r]), st, r).toFloatArray();
+                    last[r] = java.util.Arrays.copyOfRange(pre, (prefix[r] - 1) * 256, prefix[r] * 256);
+                }
+                for (int r = 0; r < b; r++) assertLogitsAt(full, last[r], 0, r, prefix[r] - 1, l);
+                while (at[1] < l) { // row 1 has the longest prefix: stop when it reaches the end
+                    long[] col = new long[b];
+                    for (int r = 0; r < b; r++) col[r] = v[r * l + at[r]];
+                    float[] step = m.step(Tensor.of(col, b), st).toFloatArray();
+                    for (int r = 0; r < b; r++) assertLogitsAt(full, step, r, r, at[r]++, l);
+                }
+            }
+        }
+    }
+
+    private static void assertLogitsAt(float[] full, float[] got, int gotRow, int row, int t, int l) {
+        for (int k = 0; k < 256; k++) {
+            float want = full[(row * l + t) * 256 + k];
+            assertEquals(want, got[gotRow * 256 + k], 2e-3f + 2e-3f * Math.abs(want), "row " + row + " position " + t);
+        }
+    }
+
     private static void assertStepEqualsForwardOnCuda(String preset, Tensor bytes) {
         int b = bytes.size(0), l = bytes.size(1);
         try (HNetLM m = new HNetLM(HNetConfig.preset(preset), new Generator(13)); Scope s = Scope.open()) {
