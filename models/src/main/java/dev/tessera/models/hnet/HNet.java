@@ -93,8 +93,7 @@ public final class HNet extends Module {
      * stage reads them), else null.
      */
     public Tensor forward(Tensor x, Tensor bytes, Chunks outer, List<StageRouting> routings) {
-        int b = x.size(0), l = x.size(1);
-        Tensor h = padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(b, l, width - inWidth)), 2);
+        Tensor h = widened(x);
         Tensor out;
         if (innermost) {
             out = mainStack.forward(h);
@@ -112,7 +111,7 @@ public final class HNet extends Module {
             Tensor z = dechunked.add(residual);
             out = decoder.forward(z);
         }
-        return width > inWidth ? out.narrow(2, 0, inWidth) : out;
+        return narrowed(out);
     }
 
     /**
@@ -164,7 +163,7 @@ public final class HNet extends Module {
      */
     Tensor step(Tensor x, Tensor bytes, StageState st, RowSubset rows) {
         int b = x.size(0);
-        Tensor h = padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(b, 1, width - inWidth)), 2);
+        Tensor h = widened(x);
         Tensor out;
         if (innermost) {
             out = mainStack.step(h, st.main, rows);
@@ -182,7 +181,7 @@ public final class HNet extends Module {
             Tensor z = st.routing.dechunk(zhat).reshape(b, 1, width).add(residual);
             out = decoder.step(z, st.decoder, rows);
         }
-        return width > inWidth ? out.narrow(2, 0, inWidth) : out;
+        return narrowed(out);
     }
 
     /**
@@ -191,8 +190,7 @@ public final class HNet extends Module {
      * row's state at the end. {@code bytes} [1, L] as in {@link #forward}.
      */
     Tensor prefill(Tensor x, Tensor bytes, StageState st, int row) {
-        int l = x.size(1);
-        Tensor h = padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(1, l, width - inWidth)), 2);
+        Tensor h = widened(x);
         Tensor out;
         if (innermost) {
             out = mainStack.prefill(h, st.main, row);
@@ -206,8 +204,16 @@ public final class HNet extends Module {
             st.routing.prefillRow(row, q, dechunked);
             out = decoder.prefill(dechunked.add(residual), st.decoder, row);
         }
-        return width > inWidth ? out.narrow(2, 0, inWidth) : out;
+        return narrowed(out);
     }
+
+    /** x [B, L, inWidth] with the learned pad vector appended to every position, [B, L, width]. */
+    private Tensor widened(Tensor x) {
+        return padDimension == null ? x : Tensor.cat(List.of(x, padDimension.value().expand(x.size(0), x.size(1), width - inWidth)), 2);
+    }
+
+    /** The stage's output [B, L, width] truncated back to the input width. */
+    private Tensor narrowed(Tensor out) { return width > inWidth ? out.narrow(2, 0, inWidth) : out; }
 
     /** Reference init: Linear weights N(0, 0.02), out_proj/fc2 scaled by the accumulated residual height. */
     void initWeights(Generator gen, int enclosingHeight) {
