@@ -145,8 +145,9 @@ public final class CausalSelfAttention extends Module implements Mixer {
     public Tensor step(Tensor x, DecodeState state, RowSubset rows) {
         checkInput(x);
         State st = (State) state;
-        if (rows.batch() != st.cache.lengths().length || rows.size() != x.size(0)) {
-            throw new IllegalArgumentException("attention step: " + x.size(0) + " inputs for " + rows + " of a cache of " + st.cache.lengths().length + " rows");
+        if (rows.batch() != st.cache.lengths().length || rows.size() != x.size(0) || rows.isEmpty()) {
+            throw new IllegalArgumentException("attention step: " + x.size(0) + " inputs for " + rows + " of a cache of " + st.cache.lengths().length
+                    + " rows (at least one row steps)");
         }
         try (Grad.Region g = Grad.noGrad()) {
             int[] start = new int[rows.size()];

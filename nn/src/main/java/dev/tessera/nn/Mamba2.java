@@ -151,8 +151,9 @@ public final class Mamba2 extends Module implements Mixer {
         checkInput(u);
         if (u.size(1) != 1) throw new IllegalArgumentException("Mamba2 step: one position at a time, got length " + u.size(1));
         State st = (State) state;
-        if (rows.batch() != st.conv.size(0) || rows.size() != u.size(0)) {
-            throw new IllegalArgumentException("Mamba2 step: " + u.size(0) + " inputs for " + rows + " of a state of " + st.conv.size(0) + " rows");
+        if (rows.batch() != st.conv.size(0) || rows.size() != u.size(0) || rows.isEmpty()) {
+            throw new IllegalArgumentException("Mamba2 step: " + u.size(0) + " inputs for " + rows + " of a state of " + st.conv.size(0)
+                    + " rows (at least one row steps)");
         }
         int b = u.size(0), gn = groups * dState, k = conv1d.width();
         try (Grad.Region g = Grad.noGrad()) {

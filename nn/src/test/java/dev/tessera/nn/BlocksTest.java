@@ -114,6 +114,8 @@ class BlocksTest {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                         () -> s.step(x.narrow(1, 0, 1), st, RowSubset.of(b, 0, 1)));
                 assertTrue(e.getMessage().contains("rows [0, 1] of 5"), e.getMessage());
+                e = assertThrows(IllegalArgumentException.class, () -> s.step(x.narrow(0, 0, 0).narrow(1, 0, 1), st, RowSubset.of(b)));
+                assertTrue(e.getMessage().contains("at least one row"), e.getMessage());
             } finally {
                 st.forEach(Mixer.DecodeState::close);
             }
