@@ -58,8 +58,8 @@ public interface ByteLanguageModel extends AutoCloseable {
         Tensor step(Tensor bytes);
 
         /**
-         * Reads each row's first bytes at once ({@code rows[r]}, at least one byte each; the decoder fresh) with the
-         * model's parallel forward, a row at a time, and returns each row's next-byte logits after them, [B, 256];
+         * Reads each row's first bytes at once ({@code rows[r]}, at least one byte each; every row starts over) with
+         * the model's parallel forward, a row at a time, and returns each row's next-byte logits after them, [B, 256];
          * {@link #step} then goes on from there. The same logits as stepping the bytes one by one, at the cost of one
          * parallel pass per row instead of one step per byte.
          */
@@ -70,12 +70,15 @@ public interface ByteLanguageModel extends AutoCloseable {
 
     /**
      * {@link Decoder#prefill} from a per-row parallel read {@code (row, bytes [L]) → logits [L, 256]}: checks one
-     * non-empty row per decoder row and keeps each row's last logits, [B, 256].
+     * row of 1 to {@code maxLength} bytes per decoder row and keeps each row's last logits, [B, 256].
      */
-    static Tensor lastLogits(long[][] rows, int batch, java.util.function.BiFunction<Integer, Tensor, Tensor> read) {
+    static Tensor lastLogits(long[][] rows, int batch, int maxLength, java.util.function.BiFunction<Integer, Tensor, Tensor> read) {
         if (rows.length != batch) throw new IllegalArgumentException("prefill: one row of bytes per decoder row (" + batch + "), got " + rows.length);
         for (int r = 0; r < batch; r++) { // all checked before any row is read, so a refusal leaves the decoder as it was
             if (rows[r].length == 0) throw new IllegalArgumentException("prefill: row " + r + " is empty; each row needs at least one byte");
+            if (rows[r].length > maxLength) {
+                throw new IllegalArgumentException("prefill: row " + r + " has " + rows[r].length + " bytes, more than the decoder's " + maxLength);
+            }
             for (long v : rows[r]) {
                 if (v < 0 || v > 255) throw new IllegalArgumentException("prefill: row " + r + " holds " + v + ", not a byte (0..255)");
             }

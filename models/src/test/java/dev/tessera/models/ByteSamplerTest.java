@@ -68,6 +68,8 @@ class ByteSamplerTest {
                         got = dec.step(Tensor.of(col, b)).toFloatArray();
                     }
                     assertThrows(IllegalArgumentException.class, () -> dec.prefill(new long[][] {{1}, {}, {2}}));
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> dec.prefill(new long[][] {{1}, new long[l + 1], {2}}));
+                    assertTrue(e.getMessage().contains("row 1 has " + (l + 1) + " bytes"), e.getMessage());
                 }
             }
         }

@@ -130,11 +130,12 @@ public final class CausalSelfAttention extends Module implements Mixer {
         int batch = st.cache.lengths().length;
         if (x.size(0) != 1) throw new IllegalArgumentException("attention prefill: one sequence [1, L, " + heads * headDim + "], got " + java.util.Arrays.toString(x.shape()));
         java.util.Objects.checkIndex(row, batch);
-        if (st.cache.length(row) != 0) {
-            throw new IllegalStateException("attention prefill: row " + row + " already holds " + st.cache.length(row) + " positions; prefill needs a fresh row");
+        if (x.size(1) > st.cache.capacity()) {
+            throw new IllegalArgumentException("attention prefill: " + x.size(1) + " positions exceed the cache's capacity " + st.cache.capacity());
         }
         try (Grad.Region g = Grad.noGrad()) {
             Tensor[] t = qkv(x, RotaryEmbedding.positions(0, x.size(1)));
+            st.cache.reset(row);
             st.cache.append(t[1], t[2], RowSubset.of(batch, row));
             Tensor o = attend(t[0], t[1], t[2], options());
             return outProj.forward(o.permute(0, 2, 1, 3).reshape(1, x.size(1), heads * headDim));

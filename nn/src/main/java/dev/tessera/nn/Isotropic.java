@@ -96,7 +96,7 @@ public final class Isotropic extends Module {
     /** One position x [B, 1, D]. */
     public Tensor step(Tensor x, List<Mixer.DecodeState> state) { return step(x, state, RowSubset.all(x.size(0))); }
 
-    /** The forward of one sequence x [1, L, D] that leaves row {@code row} of the (fresh) state after it, as L steps would. */
+    /** The forward of one sequence x [1, L, D] that starts row {@code row} of the state over and leaves it after x, as L steps would. */
     public Tensor prefill(Tensor x, List<Mixer.DecodeState> state, int row) {
         Tensor r = x;
         for (int i = 0; i < layers.size(); i++) r = layers.get(i).prefill(r, state.get(i), row);

@@ -31,8 +31,8 @@ public interface Mixer {
 
     /**
      * Reads a whole sequence at once: the full-sequence forward of one sequence x [1, L, D] that also leaves row
-     * {@code row} of {@code state}, which must be fresh (nothing stepped yet), as stepping those L positions would;
-     * decoding then continues after them. A prompt costs one parallel pass instead of L steps.
+     * {@code row} of {@code state} as stepping those L positions from a fresh row would, whatever the row held before
+     * (it starts over); decoding then continues after them. A prompt costs one parallel pass instead of L steps.
      */
     Tensor prefill(Tensor x, DecodeState state, int row);
 

@@ -172,27 +172,29 @@ class BlocksTest {
         assertPrefillThenStepEqualsForward("t1m1", 2);
     }
 
+    /** A prefill starts its row over: prefilling a row that already decoded gives what a fresh row gives. */
     @Test
-    void prefillNeedsAFreshRowAndOneSequence() {
+    void prefillStartsTheRowOverAndRefusesBadInput() {
         Isotropic.Config cfg = new Isotropic.Config(16, 64, 2, 4, -1, 8, 4, 2, 8, 1);
-        try (Isotropic s = new Isotropic("t1", cfg, new Generator(29)); Scope sc = Scope.open()) {
-            List<Mixer.DecodeState> st = s.newState(2, 8);
+        try (Isotropic s = new Isotropic("t1m1", cfg, new Generator(29)); Scope sc = Scope.open()) {
+            Tensor seq = Tensor.randn(new Generator(30), 1, 5, 16), next = Tensor.randn(new Generator(31), 1, 1, 16);
+            List<Mixer.DecodeState> fresh = s.newState(2, 8), used = s.newState(2, 8);
             try {
-                s.prefill(Tensor.randn(new Generator(30), 1, 3, 16), st, 1);
-                IllegalStateException e = assertThrows(IllegalStateException.class, () -> s.prefill(Tensor.randn(new Generator(31), 1, 3, 16), st, 1));
-                assertTrue(e.getMessage().contains("row 1 already holds 3 positions"), e.getMessage());
-                IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> s.prefill(Tensor.randn(new Generator(32), 2, 3, 16), st, 0));
+                s.prefill(seq, fresh, 1);
+                float[] want = s.step(Tensor.cat(List.of(next, next), 0), fresh).toFloatArray();
+                s.prefill(Tensor.randn(new Generator(32), 1, 7, 16), used, 1);
+                s.step(Tensor.randn(new Generator(33), 2, 1, 16), used);
+                s.prefill(seq, used, 1);
+                float[] got = s.step(next, used, RowSubset.of(2, 1)).toFloatArray();
+                assertArrayEquals(java.util.Arrays.copyOfRange(want, 16, 32), got, 1e-6f, "row 1 after a second prefill");
+                IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> s.prefill(Tensor.randn(new Generator(34), 2, 3, 16), used, 0));
                 assertTrue(bad.getMessage().contains("one sequence"), bad.getMessage());
+                bad = assertThrows(IllegalArgumentException.class, () -> s.prefill(Tensor.randn(new Generator(35), 1, 9, 16), used, 0));
+                assertTrue(bad.getMessage().contains("capacity 8"), bad.getMessage());
+                assertThrows(IndexOutOfBoundsException.class, () -> s.prefill(seq, used, 2));
             } finally {
-                st.forEach(Mixer.DecodeState::close);
-            }
-        }
-        try (Isotropic s = new Isotropic("m1", cfg, new Generator(33)); Scope sc = Scope.open()) {
-            List<Mixer.DecodeState> st = s.newState(2, 8);
-            try {
-                assertThrows(IndexOutOfBoundsException.class, () -> s.prefill(Tensor.randn(new Generator(34), 1, 3, 16), st, 2));
-            } finally {
-                st.forEach(Mixer.DecodeState::close);
+                fresh.forEach(Mixer.DecodeState::close);
+                used.forEach(Mixer.DecodeState::close);
             }
         }
     }

@@ -49,6 +49,12 @@ public final class KvCache implements AutoCloseable {
                 Scope.persist(Tensor.zeros(dtype, device, batch, kvHeads, capacity, headDim)));
     }
 
+    /** Empties row b (its buffers are overwritten by what it appends next); the other rows keep theirs. */
+    public void reset(int b) {
+        java.util.Objects.checkIndex(b, length.length);
+        length[b] = 0;
+    }
+
     /** Positions held by row b. */
     public int length(int b) { return length[b]; }
 

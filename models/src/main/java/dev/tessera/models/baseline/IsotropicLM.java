@@ -53,7 +53,7 @@ public final class IsotropicLM extends Module implements ByteLanguageModel {
 
             @Override
             public Tensor prefill(long[][] rows) {
-                return ByteLanguageModel.lastLogits(rows, batch, (r, bytes) -> {
+                return ByteLanguageModel.lastLogits(rows, batch, maxLength, (r, bytes) -> {
                     try (Grad.Region g = Grad.noGrad()) {
                         int l = bytes.size(0);
                         return lmHead.forward(backbone.prefill(embeddings.forward(bytes.reshape(1, l)), state, r)).reshape(l, 256);

@@ -186,8 +186,8 @@ public final class HNet extends Module {
 
     /**
      * Reads one sequence at once, x [1, L, inWidth] → [1, L, inWidth] (= {@link #forward}), leaving row {@code row} of
-     * {@code st} (fresh) as L steps would: every stage runs its parallel form and each layer and router keeps the
-     * row's state at the end. {@code bytes} [1, L] as in {@link #forward}.
+     * {@code st} as L steps from a fresh row would (it starts over): every stage runs its parallel form and each layer
+     * and router keeps the row's state at the end. {@code bytes} [1, L] as in {@link #forward}.
      */
     Tensor prefill(Tensor x, Tensor bytes, StageState st, int row) {
         Tensor h = widened(x);

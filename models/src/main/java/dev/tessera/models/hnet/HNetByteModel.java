@@ -26,7 +26,7 @@ public final class HNetByteModel implements ByteLanguageModel {
 
             @Override
             public Tensor prefill(long[][] rows) {
-                return ByteLanguageModel.lastLogits(rows, batch, (r, bytes) -> model.prefill(bytes, state, r));
+                return ByteLanguageModel.lastLogits(rows, batch, maxLength, (r, bytes) -> model.prefill(bytes, state, r));
             }
 
             @Override public void close() { state.close(); }

@@ -69,7 +69,7 @@ public final class HNetLM extends Module {
 
     /**
      * Reads a row's first bytes at once, bytes [L] (I64, L ≥ 1) → next-byte logits [L, 256] at each of them (=
-     * {@link #forward}), leaving row {@code row} of the fresh {@code state} ready to {@link #step} on after them.
+     * {@link #forward}), starting row {@code row} of {@code state} over and leaving it ready to {@link #step} on after them.
      */
     public Tensor prefill(Tensor bytes, HNet.StageState state, int row) {
         if (bytes.dim() != 1 || bytes.size(0) < 1) throw new IllegalArgumentException("H-Net prefill: bytes must be [L] with L >= 1, got " + java.util.Arrays.toString(bytes.shape()));
