@@ -89,6 +89,15 @@ public final class SelectiveScan {
                 ScanProblem p = ScanProblem.of(op, x.unsqueeze(1), dt.unsqueeze(1), a, bm.unsqueeze(1), cm.unsqueeze(1), one);
                 return SelectiveScanCuda.step(p, state).squeeze(1);
             }
+            if (state.dtype() == DType.F32 && state.isContiguous() && KernelSupport.vectorAvailable()) { // so does the CPU's F32 step
+                ScanProblem p = ScanProblem.of(op, x.unsqueeze(1), dt.unsqueeze(1), a, bm.unsqueeze(1), cm.unsqueeze(1), one);
+                if (p.dtype == DType.F32) {
+                    long profiled = KernelSupport.profileStart();
+                    Tensor y = SelectiveScanCpu.step(p, state);
+                    KernelSupport.profileStop("selective_scan_step", profiled);
+                    return y.squeeze(1);
+                }
+            }
             ScanResult r = run(op, x.unsqueeze(1), dt.unsqueeze(1), a, bm.unsqueeze(1), cm.unsqueeze(1), one);
             state.copyFrom(r.finalState());
             return r.y().squeeze(1);

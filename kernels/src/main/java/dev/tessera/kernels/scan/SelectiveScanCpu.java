@@ -116,6 +116,42 @@ final class SelectiveScanCpu {
         return new ScanResult(y, fin);
     }
 
+    /**
+     * One decoding step (length 1) that advances {@code state} [B,H,P,N] (F32, contiguous) in place and returns y:
+     * each (row, head) reads its P×N state once, steps it with {@link #stepRows} (the recurrence in the state's own
+     * layout, so no transposes and no final-state tensor) and writes it back. A decoding batch is small, so it runs
+     * on the calling thread unless there are many states: handing dozens of tiny tasks to the pool cost more than
+     * their arithmetic (a chunked forward of one position about five times more in all).
+     */
+    static Tensor step(ScanProblem p, Tensor state) {
+        Raw in = new Raw(p);
+        Tensor y = alloc(p.yShape());
+        MemorySegment ys = mem(y), ss = mem(state);
+        long so = KernelSupport.offset(state);
+        int H = p.heads, P = p.headDim, N = p.stateSize, pn = P * N;
+        KernelSupport.parallelFor((long) p.batch * H, Math.max(1, (1 << 16) / pn), (lo, hi) -> {
+            float[] st = new float[pn], x = new float[P], z = new float[P], yRow = new float[P];
+            float[] b = new float[N], c = new float[N], decay = new float[N];
+            for (long task = lo; task < hi; task++) {
+                int row = (int) (task / H), h = (int) (task % H);
+                long at = (so + task * pn) * 4, xi = task * P;
+                float delta = readStep(p, in, row, h, b, c, x, decay);
+                MemorySegment.copy(ss, ValueLayout.JAVA_FLOAT, at, st, 0, pn);
+                stepRows(st, 0, x, b, c, decay, delta, in.a[h], p.aPerState, P, N, yRow);
+                MemorySegment.copy(st, 0, ss, ValueLayout.JAVA_FLOAT, at, pn);
+                float dd = in.dSkip[h];
+                if (p.has(Z)) {
+                    in.read(Z, xi, z, P);
+                    for (int q = 0; q < P; q++) yRow[q] = (yRow[q] + dd * x[q]) * silu(z[q]);
+                } else {
+                    for (int q = 0; q < P; q++) yRow[q] += dd * x[q];
+                }
+                write(yRow, ys, xi, P);
+            }
+        });
+        return y;
+    }
+
     /** dst[j·rows + i] = src[i·cols + j]: src is rows×cols, dst cols×rows. */
     private static void transpose(float[] src, float[] dst, int rows, int cols) {
         for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];

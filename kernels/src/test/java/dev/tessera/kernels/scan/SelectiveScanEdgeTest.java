@@ -34,6 +34,27 @@ class SelectiveScanEdgeTest {
         }
     }
 
+    /** The F32 step advances a contiguous state in place and a strided view of one through a copy: both as the parallel form. */
+    @Test
+    void stepOnAStridedStateEqualsParallel() {
+        try (Scope s = Scope.open()) {
+            ScanFixture f = new ScanFixture(23, 2, 6, 4, 3, 2, 5).all().draw();
+            f.withFinal = false;
+            Tensor[] in = f.inputs(DType.F32);
+            Tensor y = f.run(in).y();
+            int[] shape = in[8].shape();
+            Tensor wide = Tensor.zeros(shape[0], shape[1], shape[2], shape[3] + 3);
+            Tensor state = wide.narrow(3, 1, shape[3]); // not contiguous
+            state.copyFrom(in[8]);
+            for (int i = 0; i < f.l; i++) {
+                ScanOptions o = ScanOptions.builder().dtBias(in[5]).softplus(true).dSkip(in[6]).z(in[7].select(1, i)).build();
+                Tensor yi = SelectiveScan.step(state, in[0].select(1, i), in[1].select(1, i), in[2], in[3].select(1, i), in[4].select(1, i), o);
+                Close.assertClose("strided step " + i, y.select(1, i), yi, tol(DType.F32));
+            }
+            for (double v : wide.narrow(3, 0, 1).contiguous().toDoubleArray()) org.junit.jupiter.api.Assertions.assertEquals(0.0, v, "outside the view");
+        }
+    }
+
     @Test
     void mamba1StepEqualsParallel() {
         for (DType t : BOTH) {
