@@ -1,5 +1,7 @@
 package dev.tessera.runtime.cpu;
 
+import dev.tessera.runtime.spi.Lanes;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -35,6 +37,9 @@ final class GemmF32Vector {
 
     /** Up to this many rows, with row-major B, B is streamed straight from memory instead of packed. */
     static final int FEW_ROWS = 2;
+
+    /** Up to this many rows, with row-major A and a transposed row-major B, C is computed as dot products. */
+    static final int FEW_ROWS_BY_DOTS = 8;
 
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
@@ -74,6 +79,15 @@ final class GemmF32Vector {
             long grain = threads <= 1 ? groups : Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) m * 4 * L * k));
             CpuPool.parallelFor(groups, grain, (s, e) -> fewRows(m, (int) s * 4 * L, (int) Math.min(n, e * 4 * L), k,
                     a, aOff, aRs, aCs, b, bOff, bRs, c, cOff, cRs, accumulate));
+            return;
+        }
+        if (m <= FEW_ROWS_BY_DOTS && aCs == 1 && bRs == 1) {
+            // A few rows times a transposed row-major B (a Linear's weight while decoding): each output is a dot
+            // product of two contiguous rows; packing both operands for the blocked kernel cost more than the product.
+            int groups = (n + 3) / 4;
+            long grain = threads <= 1 ? groups : Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) m * 4 * k));
+            CpuPool.parallelFor(groups, grain, (s, e) -> fewRowsByDots(m, (int) s * 4, (int) Math.min(n, e * 4), k,
+                    a, aOff, aRs, b, bOff, bCs, c, cOff, cRs, accumulate));
             return;
         }
         if (threads <= 1 || fmas < 2 * Gemm.MIN_FMAS_PER_TASK) {
@@ -269,6 +283,51 @@ final class GemmF32Vector {
                 long co = crow + (long) j * Float.BYTES;
                 if (accumulate) s0 = s0.add(FloatVector.fromMemorySegment(S, c, co, NATIVE, mask));
                 s0.intoMemorySegment(c, co, NATIVE, mask);
+            }
+        }
+    }
+
+    /**
+     * Columns [j0, j1) of C for m rows, C[i][j] = ⟨A row i, B column j⟩ where both are contiguous (A row-major, B
+     * stored transposed: column j at {@code bOff + j·bCs}): four columns at a time, their rows loaded once per
+     * vector of k for each row of A, each sum reduced in {@link Lanes}'s fixed order (the same bits in every tier).
+     */
+    private static void fewRowsByDots(int m, int j0, int j1, int k,
+            MemorySegment a, long aOff, long aRs,
+            MemorySegment b, long bOff, long bCs,
+            MemorySegment c, long cOff, long cRs, boolean accumulate) {
+        int kb = k / L * L;
+        VectorMask<Float> tail = S.indexInRange(kb, k);
+        long v = (long) L * Float.BYTES;
+        for (int j = j0; j < j1; j += 4) {
+            int cols = Math.min(4, j1 - j);
+            // Columns past j1 repeat the last one: their sums are computed and dropped.
+            long b0 = (bOff + j * bCs) * Float.BYTES, b1 = (bOff + (j + Math.min(1, cols - 1)) * bCs) * Float.BYTES;
+            long b2 = (bOff + (j + Math.min(2, cols - 1)) * bCs) * Float.BYTES, b3 = (bOff + (j + Math.min(3, cols - 1)) * bCs) * Float.BYTES;
+            for (int i = 0; i < m; i++) {
+                long ai = (aOff + i * aRs) * Float.BYTES;
+                FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+                long o = 0;
+                for (int p = 0; p < kb; p += L, o += v) {
+                    FloatVector x = FloatVector.fromMemorySegment(S, a, ai + o, NATIVE);
+                    s0 = x.fma(FloatVector.fromMemorySegment(S, b, b0 + o, NATIVE), s0);
+                    s1 = x.fma(FloatVector.fromMemorySegment(S, b, b1 + o, NATIVE), s1);
+                    s2 = x.fma(FloatVector.fromMemorySegment(S, b, b2 + o, NATIVE), s2);
+                    s3 = x.fma(FloatVector.fromMemorySegment(S, b, b3 + o, NATIVE), s3);
+                }
+                if (kb < k) {
+                    FloatVector x = FloatVector.fromMemorySegment(S, a, ai + o, NATIVE, tail);
+                    s0 = x.fma(FloatVector.fromMemorySegment(S, b, b0 + o, NATIVE, tail), s0);
+                    s1 = x.fma(FloatVector.fromMemorySegment(S, b, b1 + o, NATIVE, tail), s1);
+                    s2 = x.fma(FloatVector.fromMemorySegment(S, b, b2 + o, NATIVE, tail), s2);
+                    s3 = x.fma(FloatVector.fromMemorySegment(S, b, b3 + o, NATIVE, tail), s3);
+                }
+                long co = (cOff + i * cRs + j) * Float.BYTES;
+                float[] sums = {Lanes.sum(s0), Lanes.sum(s1), Lanes.sum(s2), Lanes.sum(s3)};
+                for (int q = 0; q < cols; q++) {
+                    long at = co + (long) q * Float.BYTES;
+                    c.set(F, at, accumulate ? c.get(F, at) + sums[q] : sums[q]);
+                }
             }
         }
     }
