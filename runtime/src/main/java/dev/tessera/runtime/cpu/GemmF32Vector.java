@@ -296,40 +296,51 @@ final class GemmF32Vector {
             MemorySegment a, long aOff, long aRs,
             MemorySegment b, long bOff, long bCs,
             MemorySegment c, long cOff, long cRs, boolean accumulate) {
-        int kb = k / L * L;
-        VectorMask<Float> tail = S.indexInRange(kb, k);
-        long v = (long) L * Float.BYTES;
+        float[] sums = new float[4];
         for (int j = j0; j < j1; j += 4) {
             int cols = Math.min(4, j1 - j);
             // Columns past j1 repeat the last one: their sums are computed and dropped.
             long b0 = (bOff + j * bCs) * Float.BYTES, b1 = (bOff + (j + Math.min(1, cols - 1)) * bCs) * Float.BYTES;
             long b2 = (bOff + (j + Math.min(2, cols - 1)) * bCs) * Float.BYTES, b3 = (bOff + (j + Math.min(3, cols - 1)) * bCs) * Float.BYTES;
             for (int i = 0; i < m; i++) {
-                long ai = (aOff + i * aRs) * Float.BYTES;
-                FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
-                long o = 0;
-                for (int p = 0; p < kb; p += L, o += v) {
-                    FloatVector x = FloatVector.fromMemorySegment(S, a, ai + o, NATIVE);
-                    s0 = x.fma(FloatVector.fromMemorySegment(S, b, b0 + o, NATIVE), s0);
-                    s1 = x.fma(FloatVector.fromMemorySegment(S, b, b1 + o, NATIVE), s1);
-                    s2 = x.fma(FloatVector.fromMemorySegment(S, b, b2 + o, NATIVE), s2);
-                    s3 = x.fma(FloatVector.fromMemorySegment(S, b, b3 + o, NATIVE), s3);
-                }
-                if (kb < k) {
-                    FloatVector x = FloatVector.fromMemorySegment(S, a, ai + o, NATIVE, tail);
-                    s0 = x.fma(FloatVector.fromMemorySegment(S, b, b0 + o, NATIVE, tail), s0);
-                    s1 = x.fma(FloatVector.fromMemorySegment(S, b, b1 + o, NATIVE, tail), s1);
-                    s2 = x.fma(FloatVector.fromMemorySegment(S, b, b2 + o, NATIVE, tail), s2);
-                    s3 = x.fma(FloatVector.fromMemorySegment(S, b, b3 + o, NATIVE, tail), s3);
-                }
+                dots4(k, a, (aOff + i * aRs) * Float.BYTES, b, b0, b1, b2, b3, sums);
                 long co = (cOff + i * cRs + j) * Float.BYTES;
-                float[] sums = {Lanes.sum(s0), Lanes.sum(s1), Lanes.sum(s2), Lanes.sum(s3)};
                 for (int q = 0; q < cols; q++) {
                     long at = co + (long) q * Float.BYTES;
                     c.set(F, at, accumulate ? c.get(F, at) + sums[q] : sums[q]);
                 }
             }
         }
+    }
+
+    /**
+     * The four dot products of k floats at byte offset {@code ai} of A with those at {@code b0..b3} of B, into
+     * {@code sums}. A method of its own, kept small: as part of the loops above it was too large for C1's
+     * profiling tier, so it never reached C2 and ran the Vector API uncompiled (about twenty times slower).
+     */
+    private static void dots4(int k, MemorySegment a, long ai, MemorySegment b, long b0, long b1, long b2, long b3, float[] sums) {
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+        long o = 0, v = (long) L * Float.BYTES;
+        int p = 0;
+        for (; p + L <= k; p += L, o += v) {
+            FloatVector x = FloatVector.fromMemorySegment(S, a, ai + o, NATIVE);
+            s0 = x.fma(FloatVector.fromMemorySegment(S, b, b0 + o, NATIVE), s0);
+            s1 = x.fma(FloatVector.fromMemorySegment(S, b, b1 + o, NATIVE), s1);
+            s2 = x.fma(FloatVector.fromMemorySegment(S, b, b2 + o, NATIVE), s2);
+            s3 = x.fma(FloatVector.fromMemorySegment(S, b, b3 + o, NATIVE), s3);
+        }
+        float t0 = Lanes.sum(s0), t1 = Lanes.sum(s1), t2 = Lanes.sum(s2), t3 = Lanes.sum(s3);
+        for (; p < k; p++, o += Float.BYTES) { // the last k mod L terms, in order, after the lanes' sums
+            float x = a.get(F, ai + o);
+            t0 = Math.fma(x, b.get(F, b0 + o), t0);
+            t1 = Math.fma(x, b.get(F, b1 + o), t1);
+            t2 = Math.fma(x, b.get(F, b2 + o), t2);
+            t3 = Math.fma(x, b.get(F, b3 + o), t3);
+        }
+        sums[0] = t0;
+        sums[1] = t1;
+        sums[2] = t2;
+        sums[3] = t3;
     }
 
     /** Writes the valid {@code mr × nr} corner of a computed tile into C. */
