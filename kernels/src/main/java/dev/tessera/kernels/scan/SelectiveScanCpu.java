@@ -98,14 +98,7 @@ final class SelectiveScanCpu {
                     long xi = (row * H + h) * P;
                     float delta = readStep(p, in, row, h, b, c, x, decay);
                     stepColumns(st, x, b, c, decay, delta, in.a[h], p.aPerState, P, N, yRow);
-                    float dd = in.dSkip[h];
-                    if (p.has(Z)) {
-                        in.read(Z, xi, z, P);
-                        for (int q = 0; q < P; q++) yRow[q] = (yRow[q] + dd * x[q]) * silu(z[q]);
-                    } else {
-                        for (int q = 0; q < P; q++) yRow[q] += dd * x[q];
-                    }
-                    write(yRow, ys, xi, P);
+                    writeOutput(p, in, h, xi, x, z, yRow, ys);
                 }
                 if (fs != null) {
                     transpose(st, rows, N, P);
@@ -139,17 +132,23 @@ final class SelectiveScanCpu {
                 MemorySegment.copy(ss, ValueLayout.JAVA_FLOAT, at, st, 0, pn);
                 stepRows(st, 0, x, b, c, decay, delta, in.a[h], p.aPerState, P, N, yRow);
                 MemorySegment.copy(st, 0, ss, ValueLayout.JAVA_FLOAT, at, pn);
-                float dd = in.dSkip[h];
-                if (p.has(Z)) {
-                    in.read(Z, xi, z, P);
-                    for (int q = 0; q < P; q++) yRow[q] = (yRow[q] + dd * x[q]) * silu(z[q]);
-                } else {
-                    for (int q = 0; q < P; q++) yRow[q] += dd * x[q];
-                }
-                write(yRow, ys, xi, P);
+                writeOutput(p, in, h, xi, x, z, yRow, ys);
             }
         });
         return y;
+    }
+
+    /** y = (⟨S, C⟩ + Dskip·x), gated by SiLU(z) when there is a z, written at {@code xi} of the output. */
+    private static void writeOutput(ScanProblem p, Raw in, int h, long xi, float[] x, float[] z, float[] yRow, MemorySegment ys) {
+        int P = p.headDim;
+        float dd = in.dSkip[h];
+        if (p.has(Z)) {
+            in.read(Z, xi, z, P);
+            for (int q = 0; q < P; q++) yRow[q] = (yRow[q] + dd * x[q]) * silu(z[q]);
+        } else {
+            for (int q = 0; q < P; q++) yRow[q] += dd * x[q];
+        }
+        write(yRow, ys, xi, P);
     }
 
     /** dst[j·rows + i] = src[i·cols + j]: src is rows×cols, dst cols×rows. */
