@@ -244,47 +244,60 @@ final class GemmF32Vector {
             MemorySegment a, long aOff, long aRs, long aCs,
             MemorySegment b, long bOff, long bRs,
             MemorySegment c, long cOff, long cRs, boolean accumulate) {
-        long ldb = bRs * Float.BYTES, v = (long) L * Float.BYTES;
         for (int i = 0; i < m; i++) {
             long ai = aOff + i * aRs;
             long crow = (cOff + i * cRs) * Float.BYTES;
             int j = j0;
-            for (; j + 4 * L <= j1; j += 4 * L) {
-                FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
-                FloatVector s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
-                long bo = (bOff + j) * Float.BYTES;
-                for (int p = 0; p < k; p++, bo += ldb) {
-                    FloatVector x = FloatVector.broadcast(S, a.getAtIndex(F, ai + p * aCs));
-                    s0 = x.fma(FloatVector.fromMemorySegment(S, b, bo, NATIVE), s0);
-                    s1 = x.fma(FloatVector.fromMemorySegment(S, b, bo + v, NATIVE), s1);
-                    s2 = x.fma(FloatVector.fromMemorySegment(S, b, bo + 2 * v, NATIVE), s2);
-                    s3 = x.fma(FloatVector.fromMemorySegment(S, b, bo + 3 * v, NATIVE), s3);
-                }
-                long co = crow + (long) j * Float.BYTES;
-                if (accumulate) {
-                    s0 = s0.add(FloatVector.fromMemorySegment(S, c, co, NATIVE));
-                    s1 = s1.add(FloatVector.fromMemorySegment(S, c, co + v, NATIVE));
-                    s2 = s2.add(FloatVector.fromMemorySegment(S, c, co + 2 * v, NATIVE));
-                    s3 = s3.add(FloatVector.fromMemorySegment(S, c, co + 3 * v, NATIVE));
-                }
-                s0.intoMemorySegment(c, co, NATIVE);
-                s1.intoMemorySegment(c, co + v, NATIVE);
-                s2.intoMemorySegment(c, co + 2 * v, NATIVE);
-                s3.intoMemorySegment(c, co + 3 * v, NATIVE);
-            }
-            for (; j < j1; j += L) {
-                VectorMask<Float> mask = S.indexInRange(j, j1);
-                FloatVector s0 = FloatVector.zero(S);
-                long bo = (bOff + j) * Float.BYTES;
-                for (int p = 0; p < k; p++, bo += ldb) {
-                    FloatVector x = FloatVector.broadcast(S, a.getAtIndex(F, ai + p * aCs));
-                    s0 = x.fma(FloatVector.fromMemorySegment(S, b, bo, NATIVE, mask), s0);
-                }
-                long co = crow + (long) j * Float.BYTES;
-                if (accumulate) s0 = s0.add(FloatVector.fromMemorySegment(S, c, co, NATIVE, mask));
-                s0.intoMemorySegment(c, co, NATIVE, mask);
-            }
+            for (; j + 4 * L <= j1; j += 4 * L) fewRowsBlock(j, k, a, ai, aCs, b, bOff, bRs, c, crow, accumulate);
+            for (; j < j1; j += L) fewRowsEdge(j, j1, k, a, ai, aCs, b, bOff, bRs, c, crow, accumulate);
         }
+    }
+
+    /**
+     * Columns j .. j + 4L of one row of C. The block and the masked edge are methods of their own, kept small: one
+     * method holding both was too large for C1's profiling tier (out of registers), which can leave the Vector API
+     * running uncompiled in a mixed workload (see {@link #dots4}).
+     */
+    private static void fewRowsBlock(int j, int k, MemorySegment a, long ai, long aCs, MemorySegment b, long bOff, long bRs,
+                                     MemorySegment c, long crow, boolean accumulate) {
+        long ldb = bRs * Float.BYTES, v = (long) L * Float.BYTES;
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
+        FloatVector s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+        long bo = (bOff + j) * Float.BYTES;
+        for (int p = 0; p < k; p++, bo += ldb) {
+            FloatVector x = FloatVector.broadcast(S, a.getAtIndex(F, ai + p * aCs));
+            s0 = x.fma(FloatVector.fromMemorySegment(S, b, bo, NATIVE), s0);
+            s1 = x.fma(FloatVector.fromMemorySegment(S, b, bo + v, NATIVE), s1);
+            s2 = x.fma(FloatVector.fromMemorySegment(S, b, bo + 2 * v, NATIVE), s2);
+            s3 = x.fma(FloatVector.fromMemorySegment(S, b, bo + 3 * v, NATIVE), s3);
+        }
+        long co = crow + (long) j * Float.BYTES;
+        if (accumulate) {
+            s0 = s0.add(FloatVector.fromMemorySegment(S, c, co, NATIVE));
+            s1 = s1.add(FloatVector.fromMemorySegment(S, c, co + v, NATIVE));
+            s2 = s2.add(FloatVector.fromMemorySegment(S, c, co + 2 * v, NATIVE));
+            s3 = s3.add(FloatVector.fromMemorySegment(S, c, co + 3 * v, NATIVE));
+        }
+        s0.intoMemorySegment(c, co, NATIVE);
+        s1.intoMemorySegment(c, co + v, NATIVE);
+        s2.intoMemorySegment(c, co + 2 * v, NATIVE);
+        s3.intoMemorySegment(c, co + 3 * v, NATIVE);
+    }
+
+    /** Columns j .. min(j + L, j1) of one row of C, masked. */
+    private static void fewRowsEdge(int j, int j1, int k, MemorySegment a, long ai, long aCs, MemorySegment b, long bOff, long bRs,
+                                    MemorySegment c, long crow, boolean accumulate) {
+        long ldb = bRs * Float.BYTES;
+        VectorMask<Float> mask = S.indexInRange(j, j1);
+        FloatVector s0 = FloatVector.zero(S);
+        long bo = (bOff + j) * Float.BYTES;
+        for (int p = 0; p < k; p++, bo += ldb) {
+            FloatVector x = FloatVector.broadcast(S, a.getAtIndex(F, ai + p * aCs));
+            s0 = x.fma(FloatVector.fromMemorySegment(S, b, bo, NATIVE, mask), s0);
+        }
+        long co = crow + (long) j * Float.BYTES;
+        if (accumulate) s0 = s0.add(FloatVector.fromMemorySegment(S, c, co, NATIVE, mask));
+        s0.intoMemorySegment(c, co, NATIVE, mask);
     }
 
     /**
