@@ -21,12 +21,19 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class FlashForwardCpu {
     private FlashForwardCpu() {}
 
+    /** Below this many multiply-adds (q·k and p·v together) the forward runs on the calling thread. */
+    static final long SMALL_WORK = 1L << 18;
+
     /** Fills {@code out} [B·Hq][Lq·P] and {@code lse} [B·Hq][Lq]. */
     static void run(AttentionTiles t, float[][] out, float[][] lse) {
         Geometry g = t.g;
         int blocks = (g.qLen + BR - 1) / BR, tasks = g.batch * g.qHeads * blocks;
         AtomicInteger next = new AtomicInteger();
-        KernelSupport.parallelFor(Math.min(tasks, KernelSupport.cpuThreads()), 1, (s, e) -> {
+        // A decoding step's attention is a few thousand multiply-adds: waking a pool thread for it took longer (a
+        // batch-1 step of hnet-tiny's inner attention spent 88 µs here, 4 of its 5 in the handoff).
+        long work = 2L * g.batch * g.qHeads * g.qLen * g.kLen * g.headDim;
+        int workers = work < SMALL_WORK ? 1 : Math.min(tasks, KernelSupport.cpuThreads());
+        KernelSupport.parallelFor(workers, 1, (s, e) -> {
             int P = g.headDim;
             float[] sb = new float[BR * BC], acc = new float[BR * P], m = new float[BR], l = new float[BR];
             for (int task; (task = next.getAndIncrement()) < tasks; ) {
