@@ -1,22 +1,33 @@
 package dev.tessera.runtime.cpu;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The one thread pool of the CPU backend, sized to the cores. Work is split into contiguous chunks
  * whose boundaries depend only on the problem size and the pool size, never on timing, so that
  * parallel reductions are reproducible run to run.
+ *
+ * <p>The caller runs the first chunk and hands each other chunk to a worker of its own. Handing off must be cheap:
+ * a training step makes a few hundred parallel calls, many of them tens of microseconds long, and waking a parked
+ * thread costs about as much on a virtual machine (a {@code ForkJoinPool} spent 8 of 50 s of a 300-step run in
+ * submitting and waiting). So a worker that finished spins on its slot for {@link #SPIN_NANOS} before it parks,
+ * and a call made within that time reaches it with two memory writes.
  */
 public final class CpuPool {
     private static final int THREADS = Integer.getInteger("tessera.threads", Runtime.getRuntime().availableProcessors());
-    private static final ForkJoinPool POOL = new ForkJoinPool(Math.max(1, THREADS), pool -> {
-        ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
-        t.setName("tessera-cpu-" + t.getPoolIndex());
-        t.setDaemon(true);
-        return t;
-    }, null, false);
+    /** How long an idle worker (or a caller waiting for one) spins before parking: covers the gaps between the ops of a step. */
+    static final long SPIN_NANOS = Long.getLong("tessera.spinMicros", 200) * 1000;
+    private static final Worker[] WORKERS = new Worker[Math.max(0, THREADS - 1)];
+    /** One parallel call at a time; another thread (or a nested call) runs its chunks itself, in the same order. */
+    private static final ReentrantLock BUSY = new ReentrantLock();
+
+    static {
+        for (int i = 0; i < WORKERS.length; i++) {
+            WORKERS[i] = new Worker(i);
+            WORKERS[i].start();
+        }
+    }
 
     private CpuPool() {}
 
@@ -36,34 +47,97 @@ public final class CpuPool {
     public static void parallelFor(long n, long grain, Range body) {
         if (n <= 0) return;
         int chunks = (int) Math.min(THREADS, Math.max(1, n / Math.max(1, grain)));
-        if (chunks <= 1 || Thread.currentThread() instanceof ForkJoinWorkerThread) {
+        if (chunks <= 1 || Thread.currentThread() instanceof Worker) {
             body.run(0, n);
             return;
         }
-        @SuppressWarnings("unchecked")
-        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks - 1];
-        for (int c = 1; c < chunks; c++) {
-            long s = n * c / chunks, e = n * (c + 1) / chunks;
-            tasks[c - 1] = POOL.submit(() -> body.run(s, e));
+        if (BUSY.isHeldByCurrentThread() || !BUSY.tryLock()) {
+            // The workers are taken (a nested call, or another thread's): the same chunks, one after another.
+            for (int c = 0; c < chunks; c++) body.run(n * c / chunks, n * (c + 1) / chunks);
+            return;
         }
-        RuntimeException first = null;
         try {
-            body.run(0, n / chunks);
-        } catch (RuntimeException ex) {
-            first = ex;
-        }
-        for (ForkJoinTask<?> t : tasks) {
-            try {
-                t.join();
-            } catch (RuntimeException ex) {
-                if (first == null) first = ex;
+            for (int c = 1; c < chunks; c++) {
+                long s = n * c / chunks, e = n * (c + 1) / chunks;
+                WORKERS[c - 1].hand(() -> body.run(s, e));
             }
+            Throwable first = null;
+            try {
+                body.run(0, n / chunks);
+            } catch (RuntimeException | Error ex) {
+                first = ex;
+            }
+            for (int c = 1; c < chunks; c++) {
+                Throwable f = WORKERS[c - 1].await();
+                if (first == null) first = f;
+            }
+            if (first instanceof RuntimeException r) throw r;
+            if (first instanceof Error err) throw err;
+        } finally {
+            BUSY.unlock();
         }
-        if (first != null) throw first;
     }
 
     /** Splits {@code [0, n)} into chunk boundaries the same way {@link #parallelFor} does, for fixed-order reductions. */
     public static int chunkCount(long n, long grain) {
         return (int) Math.min(THREADS, Math.max(1, n / Math.max(1, grain)));
+    }
+
+    /** A worker with a one-task slot: the caller fills it, the worker runs it and empties it. */
+    private static final class Worker extends Thread {
+        private volatile Runnable task;
+        private volatile boolean parked;
+        private volatile Throwable failure;
+        private volatile Thread waiter;
+
+        Worker(int index) {
+            super("tessera-cpu-" + (index + 1));
+            setDaemon(true);
+        }
+
+        void hand(Runnable r) {
+            failure = null;
+            task = r;
+            if (parked) LockSupport.unpark(this);
+        }
+
+        /** Waits until the task handed last is done; its exception, or null. */
+        Throwable await() {
+            long start = System.nanoTime();
+            while (task != null) {
+                if (System.nanoTime() - start < SPIN_NANOS) {
+                    Thread.onSpinWait();
+                } else {
+                    waiter = Thread.currentThread();
+                    if (task != null) LockSupport.parkNanos(this, 50_000);
+                    waiter = null;
+                }
+            }
+            return failure;
+        }
+
+        @Override
+        public void run() {
+            while (true) {
+                Runnable t = task;
+                if (t == null) {
+                    long start = System.nanoTime();
+                    while ((t = task) == null && System.nanoTime() - start < SPIN_NANOS) Thread.onSpinWait();
+                    if (t == null) {
+                        parked = true;
+                        while ((t = task) == null) LockSupport.park(this);
+                        parked = false;
+                    }
+                }
+                try {
+                    t.run();
+                } catch (Throwable e) {
+                    failure = e;
+                }
+                task = null; // publishes the chunk's writes and the failure to the caller
+                Thread w = waiter;
+                if (w != null) LockSupport.unpark(w);
+            }
+        }
     }
 }
