@@ -1,5 +1,6 @@
 package dev.tessera.runtime.cpu;
 
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -8,7 +9,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * whose boundaries depend only on the problem size and the pool size, never on timing, so that
  * parallel reductions are reproducible run to run.
  *
- * <p>The caller runs the first chunk and hands each other chunk to a worker of its own. Handing off must be cheap:
+ * <p>The caller runs the first chunk and hands each other chunk to a worker of its own (and runs a handed chunk
+ * itself when its worker has not started it by then). Handing off must be cheap:
  * a training step makes a few hundred parallel calls, many of them tens of microseconds long, and waking a parked
  * thread costs about as much on a virtual machine (a {@code ForkJoinPool} spent 8 of 50 s of a 300-step run in
  * submitting and waiting). So a worker that finished spins on its slot for {@link #SPIN_NANOS} before it parks,
@@ -83,9 +85,14 @@ public final class CpuPool {
         return (int) Math.min(THREADS, Math.max(1, n / Math.max(1, grain)));
     }
 
-    /** A worker with a one-task slot: the caller fills it, the worker runs it and empties it. */
+    /**
+     * A worker with a one-task slot: the caller fills it, and whoever takes the task first runs it and empties the
+     * slot: the worker, or the caller itself when the worker has not started it by the time the caller's own chunk
+     * is done (a worker that had parked takes tens of microseconds to wake; the caller need not wait for that).
+     */
     private static final class Worker extends Thread {
-        private volatile Runnable task;
+        private static final Runnable RUNNING = () -> {};
+        private final AtomicReference<Runnable> slot = new AtomicReference<>();
         private volatile boolean parked;
         private volatile Throwable failure;
         private volatile Thread waiter;
@@ -97,19 +104,30 @@ public final class CpuPool {
 
         void hand(Runnable r) {
             failure = null;
-            task = r;
+            slot.set(r);
             if (parked) LockSupport.unpark(this);
         }
 
-        /** Waits until the task handed last is done; its exception, or null. */
+        /** Waits until the task handed last is done, running it here if the worker has not taken it; its exception, or null. */
         Throwable await() {
+            Runnable t = slot.get();
+            if (t != null && t != RUNNING && slot.compareAndSet(t, RUNNING)) {
+                Throwable f = null;
+                try {
+                    t.run();
+                } catch (Throwable e) {
+                    f = e;
+                }
+                slot.set(null);
+                return f;
+            }
             long start = System.nanoTime();
-            while (task != null) {
+            while (slot.get() != null) {
                 if (System.nanoTime() - start < SPIN_NANOS) {
                     Thread.onSpinWait();
                 } else {
                     waiter = Thread.currentThread();
-                    if (task != null) LockSupport.parkNanos(this, 50_000);
+                    if (slot.get() != null) LockSupport.parkNanos(this, 50_000);
                     waiter = null;
                 }
             }
@@ -119,22 +137,23 @@ public final class CpuPool {
         @Override
         public void run() {
             while (true) {
-                Runnable t = task;
-                if (t == null) {
+                Runnable t = slot.get();
+                if (t == null || t == RUNNING) {
                     long start = System.nanoTime();
-                    while ((t = task) == null && System.nanoTime() - start < SPIN_NANOS) Thread.onSpinWait();
-                    if (t == null) {
+                    while (((t = slot.get()) == null || t == RUNNING) && System.nanoTime() - start < SPIN_NANOS) Thread.onSpinWait();
+                    if (t == null || t == RUNNING) {
                         parked = true;
-                        while ((t = task) == null) LockSupport.park(this);
+                        while ((t = slot.get()) == null || t == RUNNING) LockSupport.park(this);
                         parked = false;
                     }
                 }
+                if (!slot.compareAndSet(t, RUNNING)) continue; // the caller took it
                 try {
                     t.run();
                 } catch (Throwable e) {
                     failure = e;
                 }
-                task = null; // publishes the chunk's writes and the failure to the caller
+                slot.set(null); // publishes the chunk's writes and the failure to the caller
                 Thread w = waiter;
                 if (w != null) LockSupport.unpark(w);
             }

@@ -46,6 +46,15 @@ class CpuPoolTest {
         long last = n * (CpuPool.chunkCount(n, 1) - 1) / CpuPool.chunkCount(n, 1); // the last chunk's start: a worker's, with two threads or more
         assertSame(boom, assertThrows(IllegalStateException.class, () -> CpuPool.parallelFor(n, 1, (s, e) -> { if (s == last) throw boom; })));
         assertThrows(AssertionError.class, () -> CpuPool.parallelFor(n, 1, (s, e) -> { if (s == last) throw new AssertionError("x"); }));
+        // With the worker parked the caller usually runs the handed chunk itself: its failure surfaces the same way.
+        for (int i = 0; i < 3; i++) {
+            try {
+                Thread.sleep(2 + CpuPool.SPIN_NANOS / 1_000_000);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+            assertSame(boom, assertThrows(IllegalStateException.class, () -> CpuPool.parallelFor(n, 1, (s, e) -> { if (s == last) throw boom; })));
+        }
         // the pool still works afterwards
         assertEquals(expectedChunks(n, 1), chunksOf(n, 1));
     }
