@@ -174,7 +174,7 @@ final class ChunkedScanBackward {
                     float last = 1; // lend[j] = a_{j+1}·…·a_{ℓ−1}
                     for (int j = len - 1; j >= 0; j--) {
                         scaleRow(xs, j * Pp, Pp, last);
-                        last *= step[j];
+                        last = ChunkedScan.flushTiny(last * step[j]);
                     }
                     FloatVector total = FloatVector.broadcast(F, cin[len - 1]);
                     for (int k = 0; k < ss; k += vl) FloatVector.fromArray(F, saved, from + k).mul(total).intoArray(saved, to + k);
@@ -251,7 +251,7 @@ final class ChunkedScanBackward {
                 load(in.seg[X], in.off[X] + xi, xr, i * Pp, P);
                 FloatVector dv = FloatVector.broadcast(F, d);
                 for (int k = i * Pp, e = k + Pp; k < e; k += vl) FloatVector.fromArray(F, xr, k).mul(dv).intoArray(xs, k);
-                decayIn *= a;
+                decayIn = ChunkedScan.flushTiny(decayIn * a);
                 cin[i] = decayIn;
                 step[i] = a;
                 delta[i] = d;
@@ -287,7 +287,7 @@ final class ChunkedScanBackward {
                 float ak = step[k], run = 0;
                 int r = k * Q;
                 for (int j = 0; j < k; j++) {
-                    float l = lrow[j] * ak;
+                    float l = ChunkedScan.flushTiny(lrow[j] * ak);
                     lrow[j] = l;
                     float wv = cb[r + j] * l, m = mm[r + j];
                     w[r + j] = wv;

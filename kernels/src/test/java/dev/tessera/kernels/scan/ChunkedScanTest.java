@@ -95,6 +95,24 @@ class ChunkedScanTest {
         }
     }
 
+    /**
+     * Steady strong decays (Δ·A from about −1 to −3 per step): the products inside a chunk sink through the subnormal
+     * floats, which the kernels flush to 0 below 1e-30 (ChunkedScan.TINY); values and gradients still match float64.
+     */
+    @Test
+    void decaysSinkingThroughTheSubnormalRange() {
+        ScanFixture f = new ScanFixture(49, 2, Q + 17, 3, 4, 1, 8);
+        f.withD = f.withFinal = true;
+        try (Scope s = Scope.open()) {
+            f.draw();
+            f.f32[ScanProblem.DT] = Tensor.rand(new Generator(4), 2, Q + 17, 3).mul(0.2).add(0.1);
+            f.f32[ScanProblem.A] = Tensor.of(new float[] {-10f, -16f, -3f}, 3);
+            SelectiveScanFastTest.compare("decays through subnormals", f);
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(0f, ChunkedScan.flushTiny(1e-31f));
+        org.junit.jupiter.api.Assertions.assertEquals(2e-30f, ChunkedScan.flushTiny(2e-30f));
+    }
+
     @Test
     void forgettingEverythingLeavesTheLastInput() {
         try (Scope s = Scope.open()) {
