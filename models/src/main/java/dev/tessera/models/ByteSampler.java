@@ -10,11 +10,10 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Batched sampling of continuations, several prompts at once. Each row is BOS followed by its prompt; all rows go
- * through the model's {@link ByteLanguageModel.Decoder} together, one byte per step (a row still reading its prompt
- * feeds its next prompt byte, the others what they sampled), so a step costs the same however long the context.
- * A row stops after {@code maxBytes} bytes or when it samples {@link ByteLanguageModel#EOS}, which is not part of
- * its output.
+ * Batched sampling of continuations, several prompts at once. Each row is BOS followed by its prompt, read in one
+ * parallel pass per row; then all rows go through the model's {@link ByteLanguageModel.Decoder} together, one
+ * sampled byte per step, so a step costs the same however long the context. A row stops after {@code maxBytes}
+ * bytes or when it samples {@link ByteLanguageModel#EOS}, which is not part of its output.
  */
 public final class ByteSampler {
     /** Sampling settings: temperature ≤ 0 is greedy; top-p keeps the smallest set of bytes whose probability reaches p. */

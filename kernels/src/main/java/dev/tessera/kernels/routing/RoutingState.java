@@ -213,8 +213,8 @@ public final class RoutingState {
     public StepRouting route(Tensor q, Tensor k, RowSubset rows) {
         if (pendingRows != null) throw new IllegalStateException("RoutingState.route: dechunk the previous step first");
         checkRows("route", rows);
-        int batch = rows.size();
-        int[] want = {batch, dim};
+        int n = rows.size();
+        int[] want = {n, dim};
         if (!Arrays.equals(q.shape(), want) || !Arrays.equals(k.shape(), want) || q.dtype() != dtype || k.dtype() != dtype) {
             throw new IllegalArgumentException("RoutingState.route: q and k must be " + dtype + " " + Arrays.toString(want) + ", got q "
                     + q.dtype() + " " + Arrays.toString(q.shape()) + " and k " + k.dtype() + " " + Arrays.toString(k.shape()));
@@ -224,17 +224,16 @@ public final class RoutingState {
                     + k.device());
         }
         if (!device.isCpu()) return routeCuda(q, k, rows);
-        float[] p32 = new float[this.batch];
-        double[] p = new double[batch], c = new double[batch];
-        boolean[] b = new boolean[batch];
-        int n = 0;
+        float[] p32 = new float[batch];
+        double[] p = new double[n], c = new double[n];
+        boolean[] b = new boolean[n];
         try (Grad.Region g = Grad.noGrad()) {
             Tensor qc = q.contiguous(), kc = k.contiguous();
             if (vectorF32) {
                 MemorySegment qs = KernelSupport.segment(qc), ks = KernelSupport.segment(kc);
                 long qo = 4L * KernelSupport.offset(qc), ko = 4L * KernelSupport.offset(kc);
                 float[] lanes = new float[RouteKernel.S.length()];
-                for (int j = 0; j < batch; j++) {
+                for (int j = 0; j < n; j++) {
                     int r = rows.row(j);
                     long row = 4L * r * dim, in = 4L * j * dim;
                     // The same call, on the same values, as the parallel kernel's position t (q_{t−1}, k_t).
@@ -247,7 +246,7 @@ public final class RoutingState {
                 }
             } else {
                 double[] qv = qc.toDoubleArray(), kv = kc.toDoubleArray();
-                for (int j = 0; j < batch; j++) {
+                for (int j = 0; j < n; j++) {
                     int r = rows.row(j);
                     double[] kr = Arrays.copyOfRange(kv, j * dim, (j + 1) * dim);
                     p[j] = seen[r] ? ChunkRoutingReference.boundaryProb(ChunkRoutingReference.cosine(row(previousQ, r), kr)) : 1;
@@ -257,18 +256,19 @@ public final class RoutingState {
                 }
             }
         }
-        int[] local = new int[batch];
-        double[] probs = new double[this.batch];
-        for (int j = 0; j < batch; j++) {
+        int[] local = new int[n];
+        double[] probs = new double[batch];
+        int m = 0;
+        for (int j = 0; j < n; j++) {
             seen[rows.row(j)] = true;
             probs[rows.row(j)] = p[j];
-            if (b[j]) local[n++] = j;
+            if (b[j]) local[m++] = j;
         }
         pendingSubset = rows;
-        pendingRows = Arrays.copyOf(local, n);
+        pendingRows = Arrays.copyOf(local, m);
         pendingP = vectorF32 ? p32 : null;
         pendingProbs = probs;
-        return new StepRouting(Tensor.of(p, batch).to(dtype), Tensor.of(b, batch), Tensor.of(c, batch).to(dtype), pendingRows.clone());
+        return new StepRouting(Tensor.of(p, n).to(dtype), Tensor.of(b, n), Tensor.of(c, n).to(dtype), pendingRows.clone());
     }
 
     private void checkRows(String op, RowSubset rows) {
@@ -405,10 +405,6 @@ public final class RoutingState {
         pendingP = null;
         pendingProbs = null;
         long rowBytes = (long) dim * dtype.byteSize();
-        if (rows.isAll()) {
-            return dtype == DType.F32 ? Tensor.of(zbar.toArray(ValueLayout.JAVA_FLOAT), batch, dim)
-                    : Tensor.of(zbar.toArray(ValueLayout.JAVA_DOUBLE), batch, dim);
-        }
         if (dtype == DType.F32) {
             float[] picked = new float[rows.size() * dim];
             for (int j = 0; j < rows.size(); j++) MemorySegment.copy(zbar, ValueLayout.JAVA_FLOAT, rows.row(j) * rowBytes, picked, j * dim, dim);

@@ -85,12 +85,10 @@ public final class SelectiveScan {
         }
         try (Grad.Region g = Grad.noGrad()) {
             ScanOptions one = o.withGateAndState(o.z() == null ? null : o.z().unsqueeze(1), null).withState(state, true);
-            if (!state.device().isCpu()) { // the CUDA step advances the state in place
+            boolean cuda = !state.device().isCpu();
+            if (cuda || (state.dtype() == DType.F32 && state.isContiguous() && KernelSupport.vectorAvailable())) {
                 ScanProblem p = ScanProblem.of(op, x.unsqueeze(1), dt.unsqueeze(1), a, bm.unsqueeze(1), cm.unsqueeze(1), one);
-                return SelectiveScanCuda.step(p, state).squeeze(1);
-            }
-            if (state.dtype() == DType.F32 && state.isContiguous() && KernelSupport.vectorAvailable()) { // so does the CPU's F32 step
-                ScanProblem p = ScanProblem.of(op, x.unsqueeze(1), dt.unsqueeze(1), a, bm.unsqueeze(1), cm.unsqueeze(1), one);
+                if (cuda) return SelectiveScanCuda.step(p, state).squeeze(1); // both advance the state in place
                 if (p.dtype == DType.F32) {
                     long profiled = KernelSupport.profileStart();
                     Tensor y = SelectiveScanCpu.step(p, state);

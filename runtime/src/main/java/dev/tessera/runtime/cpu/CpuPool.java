@@ -12,7 +12,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>The caller runs the first chunk and hands each other chunk to a worker of its own (and runs a handed chunk
  * itself when its worker has not started it by then). Handing off must be cheap:
  * a training step makes a few hundred parallel calls, many of them tens of microseconds long, and waking a parked
- * thread costs about as much on a virtual machine (a {@code ForkJoinPool} spent 8 of 50 s of a 300-step run in
+ * thread costs about as much on a virtual machine (a {@code ForkJoinPool} spent 11.6 of 50 s of a 300-step run in
  * submitting and waiting). So a worker that finished spins on its slot for {@link #SPIN_NANOS} before it parks,
  * and a call made within that time reaches it with two memory writes.
  */
