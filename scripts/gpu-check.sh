@@ -31,8 +31,9 @@ selected=()
 while read -r c; do [ -n "$c" ] && selected+=(--select-class "$c"); done < .gpu/test-classes.txt
 
 echo "== gpu tests"
-# Synchronise after every launch so a fault names the kernel that caused it.
-timeout 300 "$java" "${flags[@]}" -Dtessera.cuda.sync=true -jar .gpu/lib/junit-platform-console-standalone-*.jar execute \
+# Synchronise after every launch so a fault names the kernel that caused it; poison uninitialised memory (NaN bytes,
+# as the CPU suites do) so a kernel that leaves part of its output unwritten fails.
+timeout 300 "$java" "${flags[@]}" -Dtessera.cuda.sync=true -Dtessera.poisonUninitialized=true -jar .gpu/lib/junit-platform-console-standalone-*.jar execute \
   --class-path "$cp" "${selected[@]}" --include-tag gpu \
   --details=tree --disable-banner --reports-dir "$out/junit"
 tests=$?

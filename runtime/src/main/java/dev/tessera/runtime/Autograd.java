@@ -82,13 +82,16 @@ final class Autograd {
             // Gradients this loop allocated as sums: referenced by their pending entry alone, so they may be added
             // into in place. A tensor a backward returned may be shared (add returns g for both inputs): never.
             Set<Tensor> owned = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+            // Owned gradients still being assembled from slices (partly unwritten): completed before anything reads them.
+            Map<Tensor, PartialGradient> partial = new IdentityHashMap<>();
             pending.put(root.gradFn, g0);
             for (Node node : order) {
                 Tensor g = pending.remove(node);
                 if (g == null) continue;
                 owned.remove(g);
+                complete(partial, g);
                 if (node.slice != null && node.inputs[0] != null && node.inputs[0].gradFn != null) {
-                    addIntoSlice(node, g, pending, owned);
+                    addIntoSlice(node, g, pending, owned, partial);
                     if (!retainGraph) node.releaseSaved();
                     continue;
                 }
@@ -114,6 +117,7 @@ final class Autograd {
                         accumulateLeaf(in, gi);
                     } else {
                         Tensor prev = pending.get(in.gradFn);
+                        if (prev != null) complete(partial, prev);
                         if (prev == null) {
                             pending.put(in.gradFn, gi);
                         } else if (owned.contains(prev) && prev.dtype == gi.dtype) {
@@ -129,13 +133,35 @@ final class Autograd {
         }
     }
 
+    /** Zeroes what no slice wrote of {@code g} if it is still being assembled from slices. */
+    private static void complete(Map<Tensor, PartialGradient> partial, Tensor g) {
+        PartialGradient pg = partial.remove(g);
+        if (pg != null) pg.complete();
+    }
+
     /**
-     * A narrow's backward without running it: g goes straight into its slice of the input's pending gradient, which
-     * is made (zeros, or a copy of a shared one) and owned the first time.
+     * A narrow's backward without running it: g goes straight into its slice of the input's pending gradient. The
+     * first slice starts a {@link PartialGradient} (slices that do not overlap are copied, not added into zeros);
+     * otherwise the pending gradient is made (zeros, or a copy of a shared one) and owned the first time.
      */
-    private static void addIntoSlice(Node node, Tensor g, Map<Node, Tensor> pending, Set<Tensor> owned) {
+    private static void addIntoSlice(Node node, Tensor g, Map<Node, Tensor> pending, Set<Tensor> owned, Map<Tensor, PartialGradient> partial) {
         Tensor in = node.inputs[0];
         Tensor sum = pending.get(in.gradFn);
+        if (sum == null) {
+            PartialGradient started = PartialGradient.start(in, node.slice, g);
+            if (started != null) {
+                owned.add(started.buffer());
+                pending.put(in.gradFn, started.buffer());
+                partial.put(started.buffer(), started);
+                return;
+            }
+        } else {
+            PartialGradient pg = partial.get(sum);
+            if (pg != null) {
+                if (pg.tryCopy(node.slice, g)) return;
+                complete(partial, sum); // an overlapping or differently cut slice: add into the completed buffer
+            }
+        }
         if (sum == null || !owned.contains(sum)) {
             Tensor fresh = sum == null ? Tensor.zeros(in.dtype, g.device(), in.shape) : ShapeOps.copyOf(sum, in.dtype);
             owned.add(fresh);

@@ -54,6 +54,13 @@ final class Storage {
         }
     }
 
+    /**
+     * With {@code -Dtessera.poisonUninitialized=true} (the test suites set it), memory handed out uninitialised is
+     * filled with 0xFF bytes — NaN in every float type, −1 in every integer type — so that an op which leaves part
+     * of its output unwritten fails its tests instead of passing on memory that happened to be zero.
+     */
+    static final boolean POISON = Boolean.getBoolean("tessera.poisonUninitialized");
+
     private Storage(Device device, long byteSize, boolean zero) {
         this.device = device;
         this.byteSize = byteSize;
@@ -61,7 +68,13 @@ final class Storage {
             CpuAllocator.Block block = CpuAllocator.acquire(byteSize);
             this.segment = block.segment.asSlice(0, Math.max(byteSize, 1));
             this.deviceBlock = null;
-            if (zero) segment.fill((byte) 0);
+            if (zero) {
+                long profiled = Profiler.start(); // inside the time of the op that allocates
+                segment.fill((byte) 0);
+                Profiler.stop("zero_fill", profiled);
+            } else if (POISON) {
+                segment.fill((byte) 0xFF);
+            }
             MemoryStats.cpuAllocated(byteSize);
             this.cleanable = CLEANER.register(this, new Release(block, byteSize));
         } else {
@@ -69,6 +82,7 @@ final class Storage {
             this.segment = null;
             this.deviceBlock = cuda.allocator().allocate(byteSize);
             if (zero) cuda.zero(deviceBlock.address(), byteSize);
+            else if (POISON) cuda.poison(deviceBlock.address(), byteSize);
             this.cleanable = CLEANER.register(this, new DeviceRelease(cuda, deviceBlock));
         }
     }

@@ -35,7 +35,7 @@ public final class Tensor implements AutoCloseable {
             @Override public MemorySegment segment(Tensor t) { return t.segment(); }
             @Override public long offset(Tensor t) { return t.offset; }
             @Override public long[] strides(Tensor t) { return t.strides.clone(); }
-            @Override public Tensor allocate(DType dtype, int[] shape, Device device) { return Tensor.allocate(dtype, shape, device, true); }
+            @Override public Tensor allocate(DType dtype, int[] shape, Device device, boolean zero) { return Tensor.allocate(dtype, shape, device, zero); }
             @Override public long profileStart() { return Profiler.start(); }
             @Override public void profileStop(String op, long start) { if (start != 0) Profiler.stop(op, start); }
             @Override public Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved,

@@ -62,6 +62,19 @@ class AutogradSemanticsTest {
         assertTrue(e.getMessage().contains("retainGraph"), e.getMessage());
     }
 
+    /** Where no slice of a sliced intermediate is used, its gradient is 0 (the buffer starts uninitialised). */
+    @Test
+    void slicesThatLeaveGapsGiveZeroGradientThere() {
+        Tensor x = leaf(1, 2, 3, 4, 5, 6);
+        Tensor y = x.mul(2);
+        y.narrow(0, 0, 2).sum().add(y.narrow(0, 4, 1).mul(3).sum()).backward();
+        assertArrayEquals(new float[] {2, 2, 0, 0, 6, 0}, x.grad().toFloatArray());
+        Tensor m = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3).requiresGrad(true);
+        Tensor z = m.mul(1);
+        z.narrow(1, 1, 1).sum().add(z.narrow(1, 2, 1).mul(2).sum()).add(z.narrow(0, 1, 1).mul(10).sum()).backward();
+        assertArrayEquals(new float[] {0, 1, 2, 10, 11, 12}, m.grad().toFloatArray());
+    }
+
     /** Slices' gradients go into one buffer the walk owns: walking twice must not add the first walk's in again. */
     @Test
     void retainedGraphOfSlicesGivesTheSameGradientTwice() {

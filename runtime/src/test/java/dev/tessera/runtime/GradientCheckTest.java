@@ -199,6 +199,24 @@ class GradientCheckTest {
             Tensor shared = y.narrow(1, 5, 3).add(y.narrow(1, 0, 3));
             return a.exp().sum(1).add(b.sum(1)).add(c.mul(c).sum(1)).add(y.tanh().sum(1)).add(d.sum()).add(shared.mul(a).sum(1));
         }, randn64(g, 3, 8), randn64(g, 3, 8));
+        // Slices that do not overlap are copied into an uninitialised buffer and the parts no slice covers are zeroed
+        // (PartialGradient): gaps; a split then a cut along the other dim and an overlapping one (the buffer is
+        // completed, then added into); a split whose whole is also used.
+        GradCheck.check("disjoint slices with gaps", x -> {
+            Tensor y = x[0].mul(x[1]);
+            return y.narrow(1, 0, 2).exp().sum(1).add(y.narrow(1, 5, 2).pow(2).sum(1)).add(y.narrow(1, 3, 1).sum(1));
+        }, randn64(g, 3, 8), randn64(g, 3, 8));
+        GradCheck.check("a split, then other cuts", x -> {
+            Tensor y = x[0].mul(x[1]);
+            List<Tensor> parts = y.split(3, 1);
+            return parts.get(0).exp().sum(1).add(parts.get(2).pow(2).sum(1)).add(y.narrow(0, 1, 2).tanh().sum())
+                    .add(y.narrow(1, 2, 3).sigmoid().sum(1));
+        }, randn64(g, 3, 8), randn64(g, 3, 8));
+        GradCheck.check("a split and the whole", x -> {
+            Tensor y = x[0].mul(x[1]);
+            List<Tensor> parts = y.split(4, 1);
+            return parts.get(0).exp().sum(1).add(parts.get(1).pow(2).sum(1)).mul(y.sum(1));
+        }, randn64(g, 3, 8), randn64(g, 3, 8));
         GradCheck.check("flatten", x -> x[0].flatten(1, 2).mul(x[1]).add(x[0].flatten().tanh().reshape(2, 6)), randn64(g, 2, 2, 3), randn64(g, 6));
         GradCheck.check("flatten of transposed", x -> x[0].transpose(0, 2).flatten().mul(x[1]), randn64(g, 2, 2, 3), randn64(g, 12));
         GradCheck.check("transpose contiguous", x -> x[0].transpose(0, 2).contiguous().tanh(), randn64(g, 2, 3, 2));

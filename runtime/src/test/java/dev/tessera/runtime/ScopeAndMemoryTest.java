@@ -42,6 +42,18 @@ class ScopeAndMemoryTest {
     @BeforeEach
     void settle() { settleMemory(); }
 
+    /** The test suites run with uninitialised memory poisoned, so that an op leaving part of its output unwritten fails. */
+    @Test
+    void testSuitesPoisonUninitialisedMemory() {
+        assertTrue(Storage.POISON, "surefire's argLine sets -Dtessera.poisonUninitialized=true (see the parent pom)");
+        try (Scope s = Scope.open()) {
+            float[] f = Tensor.allocate(DType.F32, new int[] {5}, Device.cpu()).toFloatArray();
+            for (float v : f) assertTrue(Float.isNaN(v));
+            assertArrayEquals(new long[] {-1, -1}, Tensor.allocate(DType.I64, new int[] {2}, Device.cpu()).toLongArray());
+            assertArrayEquals(new float[5], Tensor.zeros(5).toFloatArray());
+        }
+    }
+
     @Test
     void tensorsMadeInAScopeAreReleasedAtClose() {
         long base = MemoryStats.cpuLiveBytes();

@@ -61,8 +61,10 @@ public final class FlashAttention {
             saved[3] = asDtype(o.keyBias(), side, q);
             saved[4] = asDtype(o.logpQ(), side, q);
             saved[5] = o.logpK() == o.logpQ() ? saved[4] : asDtype(o.logpK(), side, q);
-            out = KernelSupport.allocate(g.dtype, q.shape(), q.device());
-            lse = KernelSupport.allocate(side, new int[] {g.batch, g.qHeads, g.qLen}, q.device());
+            // written in full by the CPU paths (their tests run on poisoned memory); zeroed for the GPU's
+            out = cuda ? KernelSupport.allocate(g.dtype, q.shape(), q.device()) : KernelSupport.allocateUninitialized(g.dtype, q.shape(), q.device());
+            int[] lseShape = {g.batch, g.qHeads, g.qLen};
+            lse = cuda ? KernelSupport.allocate(side, lseShape, q.device()) : KernelSupport.allocateUninitialized(side, lseShape, q.device());
             if (cuda) {
                 FlashAttentionCuda.forward(g, saved[0], saved[1], saved[2], saved[3], saved[4], saved[5], out, lse);
             } else if (g.dtype == DType.F64) {
@@ -126,20 +128,20 @@ public final class FlashAttention {
         float[][] lse = AttentionTiles.read(s[7], g.batch * g.qHeads, g.qLen, 0);
         float[][] dO = AttentionTiles.read(dOc, g.batch * g.qHeads, g.qLen * P, 0);
         FlashBackwardCpu.Result r = FlashBackwardCpu.run(t, o, lse, dO);
-        Tensor dq = KernelSupport.allocate(DType.F32, q.shape(), q.device());
-        Tensor dk = KernelSupport.allocate(DType.F32, k.shape(), k.device());
-        Tensor dv = KernelSupport.allocate(DType.F32, v.shape(), v.device());
+        Tensor dq = KernelSupport.allocateUninitialized(DType.F32, q.shape(), q.device());
+        Tensor dk = KernelSupport.allocateUninitialized(DType.F32, k.shape(), k.device());
+        Tensor dv = KernelSupport.allocateUninitialized(DType.F32, v.shape(), v.device());
         AttentionTiles.write(r.dq, dq, g.qLen * P);
         AttentionTiles.write(r.dk, dk, g.kLen * P);
         AttentionTiles.write(r.dv, dv, g.kLen * P);
         Tensor dBias = null, dLpq = null, dLpk = null;
         if (bias != null) {
-            dBias = KernelSupport.allocate(DType.F32, bias.shape(), bias.device());
+            dBias = KernelSupport.allocateUninitialized(DType.F32, bias.shape(), bias.device());
             AttentionTiles.write(g.biasHeads == 1 ? sumHeads(g, r.colSum, g.kLen, null, 1) : r.colSum, dBias, g.kLen);
         }
         if (lpq != null) {
-            dLpq = KernelSupport.allocate(DType.F32, new int[] {g.batch, g.qLen}, q.device());
-            dLpk = KernelSupport.allocate(DType.F32, new int[] {g.batch, g.kLen}, q.device());
+            dLpq = KernelSupport.allocateUninitialized(DType.F32, new int[] {g.batch, g.qLen}, q.device());
+            dLpk = KernelSupport.allocateUninitialized(DType.F32, new int[] {g.batch, g.kLen}, q.device());
             AttentionTiles.write(sumHeads(g, r.rowSumAfter, g.qLen, AttentionTiles.read(lpq, g.batch, g.qLen, 0), -1), dLpq, g.qLen);
             AttentionTiles.write(sumHeads(g, r.colSumAfter, g.kLen, AttentionTiles.read(lpk, g.batch, g.kLen, 0), 1), dLpk, g.kLen);
         }

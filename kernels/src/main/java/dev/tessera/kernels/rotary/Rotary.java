@@ -28,16 +28,22 @@ public final class Rotary {
         int p = x.size(-1), l = x.size(-2), half = cos.size(1);
         long rows = x.numel() / p;
         Tensor xc = x.contiguous(), cc = cos.contiguous(), sc = sin.contiguous();
-        Tensor y = KernelSupport.allocate(x.dtype(), x.shape(), x.device());
+        Tensor y = output(x);
         long profiled = KernelSupport.profileStart();
         rotate(xc, y, cc, sc, rows, l, p, half, 1);
         KernelSupport.profileStop("rotary", profiled);
         return KernelSupport.record("rotary", y, new Tensor[] {x}, new Tensor[] {cc, sc}, (dy, saved) -> {
             Tensor dyc = dy.contiguous();
-            Tensor dx = KernelSupport.allocate(dyc.dtype(), dyc.shape(), dyc.device());
+            Tensor dx = output(dyc);
             rotate(dyc, dx, saved[0], saved[1], rows, l, p, half, -1);
             return new Tensor[] {dx};
         });
+    }
+
+    /** A tensor like x for {@link #rotate} to fill: it writes every element on the CPU; zeroed for the GPU's kernel. */
+    private static Tensor output(Tensor x) {
+        return x.device().isCpu() ? KernelSupport.allocateUninitialized(x.dtype(), x.shape(), x.device())
+                : KernelSupport.allocate(x.dtype(), x.shape(), x.device());
     }
 
     /** dst = rotation of src by angle sign·θ (sign 1: forward, −1: its inverse, the backward). */

@@ -84,7 +84,8 @@ final class ChunkedScanBackward {
         // partial sum per slice, added below
         int[] groupShape = {p.batch, p.length, p.groups, p.stateSize};
         int[] partShape = slices == 1 ? groupShape : new int[] {slices, p.batch, p.length, p.groups, p.stateSize};
-        Tensor dbPart = SelectiveScanCpu.alloc(partShape), dcPart = SelectiveScanCpu.alloc(partShape);
+        // zeroed: a slice past the group's last head runs no task and leaves its partial sums unwritten
+        Tensor dbPart = SelectiveScanCpu.allocZeroed(partShape), dcPart = SelectiveScanCpu.allocZeroed(partShape);
         Out out = new Out(SelectiveScanCpu.mem(dy), KernelSupport.offset(dy),
                 dFinal == null ? null : SelectiveScanCpu.mem(dFinal), dFinal == null ? 0 : KernelSupport.offset(dFinal),
                 SelectiveScanCpu.mem(dx), SelectiveScanCpu.mem(ddt), dz == null ? null : SelectiveScanCpu.mem(dz),

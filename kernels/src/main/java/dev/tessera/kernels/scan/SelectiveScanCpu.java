@@ -75,7 +75,10 @@ final class SelectiveScanCpu {
         MemorySegment.copy(src, 0, dst, ValueLayout.JAVA_FLOAT, index * 4, n);
     }
 
-    static Tensor alloc(int... shape) { return KernelSupport.allocate(DType.F32, shape, dev.tessera.runtime.Device.cpu()); }
+    /** An F32 CPU tensor the kernel writes in full (uninitialised: no zero-fill pass; poisoned in the tests). */
+    static Tensor alloc(int... shape) { return KernelSupport.allocateUninitialized(DType.F32, shape, dev.tessera.runtime.Device.cpu()); }
+
+    static Tensor allocZeroed(int... shape) { return KernelSupport.allocate(DType.F32, shape, dev.tessera.runtime.Device.cpu()); }
 
     // ------------------------------------------------------------------------------------------------ forward
 

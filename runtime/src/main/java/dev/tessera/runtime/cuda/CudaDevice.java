@@ -146,7 +146,12 @@ public final class CudaDevice {
 
     /** Sets {@code bytes} bytes at {@code address} to zero, in stream order. */
     public void zero(long address, long bytes) {
-        if (bytes > 0) driver.zero(address, bytes);
+        if (bytes > 0) driver.fill(address, bytes, (byte) 0);
+    }
+
+    /** Sets every byte to 0xFF (NaN in every float type, −1 in every integer type): see {@code Storage.POISON}. */
+    public void poison(long address, long bytes) {
+        if (bytes > 0) driver.fill(address, bytes, (byte) 0xFF);
     }
 
     /** Device-to-device copy in stream order. */

@@ -26,7 +26,8 @@ interface CudaDriver {
 
     DeviceMemory memory();
 
-    void zero(long address, long bytes);
+    /** Sets {@code bytes} bytes from {@code address} to {@code value}, in stream order. */
+    void fill(long address, long bytes, byte value);
 
     void copyDeviceToDevice(long src, long dst, long bytes);
 

@@ -141,7 +141,7 @@ public final class DryRunDriver implements CudaDriver {
 
     private static MemorySegment at(long address, long bytes) { return MemorySegment.ofAddress(address).reinterpret(bytes); }
 
-    @Override public void zero(long address, long bytes) { at(address, bytes).fill((byte) 0); }
+    @Override public void fill(long address, long bytes, byte value) { at(address, bytes).fill(value); }
 
     @Override public void copyDeviceToDevice(long src, long dst, long bytes) { MemorySegment.copy(at(src, bytes), 0, at(dst, bytes), 0, bytes); }
 

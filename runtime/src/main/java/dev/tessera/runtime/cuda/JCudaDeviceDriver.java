@@ -104,9 +104,9 @@ final class JCudaDeviceDriver implements CudaDriver {
 
     static CUdeviceptr at(long address) { return new CUdeviceptr().withByteOffset(address); }
 
-    @Override public void zero(long address, long bytes) {
+    @Override public void fill(long address, long bytes, byte value) {
         makeCurrent();
-        CudaErrors.check("cuMemsetD8Async", JCudaDriver.cuMemsetD8Async(at(address), (byte) 0, bytes, stream));
+        CudaErrors.check("cuMemsetD8Async", JCudaDriver.cuMemsetD8Async(at(address), value, bytes, stream));
     }
 
     @Override public void copyDeviceToDevice(long src, long dst, long bytes) {

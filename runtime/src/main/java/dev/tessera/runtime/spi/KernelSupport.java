@@ -55,7 +55,14 @@ public final class KernelSupport {
     public static long[] strides(Tensor t) { return get().strides(t); }
 
     /** A new zero-filled contiguous tensor in the current scope. */
-    public static Tensor allocate(DType dtype, int[] shape, Device device) { return get().allocate(dtype, shape, device); }
+    public static Tensor allocate(DType dtype, int[] shape, Device device) { return get().allocate(dtype, shape, device, true); }
+
+    /**
+     * A new contiguous tensor in the current scope whose contents are undefined (reused memory holds old data), for an
+     * output the kernel writes in full: it saves the pass over memory that zero-filling costs on the CPU. The test
+     * suites fill such memory with NaN bytes, so a kernel that leaves part of it unwritten fails its tests.
+     */
+    public static Tensor allocateUninitialized(DType dtype, int[] shape, Device device) { return get().allocate(dtype, shape, device, false); }
 
     /** Records a custom op in the autograd graph when an input requires grad; returns {@code out}. */
     public static Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved, Backward backward) {

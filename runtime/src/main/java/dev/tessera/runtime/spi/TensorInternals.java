@@ -13,7 +13,7 @@ public interface TensorInternals {
 
     long[] strides(Tensor t);
 
-    Tensor allocate(DType dtype, int[] shape, Device device);
+    Tensor allocate(DType dtype, int[] shape, Device device, boolean zero);
 
     long profileStart();
 
