@@ -34,6 +34,24 @@ public interface LrSchedule {
         };
     }
 
+    /**
+     * The warmup-stable-decay shape of {@link #warmupStableDecay} at a continuous {@code progress} in [0, 1] (for
+     * instance the share of a time budget spent, where the number of steps is not known in advance): linear warm-up
+     * over the first {@code warmupFraction} (from peak/100, so the first update is not wasted), {@code peak}, then
+     * peak·(1 − √((progress − decayStart)/decayFraction)) down to 0 at progress 1; 0 past it.
+     */
+    static double warmupStableDecayAt(double peak, double progress, double warmupFraction, double decayFraction) {
+        if (warmupFraction < 0 || decayFraction < 0 || warmupFraction + decayFraction > 1) {
+            throw new IllegalArgumentException("WSD: fractions " + warmupFraction + " + " + decayFraction + " must lie in [0, 1]");
+        }
+        if (!(progress >= 0)) throw new IllegalArgumentException("WSD: progress must be >= 0, got " + progress);
+        if (progress >= 1) return 0;
+        if (progress < warmupFraction) return peak * Math.max(progress / warmupFraction, 0.01);
+        double decayStart = 1 - decayFraction;
+        if (progress < decayStart || decayFraction == 0) return peak;
+        return peak * (1 - Math.sqrt((progress - decayStart) / decayFraction));
+    }
+
     /** A constant learning rate. */
     static LrSchedule constant(double lr) { return step -> lr; }
 

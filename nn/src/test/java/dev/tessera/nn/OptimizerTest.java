@@ -113,6 +113,25 @@ class OptimizerTest {
         assertThrows(IllegalArgumentException.class, () -> LrSchedule.warmupStableDecay(1, 10, 0.6, 0.6));
     }
 
+    /** The same shape over a continuous progress (a time budget's share): equal to the step form at step/total. */
+    @Test
+    void warmupStableDecayOverProgress() {
+        LrSchedule wsd = LrSchedule.warmupStableDecay(2.0, 100, 0.1, 0.2);
+        for (int step : new int[] {9, 10, 50, 79, 80, 90, 99}) {
+            // the step form's warm-up counts step + 1 (its first step is not lr 0)
+            double progress = step < 10 ? (step + 1) / 100.0 : step / 100.0;
+            assertEquals(wsd.at(step), LrSchedule.warmupStableDecayAt(2.0, progress, 0.1, 0.2), 1e-12, "step " + step);
+        }
+        assertEquals(0.02, LrSchedule.warmupStableDecayAt(2.0, 0, 0.1, 0.2), 1e-12); // floor: peak/100
+        assertEquals(1.0, LrSchedule.warmupStableDecayAt(2.0, 0.05, 0.1, 0.2), 1e-12);
+        assertEquals(0.0, LrSchedule.warmupStableDecayAt(2.0, 1, 0.1, 0.2), 1e-12);
+        assertEquals(0.0, LrSchedule.warmupStableDecayAt(2.0, 1.5, 0.1, 0.2), 1e-12);
+        assertEquals(2.0, LrSchedule.warmupStableDecayAt(2.0, 0.5, 0, 0), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> LrSchedule.warmupStableDecayAt(1, 0.5, 0.6, 0.6));
+        assertThrows(IllegalArgumentException.class, () -> LrSchedule.warmupStableDecayAt(1, Double.NaN, 0.1, 0.2));
+        assertThrows(IllegalArgumentException.class, () -> LrSchedule.warmupStableDecayAt(1, -0.1, 0.1, 0.2));
+    }
+
     /**
      * Loading saved state into a fresh optimizer creates each tensor like its parameter: a CUDA model resumed from a
      * file (whose tensors are read on the CPU) gets its state on the GPU (here a dry-run device), an F64 model F64.

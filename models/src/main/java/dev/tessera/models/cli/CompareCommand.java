@@ -21,8 +21,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code tessera compare}: trains H-Net and the isotropic baselines on the same data, the same windows in the same
- * order, the same steps, batch and sequence length (the presets are sized to roughly equal compute per byte), each
- * into a subfolder of {@code --out}, and prints one table: held-out bits per byte, training bytes/s, parameters.
+ * order, the same steps (or, with {@code --time}, the same wall-clock time each), batch and sequence length (the
+ * presets are sized to roughly equal compute per byte), each into a subfolder of {@code --out}, and prints one
+ * table: steps, held-out bits per byte, bytes per chunk, training bytes/s, parameters.
  */
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Train H-Net and the byte-level baselines at matched settings and print one table.")
@@ -33,8 +34,12 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--data", defaultValue = CorpusSource.JDK_SRC, description = "A text file, a folder, or jdk-src (default).")
     String data;
 
-    @Option(names = "--steps", defaultValue = "200", description = "Steps per model (default: ${DEFAULT-VALUE}).")
-    long steps;
+    @Option(names = "--steps", description = "Steps per model (default: 200, none with --time).")
+    Long steps;
+
+    @Option(names = "--time", converter = DurationConverter.class,
+            description = "Train each model for this long (300s, 5m): equal time instead of equal steps.")
+    java.time.Duration time;
 
     @Option(names = "--batch", defaultValue = "8", description = "Windows per step (default: ${DEFAULT-VALUE}).")
     int batch;
@@ -65,8 +70,11 @@ final class CompareCommand implements Callable<Integer> {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         Precision products = Precision.resolve(precision, target);
         if (out == null) out = Path.of("runs", "compare-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        TrainingRun.Settings s = new TrainingRun.Settings(steps, batch, seqLen, lr, seed, steps, steps, evalWindows, 0.1, data);
-        record Row(String model, long params, double bpb, double bps, String chunks) {}
+        double budget = TrainCommand.seconds(time);
+        long n = steps != null ? steps : budget > 0 ? Long.MAX_VALUE : 200;
+        // every n steps: one evaluation and one checkpoint, at the end (also when time ends the run first)
+        TrainingRun.Settings s = new TrainingRun.Settings(n, batch, seqLen, lr, seed, n, n, evalWindows, 0.1, data, budget);
+        record Row(String model, long steps, long params, double bpb, double bps, String chunks, String atWordStarts) {}
         List<Row> rows = new ArrayList<>();
         try (ByteCorpus corpus = CorpusSource.open(data)) {
             for (String name : models) {
@@ -82,16 +90,20 @@ final class CompareCommand implements Callable<Integer> {
                     extra.put(CheckpointFiles.MODEL, name);
                     extra.put(CheckpointFiles.FAMILY, m.family());
                     extra.put(CheckpointFiles.CONFIG, m.configJson());
-                    TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name);
-                    rows.add(new Row(name, r.parameters(), r.heldOut().bitsPerByte(), r.bytesPerSecond(),
-                            r.heldOut().bytesPerChunk().length == 0 ? "-" : BoundaryMarks.format(r.heldOut().bytesPerChunk())));
+                    TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name, 0);
+                    rows.add(new Row(name, r.step(), r.parameters(), r.heldOut().bitsPerByte(), r.bytesPerSecond(),
+                            r.heldOut().bytesPerChunk().length == 0 ? "-" : BoundaryMarks.format(r.heldOut().bytesPerChunk()),
+                            r.heldOut().bytesPerChunk().length == 0 ? "-"
+                                    : String.format(Locale.ROOT, "%.1f %%", 100 * r.heldOut().placement().shareAtWordStarts(0))));
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "%d steps x %d windows x %d bytes on %s%n", steps, batch, seqLen, data);
-        System.out.printf(Locale.ROOT, "%-20s %12s %14s %12s  %s%n", "model", "parameters", "held-out bpb", "bytes/s", "bytes per chunk");
+        System.out.printf(Locale.ROOT, "%s each, steps of %d windows x %d bytes on %s%n", s.length(), batch, seqLen, data);
+        System.out.printf(Locale.ROOT, "%-20s %12s %8s %14s %12s  %-16s %s%n", "model", "parameters", "steps", "held-out bpb", "bytes/s",
+                "bytes per chunk", "stage-0 boundaries at spaces or word starts");
         for (Row r : rows) {
-            System.out.printf(Locale.ROOT, "%-20s %,12d %14.4f %,12.0f  %s%n", r.model(), r.params(), r.bpb(), r.bps(), r.chunks());
+            System.out.printf(Locale.ROOT, "%-20s %,12d %,8d %14.4f %,12.0f  %-16s %s%n", r.model(), r.params(), r.steps(), r.bpb(), r.bps(), r.chunks(),
+                    r.atWordStarts());
         }
         return 0;
     }

@@ -40,8 +40,13 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", description = "A text file, a folder of files, or jdk-src (this JDK's lib/src.zip, default).")
     String data;
 
-    @Option(names = "--steps", description = "Optimizer steps (default: " + DEFAULT_STEPS + ").")
+    @Option(names = "--steps", description = "Optimizer steps (default: " + DEFAULT_STEPS + ", none with --time).")
     Long steps;
+
+    @Option(names = "--time", converter = DurationConverter.class,
+            description = "Train for this long (300s, 5m, 1h30m): the schedule follows the clock and the run ends when the time "
+                    + "(or --steps, if given) is used up; not reproducible bit for bit, as the clock is not.")
+    java.time.Duration time;
 
     @Option(names = "--batch", description = "Windows per step (default: " + DEFAULT_BATCH + ").")
     Integer batch;
@@ -64,10 +69,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue the run in --out from its latest checkpoint.")
     boolean resume;
 
-    @Option(names = "--eval-every", description = "Held-out evaluation every N steps (default: steps/5).")
+    @Option(names = "--eval-every", description = "Held-out evaluation every N steps (default: steps/5, or each fifth of --time).")
     Long evalEvery;
 
-    @Option(names = "--save-every", description = "Checkpoint every N steps (default: steps/3; always at the end).")
+    @Option(names = "--save-every", description = "Checkpoint every N steps (default: steps/3, or each third of --time; always at the end).")
     Long saveEvery;
 
     @Option(names = "--eval-windows", description = "Held-out windows per evaluation (default: 64).")
@@ -107,24 +112,27 @@ final class TrainCommand implements Callable<Integer> {
         if (CheckpointFiles.latest(out).isPresent()) {
             throw new CliFailure(out + " already holds checkpoints; pass --resume to continue that run, or another --out");
         }
-        long n = steps != null ? steps : DEFAULT_STEPS;
+        double budget = seconds(time);
+        long n = steps != null ? steps : budget > 0 ? Long.MAX_VALUE : DEFAULT_STEPS;
+        // with a time budget and no step count, evaluations and checkpoints fall at fifths and thirds of the run (0)
+        boolean byTime = budget > 0 && steps == null;
         TrainingRun.Settings s = new TrainingRun.Settings(n, or(batch, DEFAULT_BATCH), or(seqLen, DEFAULT_SEQ_LEN), or(lr, DEFAULT_LR),
-                or(seed, 42L), or(evalEvery, Math.max(1, n / 5)), or(saveEvery, Math.max(1, n / 3)), or(evalWindows, 64),
-                or(heldOut, 0.1), data != null ? data : CorpusSource.JDK_SRC);
+                or(seed, 42L), or(evalEvery, byTime ? 0 : Math.max(1, n / 5)), or(saveEvery, byTime ? 0 : Math.max(1, n / 3)), or(evalWindows, 64),
+                or(heldOut, 0.1), data != null ? data : CorpusSource.JDK_SRC, budget);
         try (ByteCorpus corpus = CorpusSource.open(s.data());
              ByteLanguageModel m = ModelCatalog.create(modelName, new Generator(s.seed())).onDevice(target)) {
             createDirectories(out);
             Optimizer opt = TrainingRun.optimizer(m, s);
             try {
-                System.out.printf(Locale.ROOT, "training %s (%,d parameters) on %s%s, %s (%,d bytes) for %d steps of %d x %d bytes; run folder %s%n",
+                System.out.printf(Locale.ROOT, "training %s (%,d parameters) on %s%s, %s (%,d bytes) for %s of %d x %d bytes; run folder %s%n",
                         modelName, m.parameterCount(), target, target.isCpu() ? "" : " (" + products + " products)", corpus.name(), corpus.size(),
-                        s.steps(), s.batch(), s.seqLen(), out);
+                        s.length(), s.batch(), s.seqLen(), out);
                 Map<String, String> extra = new LinkedHashMap<>();
                 extra.put(CheckpointFiles.MODEL, modelName);
                 extra.put(CheckpointFiles.FAMILY, m.family());
                 extra.put(CheckpointFiles.CONFIG, m.configJson());
                 TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(s.seed() + 1), 0, or(stopAfter, Long.MAX_VALUE), corpus, s, products,
-                        extra, out, "train");
+                        extra, out, "train", 0);
                 report(m, corpus, s, r);
             } finally {
                 opt.close();
@@ -144,7 +152,8 @@ final class TrainCommand implements Callable<Integer> {
         // The settings that shape the curve come from the checkpoint; only the length, evaluation and saving may change.
         TrainingRun.Settings s = new TrainingRun.Settings(or(steps, saved.steps()), saved.batch(), saved.seqLen(), saved.lr(), saved.seed(),
                 or(evalEvery, saved.evalEvery()), or(saveEvery, saved.saveEvery()), or(evalWindows, saved.evalWindows()), saved.heldOut(),
-                data != null ? data : saved.data());
+                data != null ? data : saved.data(), time != null ? seconds(time) : saved.seconds());
+        double elapsed = elapsedIn(meta, file);
         Generator dataGen = new Generator(s.seed() + 1);
         try (ByteCorpus corpus = CorpusSource.open(s.data())) {
             CheckpointFiles.Loaded loaded = CheckpointFiles.load(file, target, m -> TrainingRun.optimizer(m, s), Map.of(TrainingRun.DATA_RNG, dataGen));
@@ -154,10 +163,16 @@ final class TrainCommand implements Callable<Integer> {
                     System.out.println("the run in " + out + " already finished its " + s.steps() + " steps; pass a larger --steps to extend it");
                     return 0;
                 }
-                System.out.printf(Locale.ROOT, "resuming %s from step %d of %d (%s)%n", meta.get(CheckpointFiles.MODEL), start, s.steps(), file);
+                if (s.timed() && elapsed >= s.seconds()) {
+                    System.out.printf(Locale.ROOT, "the run in %s already used its %.0f s; pass a longer --time to extend it%n", out, s.seconds());
+                    return 0;
+                }
+                System.out.printf(Locale.ROOT, "resuming %s from step %d (%.0f s trained) of %s (%s)%n", meta.get(CheckpointFiles.MODEL), start, elapsed,
+                        s.length(), file);
                 Map<String, String> extra = new LinkedHashMap<>();
                 for (String k : List.of(CheckpointFiles.MODEL, CheckpointFiles.FAMILY, CheckpointFiles.CONFIG)) extra.put(k, meta.get(k));
-                TrainingRun.Result r = TrainingRun.run(m, opt, dataGen, start, or(stopAfter, Long.MAX_VALUE), corpus, s, products, extra, out, "train");
+                TrainingRun.Result r = TrainingRun.run(m, opt, dataGen, start, or(stopAfter, Long.MAX_VALUE), corpus, s, products, extra, out, "train",
+                        elapsed);
                 report(m, corpus, s, r);
             }
         }
@@ -208,4 +223,16 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private static <T> T or(T v, T fallback) { return v != null ? v : fallback; }
+
+    /** A --time in seconds, 0 without one. */
+    static double seconds(java.time.Duration d) { return d == null ? 0 : d.toNanos() / 1e9; }
+
+    /** The seconds a saved run had trained (0 for a checkpoint written before it was recorded). */
+    private static double elapsedIn(Map<String, String> meta, Path file) {
+        try {
+            return Double.parseDouble(meta.getOrDefault(TrainingRun.ELAPSED, "0"));
+        } catch (NumberFormatException e) {
+            throw new CliFailure(file + ": bad '" + TrainingRun.ELAPSED + "' in its metadata: " + e.getMessage());
+        }
+    }
 }

@@ -37,17 +37,41 @@ import java.util.concurrent.TimeUnit;
  */
 final class TrainingRun {
     static final String DATA_RNG = "data";
+    /** Checkpoint metadata: wall-clock seconds the run had trained when it was saved (what a time budget counts). */
+    static final String ELAPSED = "train.elapsed_s";
     static final double WEIGHT_DECAY = 0.1, CLIP = 1.0;
 
-    /** What defines a run's curve (saved in every checkpoint as {@code train.*} metadata). */
+    /**
+     * What defines a run's curve (saved in every checkpoint as {@code train.*} metadata). {@code seconds} is a time
+     * budget (0: none): with one, the schedule follows the share of the budget spent (or of {@code steps}, whichever
+     * is further along) and the run ends when either is used up; {@code evalEvery} and {@code saveEvery} may then be 0,
+     * meaning at each fifth and each third of the run.
+     */
     record Settings(long steps, int batch, int seqLen, double lr, long seed, long evalEvery, long saveEvery,
-                    int evalWindows, double heldOut, String data) {
+                    int evalWindows, double heldOut, String data, double seconds) {
         Settings {
             if (steps <= 0) throw new CliFailure("--steps must be positive, got " + steps, 2);
             if (batch <= 0 || seqLen < 2) throw new CliFailure("--batch must be positive and --seq-len at least 2, got " + batch + ", " + seqLen, 2);
             if (!(lr > 0)) throw new CliFailure("--lr must be positive, got " + lr, 2);
-            if (evalEvery <= 0 || saveEvery <= 0) throw new CliFailure("--eval-every and --save-every must be positive", 2);
+            if (!(seconds >= 0) || Double.isInfinite(seconds)) throw new CliFailure("--time must be a positive duration, got " + seconds + " s", 2);
+            long least = seconds > 0 ? 0 : 1;
+            if (evalEvery < least || saveEvery < least) throw new CliFailure("--eval-every and --save-every must be positive", 2);
             if (!(heldOut > 0 && heldOut < 1)) throw new CliFailure("--held-out must be in (0, 1), got " + heldOut, 2);
+        }
+
+        boolean timed() { return seconds > 0; }
+
+        /** How far along the run is after {@code step} steps and {@code elapsed} seconds, in [0, 1] (or past 1 at its end). */
+        double progress(long step, double elapsed) {
+            double byStep = (double) step / steps;
+            return timed() ? Math.max(byStep, elapsed / seconds) : byStep;
+        }
+
+        /** "300 s", "300 s or 2000 steps, whichever comes first", or "2000 steps". */
+        String length() {
+            if (!timed()) return steps + " steps";
+            String t = String.format(Locale.ROOT, "%.0f s", seconds);
+            return steps == Long.MAX_VALUE ? t : t + " or " + steps + " steps, whichever comes first";
         }
 
         Map<String, String> toMetadata() {
@@ -62,6 +86,7 @@ final class TrainingRun {
             m.put("train.eval_windows", Integer.toString(evalWindows));
             m.put("train.held_out", Double.toString(heldOut));
             m.put("train.data", data);
+            m.put("train.time_s", Double.toString(seconds));
             return m;
         }
 
@@ -71,7 +96,8 @@ final class TrainingRun {
                         Integer.parseInt(need(m, "train.seq_len", file)), Double.parseDouble(need(m, "train.lr", file)),
                         Long.parseLong(need(m, "train.seed", file)), Long.parseLong(need(m, "train.eval_every", file)),
                         Long.parseLong(need(m, "train.save_every", file)), Integer.parseInt(need(m, "train.eval_windows", file)),
-                        Double.parseDouble(need(m, "train.held_out", file)), need(m, "train.data", file));
+                        Double.parseDouble(need(m, "train.held_out", file)), need(m, "train.data", file),
+                        Double.parseDouble(m.getOrDefault("train.time_s", "0"))); // runs saved before time budgets had none
             } catch (NumberFormatException e) {
                 throw new CliFailure(file + ": bad training settings in its metadata: " + e.getMessage());
             }
@@ -97,20 +123,25 @@ final class TrainingRun {
     /**
      * Trains from {@code startStep} (0 for a fresh run) up to {@code min(steps, stopAfter)}, writing into {@code out}.
      * {@code extra} metadata (model name, family, config) goes into every checkpoint besides the settings.
+     * {@code elapsedBefore} is the wall-clock time the run trained before {@code startStep} (from its checkpoint's
+     * {@code train.elapsed_s}), which a time budget counts.
      */
     static Result run(ByteLanguageModel model, Optimizer opt, Generator data, long startStep, long stopAfter, ByteCorpus corpus,
-                      Settings s, Precision precision, Map<String, String> extra, Path out, String task) {
+                      Settings s, Precision precision, Map<String, String> extra, Path out, String task, double elapsedBefore) {
         long end = Math.min(s.steps(), stopAfter);
         Path metrics = out.resolve("metrics.jsonl");
         trimMetrics(metrics, startStep);
-        LrSchedule schedule = LrSchedule.warmupStableDecay(s.lr(), s.steps(), 0.1, 0.2);
+        // By steps, the schedule is a function of the step alone (a resumed run repeats the curve bit for bit); with a
+        // time budget it follows the clock, so two runs differ with the machine's speed.
+        LrSchedule schedule = s.timed() ? null : LrSchedule.warmupStableDecay(s.lr(), s.steps(), 0.1, 0.2);
         List<Parameter> params = model.module().parameters();
         Map<String, String> meta = new LinkedHashMap<>(extra);
         meta.putAll(s.toMetadata());
         HeldOutEvaluation.Result lastEval = null;
         Path lastCheckpoint = null;
-        long bytes = 0;
+        long bytes = 0, last = startStep;
         long t0 = System.nanoTime();
+        double elapsed = elapsedBefore;
         model.module().train(true);
         double trained;
         // Charts are redrawn at each evaluation on a thread of their own (the steps do not wait for the PNGs; a
@@ -121,9 +152,11 @@ final class TrainingRun {
             return t;
         });
         Future<?> drawing = null;
-        try (MetricsLog log = new MetricsLog(metrics); TrainingProgress bar = new TrainingProgress(task, s.steps(), startStep)) {
+        try (MetricsLog log = new MetricsLog(metrics);
+             TrainingProgress bar = s.timed() ? TrainingProgress.timed(task, s.seconds(), elapsedBefore) : new TrainingProgress(task, s.steps(), startStep)) {
             for (long step = startStep + 1; step <= end; step++) {
-                double lr = schedule.at(step - 1), total, ce, norm;
+                double before = s.progress(step - 1, elapsed);
+                double lr = s.timed() ? LrSchedule.warmupStableDecayAt(s.lr(), before, 0.1, 0.2) : schedule.at(step - 1), total, ce, norm;
                 double[] bpc;
                 opt.setLearningRate(lr);
                 try (Scope sc = Scope.open(); Precision.Region pr = precision.enter()) {
@@ -139,6 +172,9 @@ final class TrainingRun {
                 }
                 bytes += (long) s.batch() * s.seqLen();
                 double seconds = (System.nanoTime() - t0) / 1e9, bps = bytes / seconds;
+                elapsed = elapsedBefore + seconds;
+                double after = s.progress(step, elapsed);
+                boolean finished = step == s.steps() || s.timed() && after >= 1, stopping = finished || step == end;
                 Map<String, Object> rec = new LinkedHashMap<>();
                 rec.put("kind", "train");
                 rec.put("step", step);
@@ -148,11 +184,12 @@ final class TrainingRun {
                 rec.put("grad_norm", norm);
                 for (int st = 0; st < bpc.length; st++) rec.put("bytes_per_chunk_" + st, bpc[st]);
                 rec.put("bytes_per_s", bps);
+                rec.put("elapsed_s", elapsed);
                 // native memory of live tensors and of the allocator's cache: flat in a healthy run
                 rec.put("native_mb", dev.tessera.runtime.MemoryStats.cpuLiveBytes() / 1e6);
                 rec.put("native_cached_mb", dev.tessera.runtime.MemoryStats.cpuCachedBytes() / 1e6);
                 log.log(rec);
-                if (step % s.evalEvery() == 0 || step == s.steps()) {
+                if (due(step, s.evalEvery(), before, after, 5) || finished) {
                     try (Precision.Region pr = precision.enter()) {
                         lastEval = HeldOutEvaluation.run(model, corpus, s.heldOut(), s.seqLen(), s.evalWindows(), s.batch());
                     }
@@ -168,11 +205,14 @@ final class TrainingRun {
                     log.log(ev);
                     if (drawing == null || drawing.isDone()) drawing = charts.submit(() -> log.writeCharts(out));
                 }
-                if (step % s.saveEvery() == 0 || step == end) {
+                if (due(step, s.saveEvery(), before, after, 3) || stopping) {
                     lastCheckpoint = CheckpointFiles.forStep(out, step);
+                    meta.put(ELAPSED, Double.toString(elapsed));
                     TrainingCheckpoint.save(lastCheckpoint, model.module(), opt, step, meta, Map.of(DATA_RNG, data));
                 }
-                bar.update(step, status(total, ce, bpc, lastEval, bps));
+                bar.update(s.timed() ? (long) elapsed : step, (s.timed() ? "step " + step + " " : "") + status(total, ce, bpc, lastEval, bps));
+                last = step;
+                if (stopping) break;
             }
             trained = (System.nanoTime() - t0) / 1e9;
             charts.shutdown();
@@ -181,7 +221,16 @@ final class TrainingRun {
         } finally {
             charts.shutdownNow();
         }
-        return new Result(end, lastEval, bytes / Math.max(trained, 1e-9), model.parameterCount(), lastCheckpoint, trained);
+        return new Result(last, lastEval, bytes / Math.max(trained, 1e-9), model.parameterCount(), lastCheckpoint, trained);
+    }
+
+    /**
+     * Whether an evaluation (or checkpoint) falls on this step: every {@code every} steps, or with {@code every} 0
+     * (a time budget's default) when the run's progress crosses one of {@code parts} equal parts.
+     */
+    private static boolean due(long step, long every, double before, double after, int parts) {
+        if (every > 0) return step % every == 0;
+        return Math.floor(Math.min(after, 1) * parts) > Math.floor(before * parts);
     }
 
     /** Waits for a redraw in progress (its PNGs would otherwise race the final ones). */

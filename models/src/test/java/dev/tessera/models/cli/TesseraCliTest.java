@@ -194,6 +194,83 @@ class TesseraCliTest {
         assertEquals(0, r.exit(), r.err());
         for (String m : List.of("hnet-tiny", "transformer-tiny", "mamba-tiny")) assertTrue(r.out().contains(m), r.out());
         assertTrue(r.out().contains("held-out bpb"), r.out());
+        // steps, and for H-Net its chunks and where their boundaries fall; the baselines have neither
+        assertTrue(Pattern.compile("(?m)^hnet-tiny +[\\d,]+ +2 +\\S+ +\\S+ +\\S+ \\(stage 0\\) +\\d+\\.\\d %$").matcher(r.out()).find(), r.out());
+        assertTrue(Pattern.compile("(?m)^mamba-tiny +[\\d,]+ +2 +\\S+ +\\S+ +- +-$").matcher(r.out()).find(), r.out());
+    }
+
+    /**
+     * --time: the schedule follows the clock (warm-up from peak/100, peak, decay towards 0 at the end), the run stops
+     * once the time is spent, evaluates at each fifth and saves at each third of it; a stopped run resumes with the
+     * time it had trained and ends on the same budget, and one that has used it up says so.
+     */
+    @Test
+    void trainForATimeBudget() throws IOException {
+        Path timed = dir.resolve("timed");
+        Result r = tessera("train", "--data", corpus.toString(), "--time", "3s", "--batch", "2", "--seq-len", "32", "--eval-windows", "2",
+                "--quiet-summary", "--out", timed.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("for 3 s of 2 x 32 bytes"), r.out());
+        ObjectMapper json = new ObjectMapper();
+        List<com.fasterxml.jackson.databind.JsonNode> train = new ArrayList<>(), eval = new ArrayList<>();
+        for (String line : Files.readAllLines(timed.resolve("metrics.jsonl"))) {
+            var rec = json.readTree(line);
+            (rec.path("kind").asText().equals("train") ? train : eval).add(rec);
+        }
+        assertTrue(train.size() > 10, "steps in 3 s: " + train.size());
+        var lastStep = train.get(train.size() - 1);
+        assertTrue(lastStep.path("elapsed_s").asDouble() >= 3, lastStep.toString());
+        assertTrue(train.get(train.size() - 2).path("elapsed_s").asDouble() < 3, "the run stops at the first step past its time");
+        double peak = 3e-3, first = train.get(0).path("lr").asDouble(), max = 0;
+        for (var rec : train) max = Math.max(max, rec.path("lr").asDouble());
+        assertEquals(peak / 100, first, 1e-12, "warm-up starts at peak/100");
+        assertEquals(peak, max, 1e-12, "the stable phase runs at the peak");
+        assertTrue(lastStep.path("lr").asDouble() < 0.5 * peak, "the last step is deep in the decay: " + lastStep);
+        // evaluations at the steps that cross a fifth of the time, checkpoints at those that cross a third
+        List<Long> fifths = new ArrayList<>(), thirds = new ArrayList<>();
+        for (int i = 0; i < train.size(); i++) {
+            double before = i == 0 ? 0 : train.get(i - 1).path("elapsed_s").asDouble() / 3, after = Math.min(1, train.get(i).path("elapsed_s").asDouble() / 3);
+            if (Math.floor(after * 5) > Math.floor(before * 5)) fifths.add(train.get(i).path("step").asLong());
+            if (Math.floor(after * 3) > Math.floor(before * 3)) thirds.add(train.get(i).path("step").asLong());
+        }
+        assertEquals(fifths, eval.stream().map(e -> e.path("step").asLong()).toList());
+        assertTrue(fifths.size() >= 4 && fifths.get(fifths.size() - 1) == lastStep.path("step").asLong(), fifths.toString());
+        List<Path> saved;
+        try (var files = Files.list(timed)) {
+            saved = files.filter(p -> p.getFileName().toString().startsWith("checkpoint-")).sorted().toList();
+        }
+        assertEquals(thirds.stream().map(t -> CheckpointFiles.forStep(timed, t)).toList(), saved);
+        Map<String, String> meta = dev.tessera.nn.TrainingCheckpoint.metadata(saved.get(saved.size() - 1));
+        assertEquals(3.0, Double.parseDouble(meta.get("train.time_s")));
+        assertEquals(lastStep.path("elapsed_s").asDouble(), Double.parseDouble(meta.get("train.elapsed_s")), 1e-9);
+
+        Path split = dir.resolve("timed-split");
+        Result head = tessera("train", "--data", corpus.toString(), "--time", "3s", "--batch", "2", "--seq-len", "32", "--eval-windows", "2",
+                "--stop-after", "4", "--quiet-summary", "--out", split.toString());
+        assertEquals(0, head.exit(), head.err());
+        Result rest = tessera("train", "--resume", "--out", split.toString(), "--quiet-summary");
+        assertEquals(0, rest.exit(), rest.err());
+        assertTrue(rest.out().contains("resuming hnet-tiny from step 4 (") && rest.out().contains(" of 3 s ("), rest.out());
+        List<Double> elapsed = new ArrayList<>();
+        for (String line : Files.readAllLines(split.resolve("metrics.jsonl"))) {
+            var rec = json.readTree(line);
+            if (rec.path("kind").asText().equals("train")) elapsed.add(rec.path("elapsed_s").asDouble());
+        }
+        for (int i = 1; i < elapsed.size(); i++) assertTrue(elapsed.get(i) > elapsed.get(i - 1), "the resumed run counts on: " + elapsed);
+        assertTrue(elapsed.get(elapsed.size() - 1) >= 3 && elapsed.get(elapsed.size() - 2) < 3, elapsed.toString());
+        Result again = tessera("train", "--resume", "--out", split.toString(), "--quiet-summary");
+        assertEquals(0, again.exit(), again.err());
+        assertTrue(again.out().contains("already used its 3 s; pass a longer --time"), again.out());
+    }
+
+    @Test
+    void compareForEqualTime() {
+        Result r = tessera("compare", "--data", corpus.toString(), "--time", "1s", "--models", "hnet-tiny,transformer-tiny", "--batch", "2",
+                "--seq-len", "32", "--eval-windows", "2", "--out", dir.resolve("cmp-timed").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("1 s each"), r.out());
+        Matcher row = Pattern.compile("(?m)^transformer-tiny\\s+\\S+\\s+(\\d+)\\s").matcher(r.out());
+        assertTrue(row.find() && Long.parseLong(row.group(1)) > 1, r.out());
     }
 
     private static void assertOneLineError(Result r, String expected) {
@@ -218,6 +295,8 @@ class TesseraCliTest {
         assertOneLineError(tessera("eval", "--checkpoint", run.toString(), "--precision", "fp8"), "unknown precision 'fp8'");
         assertOneLineError(tessera("train", "--data", dir.resolve("missing.txt").toString()), "no such data file");
         assertOneLineError(tessera("train", "--steps", "many"), "--steps");
+        assertOneLineError(tessera("train", "--time", "5x", "--data", corpus.toString()), "'5x' is not a duration");
+        assertOneLineError(tessera("compare", "--time", "0s", "--data", corpus.toString()), "'0s' is not a positive duration");
         assertOneLineError(tessera(trainArgs(run)), "already holds checkpoints");
     }
 }
