@@ -34,6 +34,20 @@ public final class ByteSampler {
      * {@code maxBytes}. Each step draws one uniform number per row from {@code gen}.
      */
     public static List<byte[]> generate(ByteLanguageModel model, List<byte[]> prompts, Settings settings, Generator gen) {
+        return generate(model, prompts, settings, gen, (row, b) -> {});
+    }
+
+    /** Receives each sampled byte as soon as it is drawn (EOS is not passed on). */
+    @FunctionalInterface
+    public interface ByteSink {
+        void accept(int row, int b);
+    }
+
+    /**
+     * {@link #generate(ByteLanguageModel, List, Settings, Generator)}, handing each byte to {@code sink} the moment it
+     * is sampled (to print a continuation as it grows); the same bytes, draws and result.
+     */
+    public static List<byte[]> generate(ByteLanguageModel model, List<byte[]> prompts, Settings settings, Generator gen, ByteSink sink) {
         int n = prompts.size();
         List<ByteArrayOutputStream> out = new ArrayList<>();
         int longest = 0;
@@ -73,6 +87,7 @@ public final class ByteSampler {
                         continue;
                     }
                     out.get(i).write(b);
+                    sink.accept(i, b);
                     next[i] = b; // a row that is done keeps feeding its last byte; its logits are no longer read
                     if (++produced[i] >= settings.maxBytes()) done[i] = true;
                     any |= !done[i];

@@ -39,6 +39,31 @@ class ByteSamplerTest {
         }
     }
 
+    /** A sink sees every sampled byte of every row, in order, as drawn; the result and draws are the same without one. */
+    @Test
+    void sinkReceivesEachByteAsItIsSampled() {
+        try (ByteLanguageModel m = ModelCatalog.create("hnet-tiny", new Generator(1))) {
+            List<byte[]> prompts = List.of("ab".getBytes(), "longer prompt".getBytes(), "".getBytes());
+            ByteSampler.Settings sampled = new ByteSampler.Settings(9, 1.0, 0.9);
+            java.util.List<java.io.ByteArrayOutputStream> seen = List.of(new java.io.ByteArrayOutputStream(),
+                    new java.io.ByteArrayOutputStream(), new java.io.ByteArrayOutputStream());
+            int[] calls = new int[1];
+            List<byte[]> withSink = ByteSampler.generate(m, prompts, sampled, new Generator(5), (row, b) -> {
+                seen.get(row).write(b);
+                calls[0]++;
+            });
+            List<byte[]> without = ByteSampler.generate(m, prompts, sampled, new Generator(5));
+            int total = 0;
+            for (int i = 0; i < prompts.size(); i++) {
+                assertTrue(java.util.Arrays.equals(withSink.get(i), seen.get(i).toByteArray()), "row " + i);
+                assertTrue(java.util.Arrays.equals(withSink.get(i), without.get(i)), "row " + i);
+                total += withSink.get(i).length;
+            }
+            assertEquals(total, calls[0]);
+            assertTrue(total > 0);
+        }
+    }
+
     /** Every family's decoder: prefill returns the forward's logits after each row's bytes, and steps go on from there. */
     @Test
     void decodersPrefillThenStepLikeTheForward() {

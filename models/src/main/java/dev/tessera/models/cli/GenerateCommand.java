@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -48,11 +49,27 @@ final class GenerateCommand implements Callable<Integer> {
         CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), target, null, Map.of());
         try (ByteLanguageModel m = loaded.model()) {
             List<byte[]> bytes = ps.stream().map(p -> p.getBytes(StandardCharsets.UTF_8)).toList();
-            List<byte[]> out = ByteSampler.generate(m, bytes, settings, new Generator(seed));
-            for (int i = 0; i < ps.size(); i++) {
-                if (ps.size() > 1) System.out.println("--- [" + (i + 1) + "]");
-                System.out.println(ps.get(i) + new String(out.get(i), StandardCharsets.UTF_8));
+            long t0 = System.nanoTime();
+            List<byte[]> out;
+            if (ps.size() == 1) { // one continuation: printed as it is sampled (raw bytes: the terminal decodes UTF-8)
+                System.out.print(ps.get(0));
+                System.out.flush();
+                out = ByteSampler.generate(m, bytes, settings, new Generator(seed), (row, b) -> {
+                    System.out.write(b);
+                    System.out.flush();
+                });
+                System.out.println();
+            } else { // several: each printed whole once all are done
+                out = ByteSampler.generate(m, bytes, settings, new Generator(seed));
+                for (int i = 0; i < ps.size(); i++) {
+                    System.out.println("--- [" + (i + 1) + "]");
+                    System.out.println(ps.get(i) + new String(out.get(i), StandardCharsets.UTF_8));
+                }
             }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            long total = out.stream().mapToLong(o -> o.length).sum();
+            System.err.printf(Locale.ROOT, "%,d bytes in %.2f s (%,.0f bytes/s, %d row%s)%n", total, seconds, total / Math.max(seconds, 1e-9),
+                    ps.size(), ps.size() == 1 ? "" : "s in one batch");
         }
         return 0;
     }

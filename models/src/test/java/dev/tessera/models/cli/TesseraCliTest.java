@@ -120,6 +120,13 @@ class TesseraCliTest {
         Result again = tessera("generate", "--checkpoint", run.toString(), "--prompt", "the quick", "--prompt", "fox", "--max-bytes", "12",
                 "--seed", "3");
         assertEquals(r.out(), again.out(), "a seed fixes the sample");
+        assertTrue(r.err().contains("bytes in") && r.err().contains("2 rows in one batch"), r.err());
+        // one prompt: streamed as sampled, the same text a print at the end would give
+        Result one = tessera("generate", "--checkpoint", run.toString(), "--prompt", "the lazy", "--max-bytes", "12", "--seed", "3");
+        assertEquals(0, one.exit(), one.err());
+        assertTrue(one.out().startsWith("the lazy") && one.out().endsWith("\n") && !one.out().contains("---"), one.out());
+        assertTrue(one.out().length() > "the lazy\n".length(), one.out());
+        assertTrue(one.err().contains("(") && one.err().contains("1 row)"), one.err());
     }
 
     @Test
