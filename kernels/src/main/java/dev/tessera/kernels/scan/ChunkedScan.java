@@ -163,8 +163,8 @@ final class ChunkedScan {
             }
             for (int i = 0; i < len; i++) {
                 long r = row0 + i;
-                loadRow(in, CM, (r * G + g) * N, cm, i * N, N, 1f);
-                loadRow(in, BM, (r * G + g) * N, row, 0, N, 1f);
+                loadRow(in, CM, in.at(CM, r, (long) g * N), cm, i * N, N, 1f);
+                loadRow(in, BM, in.at(BM, r, (long) g * N), row, 0, N, 1f);
                 for (int n = 0; n < N; n++) bt[n * Q + i] = row[n];
             }
             for (int i0 = 0; i0 < roundUp(len, 4); i0 += 4) {
@@ -178,9 +178,9 @@ final class ChunkedScan {
             float aH = in.a[h], bias = in.dtBias[h], decayIn = 1;
             for (int i = 0; i < len; i++) {
                 long r = row0 + i;
-                float delta = (float) StepSize.of(in.get(DT, r * H + h) + bias, p.softplus);
+                float delta = (float) StepSize.of(in.get(DT, in.at(DT, r, h)) + bias, p.softplus);
                 float a = (float) Math.exp(delta * aH);
-                loadRow(in, X, (r * H + h) * P, xs, i * Pp, P, delta);
+                loadRow(in, X, in.at(X, r, (long) h * P), xs, i * Pp, P, delta);
                 decayIn = flushTiny(decayIn * a);
                 cin[i] = decayIn;
                 step[i] = a;
@@ -218,21 +218,21 @@ final class ChunkedScan {
             MemorySegment xseg = in.seg[X];
             long xoff = in.off[X];
             for (int i = 0; i < len; i++) {
-                long xi = ((row0 + i) * H + h) * P;
+                long xi = ((row0 + i) * H + h) * P, xin = in.at(X, row0 + i, (long) h * P); // y's index, x's
                 int o = i * Pp;
                 if (p.has(Z)) {
-                    loadRow(in, X, xi, row, 0, P, 1f);
-                    loadRow(in, Z, xi, z, 0, P, 1f);
+                    loadRow(in, X, xin, row, 0, P, 1f);
+                    loadRow(in, Z, in.at(Z, row0 + i, (long) h * P), z, 0, P, 1f);
                     for (int q = 0; q < P; q++) yb[o + q] = (yb[o + q] + dSkip * row[q]) * SelectiveScanCpu.silu(z[q]);
                     SelectiveScanCpu.write(yb, o, ys, xi, P);
                 } else {
                     FloatVector d = FloatVector.broadcast(F, dSkip);
                     int q = 0;
                     for (; q < bound; q += vl) {
-                        FloatVector xv = FloatVector.fromMemorySegment(F, xseg, (xoff + xi + q) * 4, ByteOrder.nativeOrder());
+                        FloatVector xv = FloatVector.fromMemorySegment(F, xseg, (xoff + xin + q) * 4, ByteOrder.nativeOrder());
                         xv.fma(d, FloatVector.fromArray(F, yb, o + q)).intoMemorySegment(ys, (xi + q) * 4, ByteOrder.nativeOrder());
                     }
-                    for (; q < P; q++) ys.setAtIndex(ValueLayout.JAVA_FLOAT, xi + q, yb[o + q] + dSkip * in.get(X, xi + q));
+                    for (; q < P; q++) ys.setAtIndex(ValueLayout.JAVA_FLOAT, xi + q, yb[o + q] + dSkip * in.get(X, xin + q));
                 }
             }
         }

@@ -223,12 +223,12 @@ final class ChunkedScanBackward {
         /** The group's B (and, for the backward, C, Bᵀ and C Bᵀ) for rows [row0, row0 + len); rows past len are zero. */
         private void loadGroup(long row0, int len, int g, boolean all) {
             Arrays.fill(bm, len * Nv, Q * Nv, 0f);
-            for (int i = 0; i < len; i++) in.read(BM, ((row0 + i) * G + g) * N, bm, i * Nv, N);
+            for (int i = 0; i < len; i++) in.read(BM, in.at(BM, row0 + i, (long) g * N), bm, i * Nv, N);
             if (!all) return;
             Arrays.fill(cm, len * Nv, Q * Nv, 0f);
             if (len < Q) Arrays.fill(bt, 0f);
             for (int i = 0; i < len; i++) {
-                in.read(CM, ((row0 + i) * G + g) * N, cm, i * Nv, N);
+                in.read(CM, in.at(CM, row0 + i, (long) g * N), cm, i * Nv, N);
                 for (int n = 0; n < N; n++) bt[n * Q + i] = bm[i * Nv + n];
             }
             for (int i0 = 0; i0 < roundUp(len, 4); i0 += 4) {
@@ -245,11 +245,11 @@ final class ChunkedScanBackward {
             }
             float aH = in.a[h], bias = in.dtBias[h], decayIn = 1;
             for (int i = 0; i < len; i++) {
-                long r = row0 + i, xi = (r * H + h) * P;
-                float v = in.get(DT, r * H + h) + bias;
+                long r = row0 + i, xi = (r * H + h) * P; // dy's index (x's and z's: in.at)
+                float v = in.get(DT, in.at(DT, r, h)) + bias;
                 float d = (float) StepSize.of(v, p.softplus);
                 float a = (float) Math.exp(d * aH);
-                load(in.seg[X], in.off[X] + xi, xr, i * Pp, P);
+                load(in.seg[X], in.off[X] + in.at(X, r, (long) h * P), xr, i * Pp, P);
                 FloatVector dv = FloatVector.broadcast(F, d);
                 for (int k = i * Pp, e = k + Pp; k < e; k += vl) FloatVector.fromArray(F, xr, k).mul(dv).intoArray(xs, k);
                 decayIn = ChunkedScan.flushTiny(decayIn * a);
@@ -260,7 +260,7 @@ final class ChunkedScanBackward {
                 if (grads) {
                     if (p.has(Z)) {
                         load(out.dy, out.dyOff + xi, dyb, i * Pp, P);
-                        load(in.seg[Z], in.off[Z] + xi, zb, i * Pp, P);
+                        load(in.seg[Z], in.off[Z] + in.at(Z, r, (long) h * P), zb, i * Pp, P);
                         for (int k = i * Pp, e = k + Pp; k < e; k += vl) { // σ(z) kept for SiLU′ in dz; ĝ = dy·z·σ(z)
                             FloatVector zv = FloatVector.fromArray(F, zb, k);
                             FloatVector sv = FloatVector.broadcast(F, 1f).div(VectorMath.exp(zv.neg()).add(1f));

@@ -4,6 +4,7 @@ import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Tensor;
+import dev.tessera.runtime.spi.KernelSupport;
 import java.util.Arrays;
 
 /**
@@ -26,7 +27,11 @@ final class ScanProblem {
     final DType dtype;
     /** The device of every input (x's). */
     final Device device;
-    /** The inputs in the order of {@link #NAMES}, contiguous; absent optional inputs are null. */
+    /**
+     * The inputs in the order of {@link #NAMES}, contiguous, except that for the CPU's F32 kernels x, dt, Bm, Cm and z
+     * may be row-strided views ({@link #rowStrided}: slices of one projection, say), read in place instead of copied;
+     * absent optional inputs are null.
+     */
     final Tensor[] t;
     /** Sequence s covers rows [seqStart[s], seqEnd[s]) of batch row seqBatch[s]. */
     final int[] seqBatch, seqStart, seqEnd;
@@ -109,9 +114,43 @@ final class ScanProblem {
             }
         }
         t = new Tensor[COUNT];
+        boolean inPlace = device.isCpu() && dtype == DType.F32 && KernelSupport.vectorAvailable();
         try (Grad.Region g = Grad.noGrad()) {
-            for (int i = 0; i < COUNT; i++) t[i] = all[i] == null ? null : all[i].contiguous();
+            for (int i = 0; i < COUNT; i++) {
+                Tensor v = all[i];
+                t[i] = v == null ? null : inPlace && perPosition(i) && rowStrided(v) ? v : v.contiguous();
+            }
         }
+    }
+
+    /** Inputs with one block of values per (batch row, position): x, dt, Bm, Cm and z. */
+    static boolean perPosition(int i) { return i == X || i == DT || i == BM || i == CM || i == Z; }
+
+    /**
+     * Whether a [B, L, ...] tensor keeps each position's values contiguous (in row-major order) and its positions
+     * {@link #rowStride} apart in (batch row, position) order, so that position r = b·L + l starts at r·rowStride.
+     */
+    static boolean rowStrided(Tensor v) {
+        int[] shape = v.shape();
+        long[] s = KernelSupport.strides(v);
+        long inner = 1;
+        for (int d = shape.length - 1; d >= 2; d--) {
+            if (shape[d] != 1 && s[d] != inner) return false;
+            inner *= shape[d];
+        }
+        if (s[0] < 0 || s[1] < 0) return false;
+        return shape[0] == 1 || shape[1] == 1 || s[0] == s[1] * shape[1];
+    }
+
+    /** Elements between consecutive positions (b·L + l order) of a per-position input. */
+    long rowStride(int i) {
+        int[] shape = t[i].shape();
+        long[] s = KernelSupport.strides(t[i]);
+        if (shape[1] > 1) return s[1];
+        if (shape[0] > 1) return s[0];
+        long width = 1;
+        for (int d = 2; d < shape.length; d++) width *= shape[d];
+        return width;
     }
 
     /** Validates a call and makes its inputs contiguous; {@code in} in the order of {@link #NAMES} minus the options. */

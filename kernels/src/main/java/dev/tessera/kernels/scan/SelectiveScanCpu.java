@@ -37,10 +37,15 @@ final class SelectiveScanCpu {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int CHECKPOINT = 64;
 
-    /** Raw access to the problem's contiguous F32 tensors. */
+    /**
+     * Raw access to the problem's F32 tensors: contiguous, or for the per-position inputs row-strided
+     * ({@link ScanProblem#rowStrided}); index them with {@link #at}.
+     */
     static final class Raw {
         final MemorySegment[] seg = new MemorySegment[COUNT];
         final long[] off = new long[COUNT];
+        /** Elements between consecutive positions of each per-position input. */
+        private final long[] rowStride = new long[COUNT];
         final float[] a, dtBias, dSkip;
 
         Raw(ScanProblem p) {
@@ -48,11 +53,15 @@ final class SelectiveScanCpu {
                 if (!p.has(i)) continue;
                 seg[i] = KernelSupport.segment(p.t[i]);
                 off[i] = KernelSupport.offset(p.t[i]);
+                if (ScanProblem.perPosition(i)) rowStride[i] = p.rowStride(i);
             }
             a = p.t[A].toFloatArray();
             dtBias = p.has(DT_BIAS) ? p.t[DT_BIAS].toFloatArray() : new float[p.heads];
             dSkip = p.has(D_SKIP) ? p.t[D_SKIP].toFloatArray() : new float[p.heads];
         }
+
+        /** The index (from the tensor's offset) of element {@code within} of position {@code row} of input i. */
+        long at(int i, long row, long within) { return row * rowStride[i] + within; }
 
         void read(int i, long index, float[] dst, int n) {
             MemorySegment.copy(seg[i], ValueLayout.JAVA_FLOAT, (off[i] + index) * 4, dst, 0, n);
@@ -101,7 +110,7 @@ final class SelectiveScanCpu {
                     long xi = (row * H + h) * P;
                     float delta = readStep(p, in, row, h, b, c, x, decay);
                     stepColumns(st, x, b, c, decay, delta, in.a[h], p.aPerState, P, N, yRow);
-                    writeOutput(p, in, h, xi, x, z, yRow, ys);
+                    writeOutput(p, in, row, h, xi, x, z, yRow, ys);
                 }
                 if (fs != null) {
                     transpose(st, rows, N, P);
@@ -135,18 +144,18 @@ final class SelectiveScanCpu {
                 MemorySegment.copy(ss, ValueLayout.JAVA_FLOAT, at, st, 0, pn);
                 stepRows(st, 0, x, b, c, decay, delta, in.a[h], p.aPerState, P, N, yRow);
                 MemorySegment.copy(st, 0, ss, ValueLayout.JAVA_FLOAT, at, pn);
-                writeOutput(p, in, h, xi, x, z, yRow, ys);
+                writeOutput(p, in, row, h, xi, x, z, yRow, ys);
             }
         });
         return y;
     }
 
-    /** y = (⟨S, C⟩ + Dskip·x), gated by SiLU(z) when there is a z, written at {@code xi} of the output. */
-    private static void writeOutput(ScanProblem p, Raw in, int h, long xi, float[] x, float[] z, float[] yRow, MemorySegment ys) {
+    /** y = (⟨S, C⟩ + Dskip·x), gated by SiLU(z) when there is a z, of position row and head h, written at {@code xi} of the output. */
+    private static void writeOutput(ScanProblem p, Raw in, long row, int h, long xi, float[] x, float[] z, float[] yRow, MemorySegment ys) {
         int P = p.headDim;
         float dd = in.dSkip[h];
         if (p.has(Z)) {
-            in.read(Z, xi, z, P);
+            in.read(Z, in.at(Z, row, (long) h * P), z, P);
             for (int q = 0; q < P; q++) yRow[q] = (yRow[q] + dd * x[q]) * silu(z[q]);
         } else {
             for (int q = 0; q < P; q++) yRow[q] += dd * x[q];
@@ -228,10 +237,10 @@ final class SelectiveScanCpu {
     /** Reads row {@code row}'s B, C and x for head h, fills the per-state decay when A is [H,N], and returns Δ. */
     private static float readStep(ScanProblem p, Raw in, long row, int h, float[] b, float[] c, float[] x, float[] decay) {
         int H = p.heads, N = p.stateSize, g = h / p.headsPerGroup();
-        float delta = (float) StepSize.of(in.get(DT, row * H + h) + in.dtBias[h], p.softplus);
-        in.read(BM, (row * p.groups + g) * N, b, N);
-        in.read(CM, (row * p.groups + g) * N, c, N);
-        in.read(X, (row * H + h) * p.headDim, x, p.headDim);
+        float delta = (float) StepSize.of(in.get(DT, in.at(DT, row, h)) + in.dtBias[h], p.softplus);
+        in.read(BM, in.at(BM, row, (long) g * N), b, N);
+        in.read(CM, in.at(CM, row, (long) g * N), c, N);
+        in.read(X, in.at(X, row, (long) h * p.headDim), x, p.headDim);
         if (p.aPerState) for (int n = 0; n < N; n++) decay[n] = (float) Math.exp(delta * in.a[h * N + n]);
         return delta;
     }
@@ -347,11 +356,11 @@ final class SelectiveScanCpu {
                     }
                     for (int j = cl; j >= 1; j--) {
                         long row = batchRow + c0 + j - 1, xi = (row * H + h) * P;
-                        float pre = in.get(DT, row * H + h) + in.dtBias[h];
+                        float pre = in.get(DT, in.at(DT, row, h)) + in.dtBias[h];
                         float delta = readStep(p, in, row, h, b, c, x, decay);
                         MemorySegment.copy(dyS, ValueLayout.JAVA_FLOAT, (dyO + xi) * 4, g, 0, P);
                         if (p.has(Z)) {
-                            in.read(Z, xi, z, P);
+                            in.read(Z, in.at(Z, row, (long) h * P), z, P);
                             for (int q = 0; q < P; q++) {
                                 float yq = dot(buf, j * pn + q * N, c, N) + dSkip * x[q];
                                 dzRow[q] = g[q] * yq * siluDerivative(z[q]);
