@@ -74,7 +74,7 @@ final class Autograd {
         try (Grad.Region noGrad = Grad.noGrad(); Scope temporaries = Scope.open()) {
             Tensor g0 = gradient != null ? gradient.to(root.dtype) : Tensor.full(1, root.dtype, root.device(), root.shape);
             if (root.gradFn == null) { // backward on a leaf: its gradient is the seed itself
-                accumulateLeaf(root, g0);
+                accumulateLeaf(root, g0, false);
                 return;
             }
             List<Node> order = topologicalOrder(root.gradFn);
@@ -114,7 +114,7 @@ final class Autograd {
                     }
                     if (Grad.isAnomalyDetectionEnabled()) checkFinite(node.op + " (backward)", gi, "gradient for input " + i);
                     if (in.gradFn == null) {
-                        accumulateLeaf(in, gi);
+                        accumulateLeaf(in, gi, exclusive(gi, g, gin, i, temporaries));
                     } else {
                         Tensor prev = pending.get(in.gradFn);
                         if (prev != null) complete(partial, prev);
@@ -172,9 +172,29 @@ final class Autograd {
         Views.narrow(sum, s.dim(), s.start(), s.length(), s.step()).addInPlace(g.dtype == sum.dtype ? g : g.to(sum.dtype));
     }
 
-    private static void accumulateLeaf(Tensor leaf, Tensor g) {
+    /**
+     * Whether gradient {@code gin[i]} belongs to no one else, so that a leaf may keep it as its {@code .grad} instead of
+     * a copy: made during this walk (owned by its temporaries), the only tensor on its memory and all of that memory,
+     * not the gradient the node received (a pass-through) and not also returned for another input (add returns one
+     * tensor for both).
+     */
+    private static boolean exclusive(Tensor gi, Tensor received, Tensor[] gin, int i, Scope temporaries) {
+        if (gi == received || gi.owner != temporaries || gi.storage.isShared() || gi.offset != 0
+                || gi.storage.byteSize() != gi.numel() * gi.dtype.byteSize() || !gi.isContiguous()) {
+            return false;
+        }
+        for (int j = 0; j < gin.length; j++) if (j != i && gin[j] == gi) return false;
+        return true;
+    }
+
+    private static void accumulateLeaf(Tensor leaf, Tensor g, boolean exclusive) {
         if (leaf.grad == null || leaf.grad.isReleased()) {
-            // Always a fresh copy: g may be shared with another input (add gives both the same tensor).
+            if (exclusive && g.dtype == leaf.dtype && g.device().equals(leaf.device())) {
+                Scope.detach(g); // kept: nothing else refers to it
+                leaf.grad = g;
+                return;
+            }
+            // Otherwise a fresh copy: g may be shared with another input (add gives both the same tensor).
             Tensor copy = ShapeOps.copyOf(g, leaf.dtype);
             Scope.detach(copy);
             leaf.grad = copy;

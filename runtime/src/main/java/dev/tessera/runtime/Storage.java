@@ -105,6 +105,9 @@ final class Storage {
 
     boolean isFreed() { return refs.get() <= 0; }
 
+    /** More than one tensor (views, aliases) refers to this memory. */
+    boolean isShared() { return refs.get() > 1; }
+
     /** The host memory; the caller must hold a reference. CUDA storages have none: copy to the CPU first. */
     MemorySegment segment() {
         if (segment == null) {

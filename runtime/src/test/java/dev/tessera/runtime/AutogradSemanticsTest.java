@@ -62,6 +62,37 @@ class AutogradSemanticsTest {
         assertTrue(e.getMessage().contains("retainGraph"), e.getMessage());
     }
 
+    /**
+     * A leaf keeps a gradient made for it alone as its .grad (no copy), but never one that is shared: the same
+     * tensor handed to two inputs (add), a view of the gradient a node received (reshape), or the caller's own.
+     */
+    @Test
+    void leafGradientsAreNeverSharedWithAnotherTensor() {
+        Tensor x = leaf(1, 2, 3);
+        // add's backward returns the gradient it received (here a fresh one from mul) for both inputs
+        x.add(x).mul(Tensor.of(new float[] {1, 10, 100}, 3)).sum().backward();
+        assertArrayEquals(new float[] {2, 20, 200}, x.grad().toFloatArray());
+        Tensor a = leaf(1, 1, 1), b = leaf(2, 2, 2);
+        Tensor y = a.add(b).mul(Tensor.of(new float[] {1, 10, 100}, 3)).sum();
+        y.backward(null, true);
+        y.backward(); // had a and b kept one tensor as .grad, each walk would add into both
+        assertArrayEquals(new float[] {2, 20, 200}, a.grad().toFloatArray());
+        assertArrayEquals(new float[] {2, 20, 200}, b.grad().toFloatArray());
+        Tensor w = leaf(1, 2, 3, 4);
+        Tensor given = Tensor.of(new float[] {5, 6, 7, 8}, 2, 2);
+        w.reshape(2, 2).backward(given); // w.grad comes from a view of the caller's tensor
+        given.fill(0);
+        assertArrayEquals(new float[] {5, 6, 7, 8}, w.grad().toFloatArray(), "the caller's gradient is not w.grad");
+        Tensor v = leaf(1, 2);
+        v.backward(Tensor.of(new float[] {3, 4}, 2)); // backward on a leaf: the seed is copied
+        Tensor u = leaf(2, 5);
+        Tensor h = u.mul(3);
+        h.sum().backward(null, true); // a gradient made for u alone: kept, and accumulated into by the next walk
+        h.sum().backward();
+        assertArrayEquals(new float[] {6, 6}, u.grad().toFloatArray());
+        assertArrayEquals(new float[] {3, 4}, v.grad().toFloatArray());
+    }
+
     /** Where no slice of a sliced intermediate is used, its gradient is 0 (the buffer starts uninitialised). */
     @Test
     void slicesThatLeaveGapsGiveZeroGradientThere() {
