@@ -195,11 +195,18 @@ public final class ByteCorpus implements AutoCloseable {
         return new Batch(Tensor.of(in, batch, length), Tensor.of(tg, batch, length));
     }
 
-    /** Consecutive non-overlapping windows of a split, for a deterministic evaluation pass: at most {@code maxWindows}. */
+    /**
+     * Non-overlapping windows {start, length + 1} of a split for a deterministic evaluation pass: the split cut into
+     * consecutive windows, all of them when there are at most {@code maxWindows}, else {@code maxWindows} of them
+     * spread evenly from its start to its end — a sample of the whole split, not of its first pages (on Tiny
+     * Shakespeare the first 64 windows of the held-out tenth score 0.16 bits per byte below the whole of it).
+     */
     public List<long[]> evaluationWindows(Split split, double heldOutFraction, int length, int maxWindows) {
         long[] r = range(split, heldOutFraction);
+        long n = Math.max(0, (r[1] - r[0] - 1) / length); // windows at r[0] + k·length that fit
+        long take = Math.min(n, Math.max(0, maxWindows));
         List<long[]> out = new ArrayList<>();
-        for (long at = r[0]; at + length + 1 <= r[1] && out.size() < maxWindows; at += length) out.add(new long[] {at, length + 1});
+        for (long k = 0; k < take; k++) out.add(new long[] {r[0] + k * n / take * length, length + 1});
         return out;
     }
 

@@ -42,6 +42,27 @@ class ByteCorpusTest {
         }
     }
 
+    /** All windows of the held-out part when they are few; else a fixed number spread from its start to its end. */
+    @Test
+    void evaluationWindowsCoverTheWholeSplit() {
+        byte[] data = new byte[10_000];
+        try (ByteCorpus c = ByteCorpus.ofBytes("t", data)) {
+            // held out: [9000, 10000), 1000 bytes; windows of 10 + 1 bytes every 10 bytes: 99 fit
+            List<long[]> all = c.evaluationWindows(ByteCorpus.Split.HELD_OUT, 0.1, 10, 500);
+            assertEquals(99, all.size());
+            for (int k = 0; k < all.size(); k++) assertArrayEquals(new long[] {9000 + 10L * k, 11}, all.get(k));
+            List<long[]> some = c.evaluationWindows(ByteCorpus.Split.HELD_OUT, 0.1, 10, 8);
+            assertEquals(8, some.size());
+            assertEquals(9000, some.get(0)[0], "the first window at the split's start");
+            assertTrue(some.get(7)[0] >= 9000 + 10 * 86, "the last among the split's last eighth: " + some.get(7)[0]);
+            for (int k = 1; k < 8; k++) {
+                long gap = some.get(k)[0] - some.get(k - 1)[0];
+                assertTrue(gap >= 120 && gap <= 130 && gap % 10 == 0, "evenly spread, on the window grid: " + gap);
+            }
+            assertTrue(c.evaluationWindows(ByteCorpus.Split.HELD_OUT, 0.1, 1000, 8).isEmpty(), "no window fits");
+        }
+    }
+
     @Test
     void directoryCorpusIsSortedWithDocumentStarts() throws Exception {
         Files.writeString(dir.resolve("b.txt"), "world");
