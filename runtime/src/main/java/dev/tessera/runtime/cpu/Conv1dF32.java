@@ -100,7 +100,9 @@ final class Conv1dF32 {
                 java.util.Arrays.fill(aw, 0);
                 java.util.Arrays.fill(ab, 0);
                 boolean full = n == l;
-                for (long b = 0; b < batch; b++) {
+                if (full && k == 4) { // Mamba's width: the five sums stay in registers (same order, same bits)
+                    sumsOfFour(x, g, batch, len, ch, c0, starts, aw, ab);
+                } else for (long b = 0; b < batch; b++) {
                     for (int t = 0; t < len; t++) {
                         long go = g.offset() + (b * len + t) * ch + c0;
                         int lo = starts == null ? 0 : starts[t];
@@ -131,5 +133,34 @@ final class Conv1dF32 {
                 }
             }
         });
+    }
+
+    /**
+     * The weight and bias gradients of one full block of channels from c0 for a width-4 kernel, summed over (b, t) in
+     * the order of the general loop: aw[j·L ..] += g·x[t − 3 + j] for each tap j whose input lies in the sequence,
+     * ab += g. The general loop reads and writes the five sums in memory at every position.
+     */
+    private static void sumsOfFour(Operand x, Operand g, int batch, int len, int ch, int c0, int[] starts, float[] aw, float[] ab) {
+        int l = S.length();
+        MemorySegment xs = x.seg(), gs = g.seg();
+        long xb = x.strides()[0], xt = x.strides()[1];
+        FloatVector w0 = FloatVector.zero(S), w1 = w0, w2 = w0, w3 = w0, sb = w0;
+        for (long b = 0; b < batch; b++) {
+            long xrow = x.offset() + b * xb + c0;
+            for (int t = 0; t < len; t++) {
+                int lo = starts == null ? 0 : starts[t];
+                FloatVector gv = FloatVector.fromMemorySegment(S, gs, (g.offset() + (b * len + t) * ch + c0) * 4, NO);
+                sb = gv.add(sb);
+                if (t - 3 >= lo) w0 = gv.fma(FloatVector.fromMemorySegment(S, xs, (xrow + (t - 3) * xt) * 4, NO), w0);
+                if (t - 2 >= lo) w1 = gv.fma(FloatVector.fromMemorySegment(S, xs, (xrow + (t - 2) * xt) * 4, NO), w1);
+                if (t - 1 >= lo) w2 = gv.fma(FloatVector.fromMemorySegment(S, xs, (xrow + (t - 1) * xt) * 4, NO), w2);
+                w3 = gv.fma(FloatVector.fromMemorySegment(S, xs, (xrow + t * xt) * 4, NO), w3);
+            }
+        }
+        w0.intoArray(aw, 0);
+        w1.intoArray(aw, l);
+        w2.intoArray(aw, 2 * l);
+        w3.intoArray(aw, 3 * l);
+        sb.intoArray(ab, 0);
     }
 }
