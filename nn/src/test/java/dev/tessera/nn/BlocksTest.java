@@ -96,18 +96,8 @@ class BlocksTest {
                 for (int[] step : schedule) {
                     int[] rows = java.util.Arrays.stream(step).filter(r -> at[r] < l).toArray();
                     if (rows.length == 0) continue;
-                    java.util.List<Tensor> in = new java.util.ArrayList<>();
-                    for (int r : rows) in.add(x.narrow(0, r, 1).narrow(1, at[r], 1));
-                    float[] out = s.step(Tensor.cat(in, 0), st, RowSubset.of(b, rows)).toFloatArray();
-                    for (int j = 0; j < rows.length; j++) {
-                        int r = rows[j];
-                        for (int c = 0; c < dim; c++) {
-                            float want = full[(r * l + at[r]) * dim + c], got = out[j * dim + c];
-                            assertEquals(want, got, 2e-4f + 2e-4f * Math.abs(want), layout + " row " + r + " position " + at[r] + " channel " + c);
-                        }
-                        at[r]++;
-                        checked++;
-                    }
+                    stepRowsAndCompare(layout, s, st, x, full, at, rows);
+                    checked += rows.length;
                 }
                 assertTrue(checked > 3 * l, "the schedule steps most positions: " + checked);
                 // A step whose inputs do not match its rows is refused, naming both.
@@ -119,6 +109,25 @@ class BlocksTest {
             } finally {
                 st.forEach(Mixer.DecodeState::close);
             }
+        }
+    }
+
+    /**
+     * Steps {@code rows} of x [B, L, D] by one position each (row r at position at[r]) and checks every output against
+     * the full forward {@code full}; advances at[r].
+     */
+    private static void stepRowsAndCompare(String layout, Isotropic s, List<Mixer.DecodeState> st, Tensor x, float[] full, int[] at, int[] rows) {
+        int b = x.size(0), l = x.size(1), dim = x.size(2);
+        java.util.List<Tensor> in = new java.util.ArrayList<>();
+        for (int r : rows) in.add(x.narrow(0, r, 1).narrow(1, at[r], 1));
+        float[] out = s.step(Tensor.cat(in, 0), st, RowSubset.of(b, rows)).toFloatArray();
+        for (int j = 0; j < rows.length; j++) {
+            int r = rows[j];
+            for (int c = 0; c < dim; c++) {
+                float want = full[(r * l + at[r]) * dim + c], got = out[j * dim + c];
+                assertEquals(want, got, 2e-4f + 2e-4f * Math.abs(want), layout + " row " + r + " position " + at[r] + " channel " + c);
+            }
+            at[r]++;
         }
     }
 
@@ -148,17 +157,7 @@ class BlocksTest {
                 }
                 while (java.util.Arrays.stream(at).anyMatch(t -> t < l)) {
                     int[] rows = java.util.stream.IntStream.range(0, b).filter(r -> at[r] < l).toArray();
-                    java.util.List<Tensor> in = new java.util.ArrayList<>();
-                    for (int r : rows) in.add(x.narrow(0, r, 1).narrow(1, at[r], 1));
-                    float[] out = s.step(Tensor.cat(in, 0), st, RowSubset.of(b, rows)).toFloatArray();
-                    for (int j = 0; j < rows.length; j++) {
-                        int r = rows[j];
-                        for (int c = 0; c < dim; c++) {
-                            float want = full[(r * l + at[r]) * dim + c];
-                            assertEquals(want, out[j * dim + c], 2e-4f + 2e-4f * Math.abs(want), layout + " step row " + r + " position " + at[r]);
-                        }
-                        at[r]++;
-                    }
+                    stepRowsAndCompare(layout, s, st, x, full, at, rows);
                 }
             } finally {
                 st.forEach(Mixer.DecodeState::close);

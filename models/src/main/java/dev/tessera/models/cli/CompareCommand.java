@@ -65,12 +65,18 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Folder for the runs (default: runs/compare-<timestamp>).")
     Path out;
 
+    /** Stage 0's share of boundaries at spaces or word starts, or "-" for a model without stages or boundaries. */
+    private static String atWordStarts(dev.tessera.models.HeldOutEvaluation.Result heldOut) {
+        double share = heldOut.bytesPerChunk().length == 0 ? Double.NaN : heldOut.placement().shareAtWordStarts(0);
+        return Double.isFinite(share) ? String.format(Locale.ROOT, "%.1f %%", 100 * share) : "-";
+    }
+
     @Override
     public Integer call() {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         Precision products = Precision.resolve(precision, target);
         if (out == null) out = Path.of("runs", "compare-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        double budget = TrainCommand.seconds(time);
+        double budget = DurationConverter.seconds(time);
         long n = steps != null ? steps : budget > 0 ? Long.MAX_VALUE : 200;
         // every n steps: one evaluation and one checkpoint, at the end (also when time ends the run first)
         TrainingRun.Settings s = new TrainingRun.Settings(n, batch, seqLen, lr, seed, n, n, evalWindows, 0.1, data, budget);
@@ -93,8 +99,7 @@ final class CompareCommand implements Callable<Integer> {
                     TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name, 0);
                     rows.add(new Row(name, r.step(), r.parameters(), r.heldOut().bitsPerByte(), r.bytesPerSecond(),
                             r.heldOut().bytesPerChunk().length == 0 ? "-" : BoundaryMarks.format(r.heldOut().bytesPerChunk()),
-                            r.heldOut().bytesPerChunk().length == 0 ? "-"
-                                    : String.format(Locale.ROOT, "%.1f %%", 100 * r.heldOut().placement().shareAtWordStarts(0))));
+                            atWordStarts(r.heldOut())));
                 }
             }
         }

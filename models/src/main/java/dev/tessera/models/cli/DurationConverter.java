@@ -30,5 +30,8 @@ final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
         return Duration.ofNanos(Math.round(seconds * 1e9));
     }
 
+    /** A duration option in seconds, 0 when it was not given. */
+    static double seconds(Duration d) { return d == null ? 0 : d.toNanos() / 1e9; }
+
     private static double part(String digits) { return digits == null ? 0 : Double.parseDouble(digits); }
 }

@@ -112,7 +112,7 @@ final class TrainCommand implements Callable<Integer> {
         if (CheckpointFiles.latest(out).isPresent()) {
             throw new CliFailure(out + " already holds checkpoints; pass --resume to continue that run, or another --out");
         }
-        double budget = seconds(time);
+        double budget = DurationConverter.seconds(time);
         long n = steps != null ? steps : budget > 0 ? Long.MAX_VALUE : DEFAULT_STEPS;
         // with a time budget and no step count, evaluations and checkpoints fall at fifths and thirds of the run (0)
         boolean byTime = budget > 0 && steps == null;
@@ -152,7 +152,7 @@ final class TrainCommand implements Callable<Integer> {
         // The settings that shape the curve come from the checkpoint; only the length, evaluation and saving may change.
         TrainingRun.Settings s = new TrainingRun.Settings(or(steps, saved.steps()), saved.batch(), saved.seqLen(), saved.lr(), saved.seed(),
                 or(evalEvery, saved.evalEvery()), or(saveEvery, saved.saveEvery()), or(evalWindows, saved.evalWindows()), saved.heldOut(),
-                data != null ? data : saved.data(), time != null ? seconds(time) : saved.seconds());
+                data != null ? data : saved.data(), time != null ? DurationConverter.seconds(time) : saved.seconds());
         double elapsed = elapsedIn(meta, file);
         Generator dataGen = new Generator(s.seed() + 1);
         try (ByteCorpus corpus = CorpusSource.open(s.data())) {
@@ -223,9 +223,6 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private static <T> T or(T v, T fallback) { return v != null ? v : fallback; }
-
-    /** A --time in seconds, 0 without one. */
-    static double seconds(java.time.Duration d) { return d == null ? 0 : d.toNanos() / 1e9; }
 
     /** The seconds a saved run had trained (0 for a checkpoint written before it was recorded). */
     private static double elapsedIn(Map<String, String> meta, Path file) {
