@@ -88,7 +88,7 @@ template <typename T>
 __device__ void fa_forward_impl(FA_GEO_PARAMS, const T* q, const T* k, const T* v, T* o, AccOf<T>* lse, int BR, int BC) {
     typedef AccOf<T> A;
     FA_GEO_MAKE;
-    extern __shared__ __align__(16) unsigned char fa_smem[];
+    TS_DYNAMIC_SHARED(16, fa_smem);
     const int ldk = P + 1, lds = BC + 1;
     A* Qs = (A*) fa_smem;
     A* Ks = Qs + BR * P;
@@ -230,7 +230,7 @@ __device__ void fa_backward_impl(FA_GEO_PARAMS, const T* q, const T* k, const T*
                                  AccOf<T>* colAfter, AccOf<T>* rowAfter, int BR, int BC) {
     typedef AccOf<T> A;
     FA_GEO_MAKE;
-    extern __shared__ __align__(16) unsigned char fa_smem[];
+    TS_DYNAMIC_SHARED(16, fa_smem);
     const int ld = P + 1, lds = BC + 1;
     A* Ks = (A*) fa_smem;
     A* Vs = Ks + BC * ld;
@@ -421,7 +421,7 @@ __device__ void fa_decode_impl(const T* q, const T* k, const T* v, AccOf<T>* par
                                const int* keyLen, int kLen, int window, double scale, int splits, int chunk) {
     typedef AccOf<T> A;
     __shared__ A wm[FA_DECODE_WARPS], wl[FA_DECODE_WARPS];
-    extern __shared__ __align__(16) unsigned char fa_smem[];
+    TS_DYNAMIC_SHARED(16, fa_smem);
     A* wacc = (A*) fa_smem; // [warps][P]
     const int s = blockIdx.x, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -529,30 +529,56 @@ TS_FLOAT_ENTRIES(fa_decode_combine, (const void* part, void* o, void* lse, int H
 #define FA_MMA_THREADS 128
 
 __device__ __forceinline__ void fa_cp_async16(void* smem, const void* gmem, int bytes) {
+#ifdef TESSERA_CUDA_EMULATION
+    std::memcpy(smem, gmem, bytes); // synchronous: commit and wait have nothing left to do
+    std::memset((char*) smem + bytes, 0, 16 - bytes);
+#else
     unsigned s = (unsigned) __cvta_generic_to_shared(smem);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
+#endif
 }
+#ifdef TESSERA_CUDA_EMULATION
+__device__ __forceinline__ void fa_cp_commit() {}
+__device__ __forceinline__ void fa_cp_wait_all() {}
+#else
 __device__ __forceinline__ void fa_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void fa_cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+#endif
 
 __device__ __forceinline__ void fa_ldmatrix_x4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const void* smem) {
+#ifdef TESSERA_CUDA_EMULATION
+    unsigned r[4];
+    ::tessera_emu::ldmatrix_x4(r, smem, false);
+    r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
+#else
     unsigned s = (unsigned) __cvta_generic_to_shared(smem);
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
                  : "r"(s));
+#endif
 }
 __device__ __forceinline__ void fa_ldmatrix_x4_trans(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const void* smem) {
+#ifdef TESSERA_CUDA_EMULATION
+    unsigned r[4];
+    ::tessera_emu::ldmatrix_x4(r, smem, true);
+    r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
+#else
     unsigned s = (unsigned) __cvta_generic_to_shared(smem);
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
                  : "r"(s));
+#endif
 }
 
 // d (16×8 f32) += a (16×16 bf16, row) · b (16×8 bf16, col).
 __device__ __forceinline__ void fa_mma_bf16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
+#ifdef TESSERA_CUDA_EMULATION
+    ::tessera_emu::mma_m16n8k16_bf16(d, a, b0, b1);
+#else
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 __device__ __forceinline__ unsigned fa_pack_bf16(float lo, float hi) {
@@ -561,9 +587,13 @@ __device__ __forceinline__ unsigned fa_pack_bf16(float lo, float hi) {
 }
 
 __device__ __forceinline__ float fa_exp2(float x) {
+#ifdef TESSERA_CUDA_EMULATION
+    return exp2f(x); // ex2.approx: within 2 ulp of this
+#else
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
     return y;
+#endif
 }
 
 // Element offset of 16-byte chunk c of row r in a [rows][D] bf16 tile, XOR-swizzled so that the 8 rows an
@@ -591,7 +621,7 @@ __device__ void fa_forward_mma_impl(const __nv_bfloat16* __restrict__ q, const _
     constexpr int KS = D / 16;          // k-steps of Q·Kᵀ
     constexpr int NT = FA_MMA_BC / 8;   // n-tiles of S
     constexpr int DT = D / 8;           // n-tiles of O
-    extern __shared__ __align__(128) unsigned char fa_smem[];
+    TS_DYNAMIC_SHARED(128, fa_smem);
     __nv_bfloat16* Qs = (__nv_bfloat16*) fa_smem;
     __nv_bfloat16* Ks = Qs + FA_MMA_BR * D;
     __nv_bfloat16* Vs = Ks + FA_MMA_BC * D;

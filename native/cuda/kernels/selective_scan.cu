@@ -240,7 +240,7 @@ __device__ void ss_backward_impl(const T* __restrict__ x, const T* __restrict__ 
                                  typename TsAcc<T>::type* __restrict__ dDp, int batch, int L, int H, int P, int G, int N,
                                  int aPerState, int softplus, int R, int hpb, int tph, int Tsub, int M) {
     typedef typename TsAcc<T>::type A;
-    extern __shared__ __align__(16) unsigned char ss_smem[];
+    TS_DYNAMIC_SHARED(16, ss_smem);
     A* sh = reinterpret_cast<A*>(ss_smem);
     const SsGeom q(H, P, G, N, R, hpb, tph, blockIdx.x);
     const int b = blockIdx.z, NT = blockDim.x, W = NT >> 5, tid = threadIdx.x, warp = tid >> 5;

@@ -2,9 +2,16 @@
 // Every kernel that a Java class launches is extern "C" and named <op>_<dtype>; the Java side
 // (dev.tessera.runtime.cuda) mirrors the codes and the struct layout below byte for byte.
 #pragma once
+#ifdef TESSERA_CUDA_EMULATION
+#include "cuda_emulation.h" // the host build that runs these kernels on the CPU (native/emulation)
+// Dynamic shared memory: the block's buffer of the launch's size.
+#define TS_DYNAMIC_SHARED(align, name) unsigned char* name = ::tessera_emu::dynamic_shared()
+#else
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
+#define TS_DYNAMIC_SHARED(align, name) extern __shared__ __align__(align) unsigned char name[]
+#endif
 
 // DType codes: the ordinal of dev.tessera.runtime.DType.
 enum TsDtype { TS_F32 = 0, TS_F64 = 1, TS_BF16 = 2, TS_F16 = 3, TS_I32 = 4, TS_I64 = 5, TS_U8 = 6, TS_BOOL = 7 };
@@ -48,6 +55,19 @@ __device__ __forceinline__ Acc ts_load(const void* p, int dtype, long long i) {
     }
 }
 
+// Float → integer toward zero, saturating, NaN → 0: what PTX's cvt.rzi gives a plain cast on the GPU (and Java's
+// (int) / (long) casts); a host compiler's cast is undefined out of range, so the emulator spells it out.
+#ifdef TESSERA_CUDA_EMULATION
+template <typename I, typename F> inline I ts_trunc(F v) {
+    if (v != v) return 0;
+    if (v >= (F) std::numeric_limits<I>::max()) return std::numeric_limits<I>::max();
+    if (v <= (F) std::numeric_limits<I>::min()) return std::numeric_limits<I>::min();
+    return (I) v;
+}
+#else
+template <typename I, typename F> __device__ __forceinline__ I ts_trunc(F v) { return (I) v; }
+#endif
+
 // Stores v as element i; float → integer truncates toward zero like Java's (long) cast, NaN → 0, BOOL is v != 0.
 template <typename Acc>
 __device__ __forceinline__ void ts_store(void* p, int dtype, long long i, Acc v) {
@@ -56,9 +76,9 @@ __device__ __forceinline__ void ts_store(void* p, int dtype, long long i, Acc v)
         case TS_F64: ((double*) p)[i] = (double) v; break;
         case TS_BF16: ((__nv_bfloat16*) p)[i] = __float2bfloat16_rn((float) v); break;
         case TS_F16: ((__half*) p)[i] = __float2half_rn((float) v); break;
-        case TS_I32: ((int*) p)[i] = v != v ? 0 : (int) v; break;
-        case TS_I64: ((long long*) p)[i] = v != v ? 0 : (long long) v; break;
-        case TS_U8: ((unsigned char*) p)[i] = (unsigned char) (v != v ? 0 : (int) v); break;
+        case TS_I32: ((int*) p)[i] = v != v ? 0 : ts_trunc<int>(v); break;
+        case TS_I64: ((long long*) p)[i] = v != v ? 0 : ts_trunc<long long>(v); break;
+        case TS_U8: ((unsigned char*) p)[i] = (unsigned char) (v != v ? 0 : ts_trunc<int>(v)); break;
         default: ((unsigned char*) p)[i] = v != (Acc) 0 ? 1 : 0; break;
     }
 }
@@ -134,5 +154,5 @@ template <typename A> __device__ A ts_block_max(A v, A* scratch, A lowest) {
 template <typename T> __device__ __forceinline__ T ts_from_double(double v) { return ts_from_float<T>((float) v); }
 template <> __device__ __forceinline__ double ts_from_double<double>(double v) { return v; }
 // Integers: Java's (long) / (int) cast semantics (NaN → 0, saturation), which PTX's cvt.rzi gives.
-template <> __device__ __forceinline__ long long ts_from_double<long long>(double v) { return v != v ? 0 : (long long) v; }
-template <> __device__ __forceinline__ int ts_from_double<int>(double v) { return v != v ? 0 : (int) v; }
+template <> __device__ __forceinline__ long long ts_from_double<long long>(double v) { return v != v ? 0 : ts_trunc<long long>(v); }
+template <> __device__ __forceinline__ int ts_from_double<int>(double v) { return v != v ? 0 : ts_trunc<int>(v); }

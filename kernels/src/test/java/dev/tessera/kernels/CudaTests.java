@@ -1,17 +1,17 @@
 package dev.tessera.kernels;
 
+import dev.tessera.kernels.testing.GpuOrEmulator;
 import dev.tessera.runtime.Device;
-import dev.tessera.runtime.cuda.CudaProbe;
 import org.junit.jupiter.api.Assumptions;
 
-/** For the gpu-tagged tests of the fused kernels: skip, saying why, where no NVIDIA GPU is usable. */
+/** For the gpu-tagged tests of the fused kernels: cuda:0 (a GPU or the CUDA emulator), or skip saying why. */
 public final class CudaTests {
     private CudaTests() {}
 
-    /** cuda:0, after skipping the test with the probe's reason when CUDA is unavailable. */
+    /** cuda:0, after skipping the test with the reason when neither a GPU nor the emulator is usable. */
     public static Device assumeGpu() {
-        CudaProbe.Result r = CudaProbe.result();
-        Assumptions.assumeTrue(r.available(), () -> "needs an NVIDIA GPU: " + r.reason());
+        String why = GpuOrEmulator.unavailableReason();
+        Assumptions.assumeTrue(why == null, () -> "needs an NVIDIA GPU or the CUDA emulator: " + why);
         return Device.cuda(0);
     }
 }

@@ -95,7 +95,7 @@ final class SelectiveScanCuda {
     // ------------------------------------------------------------------------------------------------ forward
 
     static ScanResult forward(ScanProblem p) {
-        Tensor y = KernelSupport.allocate(p.dtype, p.yShape(), p.device);
+        Tensor y = KernelSupport.allocateUninitialized(p.dtype, p.yShape(), p.device); // written in full (checked on the emulator's NaN-filled memory)
         Tensor fin = null;
         if (p.returnFinal) {
             fin = KernelSupport.allocate(p.dtype, p.stateShape(), p.device);
@@ -110,7 +110,7 @@ final class SelectiveScanCuda {
      * overwrites it with the new one in place (each thread reads its entries before writing them). Returns y.
      */
     static Tensor step(ScanProblem p, Tensor state) {
-        Tensor y = KernelSupport.allocate(p.dtype, p.yShape(), p.device);
+        Tensor y = KernelSupport.allocateUninitialized(p.dtype, p.yShape(), p.device);
         if (state.isContiguous() && state.dtype() == p.dtype) {
             launchForward(p, y, state.deviceAddress(), state.deviceAddress());
         } else {

@@ -39,7 +39,7 @@ public final class SwiGlu {
         int[] outShape = x.shape();
         outShape[outShape.length - 1] = f;
         Tensor xc = x.contiguous();
-        Tensor y = cuda ? KernelSupport.allocate(x.dtype(), outShape, x.device()) : KernelSupport.allocateUninitialized(x.dtype(), outShape, x.device());
+        Tensor y = KernelSupport.allocateUninitialized(x.dtype(), outShape, x.device()); // written in full on either device
         if (cuda) {
             long profiled = KernelSupport.profileStart();
             SwiGluCuda.forward(xc, y, rows, f);
@@ -54,8 +54,7 @@ public final class SwiGlu {
         return KernelSupport.record("swiglu", y, new Tensor[] {x}, new Tensor[] {xc}, (dy, saved) -> {
             Tensor xs = saved[0];
             Tensor dyc = dy.contiguous();
-            Tensor dx = cuda ? KernelSupport.allocate(xs.dtype(), xs.shape(), xs.device())
-                    : KernelSupport.allocateUninitialized(xs.dtype(), xs.shape(), xs.device());
+            Tensor dx = KernelSupport.allocateUninitialized(xs.dtype(), xs.shape(), xs.device());
             if (!xs.device().isCpu()) {
                 SwiGluCuda.backward(xs, dyc, dx, rows, f);
             } else if (xs.dtype() == DType.F32) {

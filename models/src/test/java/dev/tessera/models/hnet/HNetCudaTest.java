@@ -13,7 +13,6 @@ import dev.tessera.nn.Optimizer;
 import dev.tessera.nn.Parameter;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
-import dev.tessera.runtime.RuntimeInfo;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 
@@ -21,8 +20,8 @@ import dev.tessera.runtime.Tensor;
 @Tag("gpu")
 class HNetCudaTest {
     private static void needsGpu() {
-        String why = RuntimeInfo.cudaUnavailableReason();
-        Assumptions.assumeTrue(why == null, () -> "needs an NVIDIA GPU: " + why);
+        String why = dev.tessera.kernels.testing.GpuOrEmulator.unavailableReason();
+        Assumptions.assumeTrue(why == null, () -> "needs an NVIDIA GPU or the CUDA emulator: " + why);
     }
 
     private static double[] train(String preset, Device device, int steps) { return train(preset, device, steps, false); }

@@ -185,7 +185,7 @@ public final class Cublas {
                                           long a, int aType, int lda, long strideA, long b, int bType, int ldb, long strideB,
                                           double beta, long c, int cType, int ldc, long strideC, int batch, int computeType) {
         if (d.driver() instanceof DryRunDriver dry) {
-            dry.checkGemm(transA, transB, m, n, k, lda, ldb, ldc, batch, aType, computeType);
+            dry.gemm(transA, transB, m, n, k, alpha, a, aType, lda, strideA, b, bType, ldb, strideB, beta, c, cType, ldc, strideC, batch, computeType);
             return;
         }
         MemorySegment h = handle(d);

@@ -69,6 +69,46 @@ public final class CudaDevice {
     }
 
     /**
+     * Makes cuda:{@code ordinal} an emulated device on a machine without a GPU: a dry run whose launches also run the
+     * CUDA C kernels on the CPU ({@link KernelEmulator}, from the folder the system property
+     * {@value KernelEmulator#FOLDER_PROPERTY} names) and whose GEMMs run a host stand-in for cuBLAS. Returns null, or
+     * why it cannot (a real device holds the ordinal, another kind of stand-in does, or the emulator is not built).
+     */
+    public static String installEmulator(int ordinal) {
+        synchronized (DEVICES) {
+            CudaDevice d = DEVICES.get(ordinal);
+            if (d != null) {
+                if (d.driver instanceof DryRunDriver dry && dry.emulating()) return null;
+                return "cuda:" + ordinal + " is already " + (d.driver instanceof DryRunDriver ? "a dry-run device" : "a real device");
+            }
+            String[] why = new String[1];
+            KernelEmulator emulator = KernelEmulator.find(why);
+            if (emulator == null) return why[0];
+            DEVICES.put(ordinal, new CudaDevice(ordinal, new DryRunDriver(emulator)));
+            return null;
+        }
+    }
+
+    /**
+     * For the gpu-tagged test suites: null when cuda:{@code ordinal} can run them, on a GPU or, where the probe finds
+     * none, on the {@linkplain #installEmulator CUDA emulator}; otherwise why not (the probe's reason and the
+     * emulator's).
+     */
+    public static String gpuOrEmulator(int ordinal) {
+        if (DEVICES.get(ordinal) != null && DEVICES.get(ordinal).driver instanceof DryRunDriver dry && dry.emulating()) return null;
+        CudaProbe.Result probe = CudaProbe.result();
+        if (probe.available()) return unavailableReason(ordinal);
+        String emulator = installEmulator(ordinal);
+        return emulator == null ? null : probe.reason() + "; " + emulator;
+    }
+
+    /** True when cuda:{@code ordinal} is the CUDA emulator (kernels run on the CPU). */
+    public static boolean isEmulated(int ordinal) {
+        CudaDevice d = DEVICES.get(ordinal);
+        return d != null && d.driver instanceof DryRunDriver dry && dry.emulating();
+    }
+
+    /**
      * Why cuda:{@code ordinal} cannot be used, or null when it can: it is open already (a dry run included), or the
      * probe found a driver and at least {@code ordinal + 1} GPUs.
      */

@@ -24,13 +24,17 @@ import java.util.regex.Pattern;
  * <p>A kernel whose results the host reads back to size later work (how many chunks a routing produced) may be given
  * an {@link Emulation}: a host stand-in that writes those results, so that the launches after it see the shapes a
  * GPU would give them instead of empty ones.
+ *
+ * <p>Made with a {@link KernelEmulator} ({@link CudaDevice#installEmulator}), it runs every checked launch and GEMM on
+ * the CPU as well, with the CUDA C kernels themselves; memory is then handed out filled with NaN bytes, fresh or
+ * reused, as a GPU hands out whatever it held.
  */
 public final class DryRunDriver implements CudaDriver {
     private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+([A-Za-z0-9_]+)\\s*\\(([^)]*)\\)", Pattern.DOTALL);
     private static final Pattern PARAM = Pattern.compile("\\.param\\s+(?:\\.align\\s+(\\d+)\\s+)?\\.([a-z]+)(\\d+)\\s+[A-Za-z0-9_]+(?:\\[(\\d+)\\])?");
 
-    /** A kernel's parameters: sizes in bytes, in order. */
-    record Signature(String name, int[] sizes) {}
+    /** A kernel's parameters: sizes in bytes, in order; {@code module} is the PTX module (the .cu file) that holds it. */
+    record Signature(String module, String name, int[] sizes) {}
 
     /** One checked launch. */
     public record Launch(String kernel, int[] grid, int[] block, int sharedBytes) {}
@@ -79,6 +83,7 @@ public final class DryRunDriver implements CudaDriver {
         }
     }
 
+    private final KernelEmulator emulator;
     private final Map<String, Emulation> emulations = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicLong readBacks = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong uploads = new java.util.concurrent.atomic.AtomicLong();
@@ -89,14 +94,28 @@ public final class DryRunDriver implements CudaDriver {
     private final List<Launch> launches = Collections.synchronizedList(new ArrayList<>());
     private final DeviceMemory memory = new DeviceMemory() {
         @Override public long allocate(long bytes) {
+            // Like cuMemAlloc: 0 when the request exceeds what the device reports, or the host cannot give it.
+            if (bytes > totalMemory() - extents.values().stream().mapToLong(Long::longValue).sum()) return 0;
             Arena a = Arena.ofShared();
-            MemorySegment s = a.allocate(Math.max(bytes, 1), 256);
+            MemorySegment s;
+            try {
+                s = a.allocate(Math.max(bytes, 1), 256);
+            } catch (OutOfMemoryError e) {
+                a.close();
+                return 0;
+            }
+            if (emulator != null) s.fill((byte) 0xFF);
             live.put(s.address(), a);
             extents.put(s.address(), Math.max(bytes, 1));
             return s.address();
         }
 
-        @Override public void reused(long address, long bytes) { at(address, bytes).fill((byte) 0); }
+        @Override public void reused(long address, long bytes) {
+            // A GPU's memory holds what it held; under the emulator, memory no kernel wrote reads as NaN.
+            at(address, bytes).fill(emulator == null ? (byte) 0 : (byte) 0xFF);
+        }
+
+        @Override public String lastError() { return "the dry run's " + (totalMemory() >> 30) + " GiB are taken or the host has no more"; }
 
         @Override public void free(long address) {
             Arena a = live.remove(address);
@@ -106,7 +125,13 @@ public final class DryRunDriver implements CudaDriver {
         }
     };
 
-    DryRunDriver() {}
+    DryRunDriver() { this(null); }
+
+    /** With an emulator, every checked launch and GEMM also runs, on the CPU; without, nothing runs. */
+    DryRunDriver(KernelEmulator emulator) { this.emulator = emulator; }
+
+    /** True when launches run on the {@link KernelEmulator} rather than only being checked. */
+    public boolean emulating() { return emulator != null; }
 
     /** Every launch checked so far, in order. */
     public List<Launch> launches() { return List.copyOf(launches); }
@@ -123,7 +148,7 @@ public final class DryRunDriver implements CudaDriver {
     /** Runs {@code emulation} after every checked launch of {@code kernel} (replacing an earlier one). */
     public void emulate(String kernel, Emulation emulation) { emulations.put(kernel, emulation); }
 
-    @Override public String name() { return "dry run (no GPU)"; }
+    @Override public String name() { return emulator == null ? "dry run (no GPU)" : "CUDA emulator (the CUDA kernels run on the CPU)"; }
 
     @Override public long totalMemory() { return 80L << 30; }
 
@@ -169,7 +194,7 @@ public final class DryRunDriver implements CudaDriver {
     @Override public long[] memoryInfo() { return new long[] {totalMemory(), totalMemory()}; }
 
     /** Parses the entries and parameter sizes of a PTX text. */
-    static Map<String, Signature> signatures(String ptx) {
+    static Map<String, Signature> signatures(String module, String ptx) {
         Map<String, Signature> out = new LinkedHashMap<>();
         Matcher m = ENTRY.matcher(ptx);
         while (m.find()) {
@@ -180,7 +205,7 @@ public final class DryRunDriver implements CudaDriver {
                 int count = p.group(4) == null ? 1 : Integer.parseInt(p.group(4));
                 sizes.add(bits / 8 * count);
             }
-            out.put(m.group(1), new Signature(m.group(1), sizes.stream().mapToInt(Integer::intValue).toArray()));
+            out.put(m.group(1), new Signature(module, m.group(1), sizes.stream().mapToInt(Integer::intValue).toArray()));
         }
         return out;
     }
@@ -188,7 +213,7 @@ public final class DryRunDriver implements CudaDriver {
     @Override public Object function(PtxSource owner, String module, String function) {
         Map<String, Signature> sigs = modules.computeIfAbsent(owner.name() + "/" + module, k -> {
             byte[] ptx = PtxModules.load(owner, module, computeCapability());
-            return signatures(new String(ptx, 0, ptx.length - 1, StandardCharsets.US_ASCII));
+            return signatures(module, new String(ptx, 0, ptx.length - 1, StandardCharsets.US_ASCII));
         });
         Signature s = sigs.get(function);
         if (s == null) throw new IllegalStateException("dry run: kernel '" + function + "' is not in module '" + module + "' (entries: " + sigs.keySet() + ")");
@@ -227,6 +252,7 @@ public final class DryRunDriver implements CudaDriver {
             throw new IllegalStateException("dry run: " + name + " asks for " + sharedBytes + " B of dynamic shared memory without opting in");
         }
         launches.add(new Launch(name, grid.clone(), block.clone(), sharedBytes));
+        if (emulator != null) emulator.launch(s.module(), name, grid, block, sharedBytes, params, offsets, argc);
         Emulation e = emulations.get(name);
         if (e != null) e.run(new Arguments(grid.clone(), params, offsets, argc));
     }
@@ -236,7 +262,15 @@ public final class DryRunDriver implements CudaDriver {
      * records it as {@code cublasGemmStridedBatchedEx}, with " bf16", " f16", " f64" or " tf32" appended when its
      * inputs or compute type are not plain F32.
      */
-    void checkGemm(int transA, int transB, int m, int n, int k, int lda, int ldb, int ldc, int batch, int aType, int computeType) {
+    void gemm(int transA, int transB, int m, int n, int k, double alpha, long a, int aType, int lda, long strideA, long b, int bType, int ldb,
+              long strideB, double beta, long c, int cType, int ldc, long strideC, int batch, int computeType) {
+        checkGemm(transA, transB, m, n, k, lda, ldb, ldc, batch, aType, computeType);
+        if (emulator != null && m > 0 && n > 0 && batch > 0) {
+            emulator.gemm(transA, transB, m, n, k, alpha, a, aType, lda, strideA, b, bType, ldb, strideB, beta, c, cType, ldc, strideC, batch, computeType);
+        }
+    }
+
+    private void checkGemm(int transA, int transB, int m, int n, int k, int lda, int ldb, int ldc, int batch, int aType, int computeType) {
         int rowsA = transA == Cublas.OP_N ? m : k, rowsB = transB == Cublas.OP_N ? k : n;
         if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < Math.max(1, rowsA) || ldb < Math.max(1, rowsB) || ldc < Math.max(1, m)) {
             throw new IllegalStateException("dry run: cublasGemmStridedBatchedEx would reject m=" + m + " n=" + n + " k=" + k + " lda=" + lda

@@ -43,7 +43,7 @@ class CudaDryRunTest {
 
     @Test
     void ptxSignaturesAreParsed() {
-        var sigs = DryRunDriver.signatures(".visible .entry k_f32(\n .param .u64 k_f32_param_0,\n .param .u32 k_f32_param_1,\n"
+        var sigs = DryRunDriver.signatures("m", ".visible .entry k_f32(\n .param .u64 k_f32_param_0,\n .param .u32 k_f32_param_1,\n"
                 + " .param .align 8 .b8 k_f32_param_2[136],\n .param .f64 k_f32_param_3\n)\n{\n}");
         assertEquals(List.of(8, 4, 136, 8), java.util.Arrays.stream(sigs.get("k_f32").sizes()).boxed().toList());
     }
