@@ -2,8 +2,8 @@
 // .cu files under native/cuda compile with g++ into a library that runs each block's threads as cooperative fibers
 // on the CPU (emulator.cpp). It exists to check the kernels' logic (indexing, shared memory, barriers, warp
 // shuffles, tensor-core fragment layouts) against the CPU backend on machines without a GPU; it says nothing
-// about speed, and a block's threads never run at the same time, so races inside a block go unseen (blocks do run on
-// several OS threads at once, as on a GPU).
+// about speed. A block's threads never run at the same moment; alternate blocks run them in opposite orders, so a read
+// that races a write without a barrier shows as blocks that disagree (blocks run on several OS threads at once).
 //
 // Semantics follow the CUDA C++ Programming Guide and the PTX ISA; where those leave behaviour undefined
 // (a __syncthreads() reached by only part of a block, a shuffle whose mask names a lane that has exited), the

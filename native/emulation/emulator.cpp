@@ -210,8 +210,12 @@ bool run_block(Block& b) {
     b.barrierArrived = 0;
     while (b.live > 0) {
         bool ran = false;
-        for (int i = 0; i < b.threads; i++) {
-            FiberImpl& f = b.fibers[i];
+        // Blocks of odd linear index run their threads last to first: a read of shared memory that another thread
+        // writes without a barrier in between sees the write in one order and not the other, so the tests, which
+        // launch several blocks, fail on such a race instead of passing by the luck of a fixed order.
+        bool reverse = (block_idx.x + block_idx.y + block_idx.z) & 1;
+        for (int k = 0; k < b.threads; k++) {
+            FiberImpl& f = b.fibers[reverse ? b.threads - 1 - k : k];
             if (f.state != State::Runnable) continue;
             ran = true;
             current = &f;

@@ -81,3 +81,12 @@ extern "C" __global__ void emu_exited_lane(int* out) {
     if (threadIdx.x >= 16) return;
     out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, (int) threadIdx.x, 1);
 }
+
+// A race: thread t reads what thread t + 1 writes, with no barrier between. Blocks run their threads in alternating
+// orders, so two blocks disagree.
+extern "C" __global__ void emu_race(int* out) {
+    __shared__ int s[64];
+    int t = threadIdx.x;
+    s[t] = t + 1;
+    out[blockIdx.x * 64 + t] = s[(t + 1) % 64];
+}

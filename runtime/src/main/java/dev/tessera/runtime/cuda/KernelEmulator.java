@@ -22,9 +22,9 @@ import dev.tessera.runtime.TesseraException;
  * backend's host code and kernels together can be compared with the CPU backend on a machine without a GPU. cuBLAS
  * is stood in for by a plain GEMM with the same argument conventions (column-major, TF32 rounding when asked).
  *
- * <p>It checks logic, not speed: a block's threads never run at the same moment, so a race inside a block goes unseen;
- * a barrier reached by part of a block, a shuffle naming an exited lane, or a deadlock stops the launch with a
- * message.
+ * <p>It checks logic, not speed. A block's threads never run at the same moment, but alternate blocks run them in
+ * opposite orders, so a read racing a write without a barrier shows as blocks that disagree; a barrier reached by
+ * part of a block, a shuffle naming an exited lane, or a deadlock stops the launch with a message.
  */
 public final class KernelEmulator {
     /** The system property naming the folder that holds the emulator's libraries. */

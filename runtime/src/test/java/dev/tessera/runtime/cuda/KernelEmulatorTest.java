@@ -159,6 +159,19 @@ class KernelEmulatorTest {
         }
     }
 
+    @Test
+    void aRaceWithoutABarrierShowsAsBlocksThatDisagree() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(4L * 2 * 64);
+            launch("emu_race", 2, 64, at(out));
+            int differ = 0;
+            for (int t = 0; t < 64; t++) {
+                if (out.getAtIndex(ValueLayout.JAVA_INT, t) != out.getAtIndex(ValueLayout.JAVA_INT, 64 + t)) differ++;
+            }
+            assertTrue(differ >= 62, "threads run in opposite orders in the two blocks, so the racing reads differ: " + differ + " of 64");
+        }
+    }
+
     private static String failure(String kernel, int threads) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(4L * threads);
