@@ -127,6 +127,14 @@ template <typename T> inline T __shfl_sync(unsigned mask, T v, int srcLane, int 
     return ::tessera_emu::shuffle(mask, v, base + (srcLane & (width - 1)), "__shfl_sync");
 }
 
+// Bit casts (used by the conversions below).
+inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
+inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
+inline float __uint_as_float(unsigned i) { float f; std::memcpy(&f, &i, 4); return f; }
+inline unsigned __float_as_uint(float f) { unsigned i; std::memcpy(&i, &f, 4); return i; }
+inline double __longlong_as_double(long long i) { double d; std::memcpy(&d, &i, 8); return d; }
+inline long long __double_as_longlong(double d) { long long i; std::memcpy(&i, &d, 8); return i; }
+
 // ------------------------------------------------------------------------------------------- 16-bit float types
 // Storage types with the conversions of cuda_fp16.h / cuda_bf16.h: float → 16 bits rounds to nearest even.
 struct __half {
@@ -145,15 +153,9 @@ struct __nv_bfloat162 {
     __nv_bfloat16 x, y;
 };
 
-inline float __bfloat162float(__nv_bfloat16 b) {
-    uint32_t u = (uint32_t) b.bits << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
+inline float __bfloat162float(__nv_bfloat16 b) { return __uint_as_float((uint32_t) b.bits << 16); }
 inline __nv_bfloat16 __float2bfloat16_rn(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
+    uint32_t u = __float_as_uint(f);
     __nv_bfloat16 b;
     if ((u & 0x7fffffffu) > 0x7f800000u) {
         b.bits = (uint16_t) ((u >> 16) | 0x40u); // NaN stays NaN (quiet)
@@ -176,13 +178,10 @@ inline float __half2float(__half h) {
         do { man <<= 1; e++; } while ((man & 0x400u) == 0);
         u = sign | ((uint32_t) (112 - e) << 23) | ((man & 0x3ffu) << 13);
     }
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
+    return __uint_as_float(u);
 }
 inline __half __float2half_rn(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
+    uint32_t u = __float_as_uint(f);
     uint32_t sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
     __half h;
     if (a > 0x7f800000u) { h.bits = (uint16_t) (sign | 0x7e00u); return h; }
@@ -212,12 +211,6 @@ inline unsigned short __half_as_ushort(__half h) { return h.bits; }
 inline __half __ushort_as_half(unsigned short s) { __half h; h.bits = s; return h; }
 
 // ------------------------------------------------------------------------------------------------ intrinsics
-inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
-inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
-inline float __uint_as_float(unsigned i) { float f; std::memcpy(&f, &i, 4); return f; }
-inline unsigned __float_as_uint(float f) { unsigned i; std::memcpy(&i, &f, 4); return i; }
-inline double __longlong_as_double(long long i) { double d; std::memcpy(&d, &i, 8); return d; }
-inline long long __double_as_longlong(double d) { long long i; std::memcpy(&i, &d, 8); return i; }
 inline double __dmul_rn(double a, double b) { return a * b; }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline float __fmul_rn(float a, float b) { return a * b; }
@@ -262,26 +255,18 @@ template <typename F, typename Bits> inline F emu_atomic_add_float(F* p, F v) {
 }
 inline float atomicAdd(float* p, float v) { return emu_atomic_add_float<float, uint32_t>(p, v); }
 inline double atomicAdd(double* p, double v) { return emu_atomic_add_float<double, uint64_t>(p, v); }
-inline __nv_bfloat16 atomicAdd(__nv_bfloat16* p, __nv_bfloat16 v) {
+// 16-bit floats: add in float and round, as the GPU's atomicAdd on __half / __nv_bfloat16 does.
+template <typename H> inline H emu_atomic_add_16(H* p, H v) {
     uint16_t* b = &p->bits;
     uint16_t old = __atomic_load_n(b, __ATOMIC_RELAXED);
-    __nv_bfloat16 o;
+    H o;
     do {
         o.bits = old;
-    } while (!__atomic_compare_exchange_n(b, &old, __float2bfloat16_rn(__bfloat162float(o) + __bfloat162float(v)).bits, false,
-                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    } while (!__atomic_compare_exchange_n(b, &old, H((float) o + (float) v).bits, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
     return o;
 }
-inline __half atomicAdd(__half* p, __half v) {
-    uint16_t* b = &p->bits;
-    uint16_t old = __atomic_load_n(b, __ATOMIC_RELAXED);
-    __half o;
-    do {
-        o.bits = old;
-    } while (!__atomic_compare_exchange_n(b, &old, __float2half_rn(__half2float(o) + __half2float(v)).bits, false, __ATOMIC_RELAXED,
-                                          __ATOMIC_RELAXED));
-    return o;
-}
+inline __nv_bfloat16 atomicAdd(__nv_bfloat16* p, __nv_bfloat16 v) { return emu_atomic_add_16(p, v); }
+inline __half atomicAdd(__half* p, __half v) { return emu_atomic_add_16(p, v); }
 template <typename T> inline T emu_atomic_cas(T* p, T compare, T value) {
     __atomic_compare_exchange_n(p, &compare, value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     return compare; // the old value either way

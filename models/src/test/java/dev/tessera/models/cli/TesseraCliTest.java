@@ -46,6 +46,13 @@ class TesseraCliTest {
         }
     }
 
+    /** Runs a command that must succeed (exit 0; the failure shows its output). */
+    static Result succeed(String... args) {
+        Result r = tessera(args);
+        org.junit.jupiter.api.Assertions.assertEquals(0, r.exit(), String.join(" ", args) + "\n" + r.out() + r.err());
+        return r;
+    }
+
     static String[] trainArgs(Path out, String... more) {
         List<String> a = new ArrayList<>(List.of("train", "--data", corpus.toString(), "--steps", "6", "--batch", "2", "--seq-len", "32",
                 "--eval-every", "3", "--save-every", "2", "--eval-windows", "2", "--seed", "7", "--quiet-summary", "--out", out.toString()));
