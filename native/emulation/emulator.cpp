@@ -234,13 +234,25 @@ bool run_block(Block& b) {
     return true;
 }
 
+// Kernels by "module/name". A module's library registers its kernels while the JVM loads it, possibly while another
+// thread launches: one lock.
+std::mutex registryLock;
 std::unordered_map<std::string, Kernel>& registry() {
     static std::unordered_map<std::string, Kernel> kernels;
     return kernels;
 }
+
+bool find_kernel(const char* module, const char* name, Kernel* out) {
+    std::lock_guard<std::mutex> lock(registryLock);
+    auto it = registry().find(std::string(module) + "/" + name);
+    if (it == registry().end()) return false;
+    *out = it->second;
+    return true;
+}
 } // namespace
 
 Registrar::Registrar(const char* module, const Kernel* kernels, int count) {
+    std::lock_guard<std::mutex> lock(registryLock);
     for (int i = 0; i < count; i++) registry()[std::string(module) + "/" + kernels[i].name] = kernels[i];
 }
 
@@ -473,17 +485,14 @@ void copy_error(const std::string& message, char* error, int capacity) {
 } // namespace
 
 extern "C" {
-/** 1 when a loaded module library holds kernel `name` of `module` (the .cu file's name). */
-int tessera_emu_has_kernel(const char* module, const char* name) { return registry().count(std::string(module) + "/" + name) ? 1 : 0; }
-
 /**
  * Runs kernel `name` on grid × block threads with `sharedBytes` of dynamic shared memory (filled with 0xFF bytes
  * first, as uninitialised memory reads as NaN) and driver-API arguments. Returns 0, or 1 with a message in `error`.
  */
 int tessera_emu_launch(const char* module, const char* name, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, void** args, char* error,
                        int errorCapacity) {
-    auto it = registry().find(std::string(module) + "/" + name);
-    if (it == registry().end()) {
+    Kernel kernel;
+    if (!find_kernel(module, name, &kernel)) {
         copy_error(std::string("no emulated kernel ") + name + " in module " + module, error, errorCapacity);
         return 1;
     }
@@ -493,7 +502,7 @@ int tessera_emu_launch(const char* module, const char* name, int gx, int gy, int
         return 1;
     }
     Grid grid;
-    grid.kernel = it->second;
+    grid.kernel = kernel;
     grid.args = args;
     grid.gridShape = {(unsigned) gx, (unsigned) gy, (unsigned) gz};
     grid.blockShape = {(unsigned) bx, (unsigned) by, (unsigned) bz};
