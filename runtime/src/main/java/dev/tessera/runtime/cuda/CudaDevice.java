@@ -81,6 +81,9 @@ public final class CudaDevice {
                 if (d.driver instanceof DryRunDriver dry && dry.emulating()) return null;
                 return "cuda:" + ordinal + " is already " + (d.driver instanceof DryRunDriver ? "a dry-run device" : "a real device");
             }
+            if (PtxModules.index(PtxSource.RUNTIME).isEmpty()) {
+                return "this build has no PTX (nvcc was not on the PATH), and the emulator checks each launch against it";
+            }
             String[] why = new String[1];
             KernelEmulator emulator = KernelEmulator.find(why);
             if (emulator == null) return why[0];
@@ -95,7 +98,7 @@ public final class CudaDevice {
      * emulator's).
      */
     public static String gpuOrEmulator(int ordinal) {
-        if (DEVICES.get(ordinal) != null && DEVICES.get(ordinal).driver instanceof DryRunDriver dry && dry.emulating()) return null;
+        if (isEmulated(ordinal)) return null;
         CudaProbe.Result probe = CudaProbe.result();
         if (probe.available()) return unavailableReason(ordinal);
         String emulator = installEmulator(ordinal);

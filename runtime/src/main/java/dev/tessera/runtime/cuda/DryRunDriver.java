@@ -88,6 +88,7 @@ public final class DryRunDriver implements CudaDriver {
     private final java.util.concurrent.atomic.AtomicLong readBacks = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong uploads = new java.util.concurrent.atomic.AtomicLong();
     private final Map<Long, Arena> live = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong liveBytes = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.ConcurrentSkipListMap<Long, Long> extents = new java.util.concurrent.ConcurrentSkipListMap<>();
     private final Map<String, Map<String, Signature>> modules = new ConcurrentHashMap<>();
     private final Map<String, Integer> sharedOptIn = new ConcurrentHashMap<>();
@@ -95,7 +96,7 @@ public final class DryRunDriver implements CudaDriver {
     private final DeviceMemory memory = new DeviceMemory() {
         @Override public long allocate(long bytes) {
             // Like cuMemAlloc: 0 when the request exceeds what the device reports, or the host cannot give it.
-            if (bytes > totalMemory() - extents.values().stream().mapToLong(Long::longValue).sum()) return 0;
+            if (bytes > totalMemory() - liveBytes.get()) return 0;
             Arena a = Arena.ofShared();
             MemorySegment s;
             try {
@@ -107,6 +108,7 @@ public final class DryRunDriver implements CudaDriver {
             if (emulator != null) s.fill((byte) 0xFF);
             live.put(s.address(), a);
             extents.put(s.address(), Math.max(bytes, 1));
+            liveBytes.addAndGet(Math.max(bytes, 1));
             return s.address();
         }
 
@@ -120,7 +122,7 @@ public final class DryRunDriver implements CudaDriver {
         @Override public void free(long address) {
             Arena a = live.remove(address);
             if (a == null) throw new IllegalStateException("dry run: free of an address that was never allocated: 0x" + Long.toHexString(address));
-            extents.remove(address);
+            liveBytes.addAndGet(-extents.remove(address));
             a.close();
         }
     };
