@@ -65,11 +65,18 @@ public final class MetricsLog implements AutoCloseable {
     public synchronized List<Map<String, Object>> records() { return List.copyOf(records); }
 
     /**
+     * True when this Java runtime can draw charts: it has {@code java.desktop} (a jlinked runtime may not, like the one
+     * scripts/gpu-pack.sh builds for GPU machines); without it {@link #writeCharts} writes nothing.
+     */
+    public static boolean chartsAvailable() { return ModuleLayer.boot().findModule("java.desktop").isPresent(); }
+
+    /**
      * Writes {@code <key>.png} into {@code dir} for every numeric key other than {@code step}, plotting it against
      * {@code step}; records of different kinds (e.g. "train" and "eval") are separate series. Returns the files.
      * Draws the records logged so far without holding the log: {@link #log} may go on meanwhile, from another thread.
      */
     public List<Path> writeCharts(Path dir) {
+        if (!chartsAvailable()) return List.of();
         List<Map<String, Object>> records = records(); // a logged record is never changed, so a copy of the list will do
         TreeSet<String> keys = new TreeSet<>();
         for (Map<String, Object> r : records) {

@@ -50,8 +50,12 @@ final class ChunksCommand implements Callable<Integer> {
             BoundaryMarks marks = BoundaryMarks.of(m, bytes);
             for (int st = 0; st < marks.stages(); st++) System.out.println("stage " + st + ": " + marks.render(st));
             System.out.println("bytes per chunk " + BoundaryMarks.format(marks.bytesPerChunk()));
-            marks.writePng(out, columns);
-            System.out.println("wrote " + out);
+            if (dev.tessera.nn.MetricsLog.chartsAvailable()) {
+                BoundaryPng.write(marks, out, columns);
+                System.out.println("wrote " + out);
+            } else {
+                System.out.println("no PNG: this Java runtime lacks java.desktop");
+            }
         }
         return 0;
     }

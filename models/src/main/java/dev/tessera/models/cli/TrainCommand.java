@@ -193,7 +193,8 @@ final class TrainCommand implements Callable<Integer> {
             if (placed != null) System.out.println(placed);
         }
         System.out.println("checkpoint " + r.checkpoint());
-        System.out.println("metrics    " + out.resolve("metrics.jsonl") + " (charts: " + out.resolve("bpb.png") + ", ...)");
+        System.out.println("metrics    " + out.resolve("metrics.jsonl") + (dev.tessera.nn.MetricsLog.chartsAvailable()
+                ? " (charts: " + out.resolve("bpb.png") + ", ...)" : " (no charts: this Java runtime lacks java.desktop)"));
         if (quietSummary) return;
         String prompt = s.data().equals(CorpusSource.JDK_SRC) ? "public static " : firstWords(corpus);
         byte[] sample = ByteSampler.generate(m, List.of(prompt.getBytes(StandardCharsets.UTF_8)), new ByteSampler.Settings(160, 0.8, 0.95),
