@@ -24,8 +24,8 @@ import dev.tessera.kernels.testing.GpuOrEmulator;
 /**
  * The command line on cuda:0 (a GPU, or where there is none the CUDA emulator, which runs the same CUDA kernels on the
  * CPU) gives what it gives on the CPU: the same training losses and held-out bits per byte step by step, the same
- * evaluation and scores of a checkpoint, and the same sampled bytes for the same seed. F32 products, so that the two
- * devices differ only in summation order.
+ * evaluation, scores and chunk boundaries of a checkpoint, and the same sampled bytes for the same seed. F32
+ * products, so that the two devices differ only in summation order.
  */
 @Tag("gpu")
 class CliOnCudaTest {
@@ -79,7 +79,7 @@ class CliOnCudaTest {
 
         String checkpoint = cpu.resolve("checkpoint-000003.safetensors").toString();
         double[] evals = new double[2], scores = new double[2];
-        String[] samples = new String[2];
+        String[] samples = new String[2], chunks = new String[2];
         for (int d = 0; d < 2; d++) {
             String device = d == 0 ? "cpu" : "cuda:0";
             evals[d] = number(run("eval", "--checkpoint", checkpoint, "--device", device, "--precision", "fp32", "--data", corpus.toString(),
@@ -88,7 +88,13 @@ class CliOnCudaTest {
                     "--out", dir.resolve(model + "-score-" + d + ".safetensors").toString()).out(), "bits per byte");
             samples[d] = run("generate", "--checkpoint", checkpoint, "--device", device, "--prompt", "the qu", "--seed", "9",
                     "--max-bytes", "12").out();
+            if (model.startsWith("hnet")) {
+                String marked = run("chunks", "--checkpoint", checkpoint, "--device", device, "--text", "a lazy fox sleeps over the dog",
+                        "--out", dir.resolve(model + "-chunks-" + d + ".png").toString()).out();
+                chunks[d] = marked.lines().filter(l -> l.startsWith("stage ") || l.startsWith("bytes per chunk")).toList().toString();
+            }
         }
+        assertEquals(chunks[0], chunks[1], model + ": the same boundaries on either device");
         assertEquals(evals[0], evals[1], 1e-3, model + " eval of one checkpoint");
         assertEquals(scores[0], scores[1], 1e-3, model + " score of one checkpoint");
         assertEquals(samples[0], samples[1], model + ": the same seed samples the same bytes on either device");
