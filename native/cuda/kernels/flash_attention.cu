@@ -596,9 +596,13 @@ __device__ __forceinline__ float fa_exp2(float x) {
 #endif
 }
 
-// Element offset of 16-byte chunk c of row r in a [rows][D] bf16 tile, XOR-swizzled so that the 8 rows an
+// Rows of a shared-memory tile hold SD = D rounded up to 64 elements: the XOR swizzle below permutes a row's
+// 16-byte chunks among SD / 8 slots, a multiple of 8, so head dims 48 and 96 use it too (slots no chunk maps to stay unused).
+template <int D> struct FaTileRow { static constexpr int SD = (D + 63) / 64 * 64; };
+
+// Element offset of 16-byte chunk c of row r in a [rows][SD] bf16 tile, XOR-swizzled so that the 8 rows an
 // ldmatrix reads at one column fall in 8 different bank groups.
-template <int D> __device__ __forceinline__ int fa_swz(int r, int c) { return r * D + ((c ^ (r & 7)) << 3); }
+template <int D> __device__ __forceinline__ int fa_swz(int r, int c) { return r * FaTileRow<D>::SD + ((c ^ (r & 7)) << 3); }
 
 // Queues a [ROWS][D] tile starting at row `row0` of a row-major [*, D] matrix; rows ≥ valid are zero-filled.
 template <int D, int ROWS>
@@ -613,7 +617,8 @@ __device__ __forceinline__ void fa_load_tile(__nv_bfloat16* smem, const __nv_bfl
 
 // q [B,Hq,Lq,D], k, v [B,Hkv,Lk,D], o [B,Hq,Lq,D] bf16; lse [B,Hq,Lq] fp32. keyLen [B] (or null: Lk);
 // queries are the last Lq positions of the keyLen[b] keys; causal: key j ≤ i + keyLen[b] − Lq.
-// scaleLog2 = scale·log2(e). Grid (ceil(Lq/64), Hq, B), 128 threads, dynamic shared memory 3·64·D·2 bytes.
+// scaleLog2 = scale·log2(e). Grid (ceil(Lq/64), Hq, B), 128 threads, dynamic shared memory 3·64·SD·2 bytes
+// (SD = D rounded up to 64). D is 48, 64, 96 or 128: a multiple of 16 for the k-steps and n-tile pairs.
 template <int D>
 __device__ void fa_forward_mma_impl(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
                                     const __nv_bfloat16* __restrict__ v, __nv_bfloat16* __restrict__ o, float* __restrict__ lse,
@@ -621,10 +626,12 @@ __device__ void fa_forward_mma_impl(const __nv_bfloat16* __restrict__ q, const _
     constexpr int KS = D / 16;          // k-steps of Q·Kᵀ
     constexpr int NT = FA_MMA_BC / 8;   // n-tiles of S
     constexpr int DT = D / 8;           // n-tiles of O
+    constexpr int SD = FaTileRow<D>::SD;
+    static_assert(D % 16 == 0, "head dim a multiple of 16");
     TS_DYNAMIC_SHARED(128, fa_smem);
     __nv_bfloat16* Qs = (__nv_bfloat16*) fa_smem;
-    __nv_bfloat16* Ks = Qs + FA_MMA_BR * D;
-    __nv_bfloat16* Vs = Ks + FA_MMA_BC * D;
+    __nv_bfloat16* Ks = Qs + FA_MMA_BR * SD;
+    __nv_bfloat16* Vs = Ks + FA_MMA_BC * SD;
 
     const int b = blockIdx.z, h = blockIdx.y;
     const int i0 = (gridDim.x - 1 - blockIdx.x) * FA_MMA_BR; // the longest causal rows first
@@ -771,14 +778,13 @@ __device__ void fa_forward_mma_impl(const __nv_bfloat16* __restrict__ q, const _
     }
 }
 
-extern "C" __global__ void __launch_bounds__(FA_MMA_THREADS)
-fa_forward_mma64_bf16(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* o, float* lse,
-                      int Hq, int Hkv, int Lq, int Lk, const int* keyLen, int causal, float scaleLog2) {
-    fa_forward_mma_impl<64>(q, k, v, o, lse, Hq, Hkv, Lq, Lk, keyLen, causal, scaleLog2);
-}
-
-extern "C" __global__ void __launch_bounds__(FA_MMA_THREADS)
-fa_forward_mma128_bf16(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* o, float* lse,
-                       int Hq, int Hkv, int Lq, int Lk, const int* keyLen, int causal, float scaleLog2) {
-    fa_forward_mma_impl<128>(q, k, v, o, lse, Hq, Hkv, Lq, Lk, keyLen, causal, scaleLog2);
-}
+#define FA_MMA_ENTRY(D)                                                                                                       \
+    extern "C" __global__ void __launch_bounds__(FA_MMA_THREADS)                                                             \
+        fa_forward_mma##D##_bf16(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* o, \
+                                 float* lse, int Hq, int Hkv, int Lq, int Lk, const int* keyLen, int causal, float scaleLog2) {   \
+        fa_forward_mma_impl<D>(q, k, v, o, lse, Hq, Hkv, Lq, Lk, keyLen, causal, scaleLog2);                                \
+    }
+FA_MMA_ENTRY(48)
+FA_MMA_ENTRY(64)
+FA_MMA_ENTRY(96)
+FA_MMA_ENTRY(128)

@@ -30,7 +30,7 @@ public class CudaFlashAttentionBench extends JmhDefaults {
     @Param({"4096"})
     public int length;
 
-    @Param({"64", "128"})
+    @Param({"64", "96", "128"})
     public int headDim;
 
     @Param({"false", "true"})

@@ -13,7 +13,7 @@ import dev.tessera.runtime.spi.KernelSupport;
  * Launches native/cuda/kernels/flash_attention.cu on contiguous CUDA tensors (F32, F64, BF16).
  *
  * <p>Paths of the forward: {@link #decode} for one query per row without bias, existence or packed documents
- * (split over keys, then combined); {@link #forwardFast} (mma.sync tensor cores) for BF16 with head dim 64 or 128 and
+ * (split over keys, then combined); {@link #forwardFast} (mma.sync tensor cores) for BF16 with head dim 48, 64, 96 or 128 and
  * no bias, window, existence or packed documents; {@link #forwardGeneral} for everything else. The backward is one
  * general kernel plus small pre- and post-passes. Logsumexp, key bias and log p live in the accumulation type
  * (F64 for F64, F32 otherwise).
@@ -28,9 +28,10 @@ final class FlashAttentionCuda {
     /** The accumulation type of a storage type: F64 for F64, F32 otherwise. */
     static DType accType(DType t) { return t == DType.F64 ? DType.F64 : DType.F32; }
 
-    /** The tensor-core kernel applies: BF16, head dim 64 or 128, only causal and key-length masks. */
+    /** The tensor-core kernel applies: BF16, head dim 48, 64, 96 or 128, only causal and key-length masks. */
     static boolean fastEligible(Geometry g) {
-        return g.dtype == DType.BF16 && (g.headDim == 64 || g.headDim == 128) && g.biasHeads == 0 && !g.existence && g.window < 0
+        return g.dtype == DType.BF16 && (g.headDim == 48 || g.headDim == 64 || g.headDim == 96 || g.headDim == 128) && g.biasHeads == 0
+                && !g.existence && g.window < 0
                 && g.docId == null;
     }
 
@@ -138,13 +139,13 @@ final class FlashAttentionCuda {
 
     /** The tensor-core BF16 forward (see {@link #fastEligible}); lse is F32. */
     static void forwardFast(Geometry g, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse) {
-        if (!fastEligible(g)) throw new IllegalArgumentException(Geometry.OP + ": the tensor-core path needs BF16, head dim 64 or 128 and no "
+        if (!fastEligible(g)) throw new IllegalArgumentException(Geometry.OP + ": the tensor-core path needs BF16, head dim 48, 64, 96 or 128 and no "
                 + "bias, window, existence or cuSeqlens");
         if (!aligned16(q, k, v, out)) throw new IllegalArgumentException(Geometry.OP + ": the tensor-core path needs q, k, v and the output "
                 + "16-byte aligned on the device");
         CudaDevice d = device(q);
         String fn = "fa_forward_mma" + g.headDim + "_bf16";
-        int shared = 3 * MMA_ROWS * g.headDim * 2;
+        int shared = 3 * MMA_ROWS * ((g.headDim + 63) / 64 * 64) * 2; // Q, K, V tiles, rows padded to 64 elements (see FaTileRow)
         try (DeviceBuffer kl = keyLengths(d, g)) {
             launch(d, fn, shared).grid(ceilDiv(g.qLen, MMA_ROWS), g.qHeads, g.batch).block(THREADS)
                     .ptr(q.deviceAddress()).ptr(k.deviceAddress()).ptr(v.deviceAddress()).ptr(out.deviceAddress()).ptr(lse.deviceAddress())

@@ -187,7 +187,7 @@ class FlashAttentionCudaTest {
     @Test
     void fastBf16ForwardMatchesTheGeneralKernel() {
         int[][] shapes = {{2, 4, 2, 200, 200}, {1, 2, 2, 64, 64}, {1, 2, 1, 1, 130}, {2, 2, 2, 77, 300}, {1, 1, 1, 300, 77}};
-        for (int p : new int[] {64, 128}) {
+        for (int p : new int[] {48, 64, 96, 128}) {
             for (int[] sh : shapes) {
                 for (boolean causal : new boolean[] {false, true}) {
                     for (int[] lens : new int[][] {null, {sh[4], Math.max(0, sh[4] - 50)}}) {
