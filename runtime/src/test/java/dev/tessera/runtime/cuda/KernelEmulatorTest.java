@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.TesseraException;
+import dev.tessera.runtime.cpu.Elements;
 
 /**
  * The CUDA emulator itself, on the kernels of {@code native/emulation/selftest.cu}: warp shuffles, a block reduction
@@ -90,8 +91,8 @@ class KernelEmulatorTest {
         }
         short[] abf = new short[256], bbf = new short[128], btbf = new short[128];
         float[] ar = new float[256], br = new float[128];
-        for (int i = 0; i < 256; i++) { abf[i] = bf16(av[i]); ar[i] = Float.intBitsToFloat(abf[i] << 16); }
-        for (int i = 0; i < 128; i++) { bbf[i] = bf16(bv[i]); br[i] = Float.intBitsToFloat(bbf[i] << 16); }
+        for (int i = 0; i < 256; i++) { abf[i] = Elements.floatToBf16(av[i]); ar[i] = Elements.bf16ToFloat(abf[i]); }
+        for (int i = 0; i < 128; i++) { bbf[i] = Elements.floatToBf16(bv[i]); br[i] = Elements.bf16ToFloat(bbf[i]); }
         for (int k = 0; k < 16; k++) for (int n = 0; n < 8; n++) btbf[n * 16 + k] = bbf[k * 8 + n];
         for (int transB = 0; transB < 2; transB++) {
             try (Arena a = Arena.ofConfined()) {
@@ -107,13 +108,6 @@ class KernelEmulatorTest {
                 }
             }
         }
-    }
-
-    /** bf16 of a float, rounded to nearest even (NaN kept NaN). */
-    private static short bf16(float f) {
-        int u = Float.floatToRawIntBits(f);
-        if (Float.isNaN(f)) return (short) ((u >>> 16) | 0x40);
-        return (short) ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16);
     }
 
     @Test
@@ -136,11 +130,11 @@ class KernelEmulatorTest {
                 short h = half.getAtIndex(ValueLayout.JAVA_SHORT, i);
                 if (Float.isNaN(xs[i])) {
                     assertTrue(Float.isNaN(Float.float16ToFloat(h)), "half of NaN");
-                    assertTrue(Float.isNaN(Float.intBitsToFloat(bf.getAtIndex(ValueLayout.JAVA_SHORT, i) << 16)), "bf16 of NaN");
+                    assertTrue(Float.isNaN(Elements.bf16ToFloat(bf.getAtIndex(ValueLayout.JAVA_SHORT, i))), "bf16 of NaN");
                     continue;
                 }
                 assertEquals(Float.floatToFloat16(xs[i]), h, "half of " + xs[i]);
-                assertEquals(bf16(xs[i]), bf.getAtIndex(ValueLayout.JAVA_SHORT, i), "bf16 of " + xs[i]);
+                assertEquals(Elements.floatToBf16(xs[i]), bf.getAtIndex(ValueLayout.JAVA_SHORT, i), "bf16 of " + xs[i]);
                 assertEquals(Float.float16ToFloat(h), back.getAtIndex(ValueLayout.JAVA_FLOAT, i), "back from half " + h);
             }
         }
@@ -169,6 +163,22 @@ class KernelEmulatorTest {
                 if (out.getAtIndex(ValueLayout.JAVA_INT, t) != out.getAtIndex(ValueLayout.JAVA_INT, 64 + t)) differ++;
             }
             assertTrue(differ >= 62, "threads run in opposite orders in the two blocks, so the racing reads differ: " + differ + " of 64");
+        }
+    }
+
+    @Test
+    void anUnbuiltOrUnconfiguredEmulatorSaysWhy(@org.junit.jupiter.api.io.TempDir java.nio.file.Path empty) {
+        String saved = System.getProperty(KernelEmulator.FOLDER_PROPERTY);
+        try {
+            String[] why = new String[1];
+            System.setProperty(KernelEmulator.FOLDER_PROPERTY, empty.toString());
+            assertEquals(null, KernelEmulator.find(why));
+            assertTrue(why[0].contains("not built in " + empty) && why[0].contains("g++"), why[0]);
+            System.clearProperty(KernelEmulator.FOLDER_PROPERTY);
+            assertEquals(null, KernelEmulator.find(why));
+            assertTrue(why[0].contains("not configured (-D" + KernelEmulator.FOLDER_PROPERTY), why[0]);
+        } finally {
+            System.setProperty(KernelEmulator.FOLDER_PROPERTY, saved);
         }
     }
 
