@@ -15,3 +15,6 @@ tessera_find_jdk() {
   return 1
 }
 tessera_find_jdk
+# Maven 3.9's bundled Guice calls sun.misc.Unsafe, which JDK 24+ warns about on every build (JEP 471); the warning
+# is about Maven itself, not Tessera, so the wrapper runs with that access allowed.
+case " ${MAVEN_OPTS:-} " in *" --sun-misc-unsafe-memory-access="*) ;; *) export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" ;; esac

@@ -49,6 +49,23 @@ public final class PtxModules {
         return load(owner, module, cc);
     }
 
+    /**
+     * The build's record of what each entry of {@code module}'s cubin for compute capability {@code cc} needs (lines
+     * "entry registers staticSharedBytes"), or null when there is no such cubin or record.
+     */
+    static String resources(PtxSource owner, String module, int cc) {
+        for (int arch : CUBINS) {
+            if (arch != cc) continue;
+            String path = "ptx/" + module + ".sm_" + arch + ".resources";
+            try (InputStream in = owner.open(path)) {
+                if (in != null) return new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+            } catch (IOException e) {
+                throw new TesseraException("CUDA kernels: cannot read " + path + ": " + e.getMessage(), e);
+            }
+        }
+        return null;
+    }
+
     /** The NUL-terminated PTX text of a module, or a clear failure naming what is missing. */
     public static byte[] load(PtxSource owner, String module, int cc) {
         String path = resourceFor(owner, module, cc);
