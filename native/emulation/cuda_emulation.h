@@ -72,6 +72,13 @@ TS_EMU_API int lane_id();
 TS_EMU_API void ldmatrix_x4(unsigned* r, const void* row_address, bool transpose);
 TS_EMU_API void mma_m16n8k16_bf16(float* d, const unsigned* a, unsigned b0, unsigned b1);
 TS_EMU_API void fail(const char* message);
+// Stops the launch as a GPU would (CUDA_ERROR_MISALIGNED_ADDRESS) when `p` is not `alignment`-byte aligned. Plain
+// loads and stores of the kernels are checked by the compiler (-fsanitize=alignment, whose handler is in
+// emulator.cpp); this is for what the emulation does in their stead (cp.async, ldmatrix).
+TS_EMU_API void fail_misaligned(const void* p, int alignment, const char* what);
+inline void require_aligned(const void* p, int alignment, const char* what) {
+    if ((uintptr_t) p & (uintptr_t) (alignment - 1)) fail_misaligned(p, alignment, what);
+}
 
 template <typename T> inline uint64_t to_slot(T v) {
     static_assert(sizeof(T) <= 8, "shuffles move at most 8 bytes");

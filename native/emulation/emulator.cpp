@@ -264,6 +264,12 @@ uint64_t* warp_slots() { return block->warps[current->linear >> 5].slots; }
 
 void fail(const char* message) { fail_here(where(current) + ": " + message); }
 
+void fail_misaligned(const void* p, int alignment, const char* what) {
+    char buf[160];
+    snprintf(buf, sizeof buf, ": %s at %p, which is not %d-byte aligned (a GPU stops with CUDA_ERROR_MISALIGNED_ADDRESS)", what, p, alignment);
+    fail_here(where(current) + buf);
+}
+
 void syncthreads(const char* file, int line) {
     Block& b = *block;
     if (b.barrierArrived == 0) {
@@ -316,6 +322,7 @@ void syncwarp(unsigned mask, const char* what) {
 void ldmatrix_x4(unsigned* r, const void* row_address, bool transpose) {
     uint64_t* slots = warp_slots();
     int l = lane_id();
+    require_aligned(row_address, 16, transpose ? "ldmatrix.trans (row address)" : "ldmatrix (row address)");
     slots[l] = (uint64_t) (uintptr_t) row_address;
     syncwarp(0xffffffffu, transpose ? "ldmatrix.trans" : "ldmatrix");
     for (int j = 0; j < 4; j++) {
@@ -585,4 +592,38 @@ int tessera_emu_gemm(int transA, int transB, int m, int n, int k, double alpha, 
     }
     return 0;
 }
+}
+
+// The handler of g++'s -fsanitize=alignment, with which the kernels' libraries are compiled (and linked without the
+// sanitizer's own runtime, so this definition is the one they call): a load or store through a pointer not aligned
+// to its type faults on a GPU, while x86 would carry it out. Layouts from the sanitizer ABI that GCC and Clang share.
+namespace {
+struct UbsanSourceLocation {
+    const char* file;
+    uint32_t line, column;
+};
+struct UbsanTypeDescriptor {
+    uint16_t kind, info;
+    char name[1];
+};
+struct UbsanTypeMismatch {
+    UbsanSourceLocation location;
+    const UbsanTypeDescriptor* type;
+    unsigned char logAlignment, checkKind;
+};
+const char* const ACCESS[] = {"load", "store", "reference to", "member access through", "member call on", "construction at",
+                              "downcast of", "downcast of", "upcast of", "cast of", "assignment of", "dynamic operation on"};
+} // namespace
+
+extern "C" __attribute__((visibility("default"))) void __ubsan_handle_type_mismatch_v1(void* data, uintptr_t pointer) {
+    auto* d = static_cast<const UbsanTypeMismatch*>(data);
+    int alignment = 1 << d->logAlignment;
+    if (alignment <= 1 || (pointer & (uintptr_t) (alignment - 1)) == 0) return; // a check this handler was not built for
+    const char* access = d->checkKind < sizeof ACCESS / sizeof ACCESS[0] ? ACCESS[d->checkKind] : "access to";
+    const char* file = d->location.file == nullptr ? "?" : d->location.file;
+    const char* slash = std::strrchr(file, '/');
+    char what[320];
+    snprintf(what, sizeof what, "%s %s at %s:%u", access, d->type == nullptr ? "a value" : d->type->name, slash ? slash + 1 : file, d->location.line);
+    if (tessera_emu::block != nullptr && tessera_emu::current != nullptr) tessera_emu::fail_misaligned((const void*) pointer, alignment, what);
+    std::fprintf(stderr, "[emulator] misaligned %s (%p, needs %d-byte alignment) outside a kernel\n", what, (void*) pointer, alignment);
 }

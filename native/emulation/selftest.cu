@@ -24,7 +24,9 @@ extern "C" __global__ void emu_block_sum(const double* x, double* out, int n) {
 // One warp: d (16×8, row-major) = a (16×16, row-major) · b (16×8), with b given row-major (transB = 0, loaded with
 // ldmatrix.trans) or as its transpose, 8×16 row-major (transB = 1, loaded with ldmatrix).
 extern "C" __global__ void emu_mma(const __nv_bfloat16* a, const __nv_bfloat16* b, float* d, int transB) {
-    __shared__ __nv_bfloat16 as[16 * 16], bs[16 * 8];
+    __shared__ uint4 as_raw[16 * 16 / 8], bs_raw[16 * 8 / 8]; // ldmatrix reads 16-byte aligned rows
+    __nv_bfloat16* as = reinterpret_cast<__nv_bfloat16*>(as_raw);
+    __nv_bfloat16* bs = reinterpret_cast<__nv_bfloat16*>(bs_raw);
     int l = threadIdx.x;
     for (int i = l; i < 256; i += 32) as[i] = a[i];
     for (int i = l; i < 128; i += 32) bs[i] = b[i];
@@ -89,4 +91,23 @@ extern "C" __global__ void emu_race(int* out) {
     int t = threadIdx.x;
     s[t] = t + 1;
     out[blockIdx.x * 64 + t] = s[(t + 1) % 64];
+}
+
+// Misaligned accesses, each at `offset` bytes past an aligned buffer (0: aligned, runs). kind 0: a 16-byte vector
+// load; 1: a float store; 2: ldmatrix's row address in shared memory.
+extern "C" __global__ void emu_misaligned(const unsigned char* in, float* out, int offset, int kind) {
+    __shared__ uint4 raw[(16 * 16 + 8) / 8]; // uint4: 16-byte aligned
+    __nv_bfloat16* tile = reinterpret_cast<__nv_bfloat16*>(raw);
+    for (int i = threadIdx.x; i < 16 * 16 + 8; i += blockDim.x) tile[i] = __float2bfloat16_rn(0.0f);
+    __syncthreads();
+    if (kind == 0) {
+        uint4 v = *reinterpret_cast<const uint4*>(in + offset);
+        out[threadIdx.x] = (float) v.x;
+    } else if (kind == 1) {
+        *reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(out) + offset) = 1.0f;
+    } else {
+        unsigned r[4];
+        ::tessera_emu::ldmatrix_x4(r, reinterpret_cast<unsigned char*>(tile + (threadIdx.x % 16) * 16) + offset, false);
+        out[threadIdx.x] = (float) r[0];
+    }
 }

@@ -530,6 +530,8 @@ TS_FLOAT_ENTRIES(fa_decode_combine, (const void* part, void* o, void* lse, int H
 
 __device__ __forceinline__ void fa_cp_async16(void* smem, const void* gmem, int bytes) {
 #ifdef TESSERA_CUDA_EMULATION
+    tessera_emu::require_aligned(smem, 16, "cp.async (shared address)");
+    tessera_emu::require_aligned(gmem, 16, "cp.async (global address)");
     std::memcpy(smem, gmem, bytes); // synchronous: commit and wait have nothing left to do
     std::memset((char*) smem + bytes, 0, 16 - bytes);
 #else

@@ -190,6 +190,25 @@ class KernelEmulatorTest {
     }
 
     @Test
+    void misalignedAccessesStopTheLaunchAsOnAGpu() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment in = a.allocate(256, 256), out = a.allocate(4 * 32 + 64, 256);
+            for (int kind = 0; kind < 3; kind++) {
+                launch("emu_misaligned", 1, 32, at(in), at(out), 0, kind); // aligned: runs
+                int k = kind, offset = kind == 1 ? 2 : 8;
+                String m = assertThrows(TesseraException.class, () -> launch("emu_misaligned", 1, 32, at(in), at(out), offset, k)).getMessage();
+                String expected = switch (kind) {
+                    case 0 -> "uint4' at selftest.cu:";
+                    case 1 -> "store 'float' at selftest.cu:";
+                    default -> "ldmatrix (row address)";
+                };
+                assertTrue(m.contains("emu_misaligned") && m.contains(expected) && m.contains("-byte aligned")
+                        && m.contains("CUDA_ERROR_MISALIGNED_ADDRESS"), m);
+            }
+        }
+    }
+
+    @Test
     void misusesStopTheLaunchWithAMessage() {
         String divergent = failure("emu_divergent_barrier", 32);
         assertTrue(divergent.contains("emu_divergent_barrier") && divergent.contains("a barrier in divergent code") && divergent.contains("selftest.cu:"),
