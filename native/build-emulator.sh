@@ -49,9 +49,10 @@ build_one() {
     echo "static tessera_emu::Registrar tessera_emu_registrar(\"$name\", tessera_emu_kernels, sizeof tessera_emu_kernels / sizeof tessera_emu_kernels[0]);"
   } > "$wrapper"
   # Every load and store of the kernels is checked for its type's alignment, as a GPU's memory system does (a
-  # misaligned 16-byte vector load faults there and goes through on x86). Compiled with -fsanitize=alignment and
-  # linked without the sanitizer's runtime: its handler is emulator.cpp's, which stops the launch.
-  if ! msg=$(g++ "${flags[@]}" -fsanitize=alignment -I "$(dirname "$cu")" -c -o "$lib.o" "$wrapper" 2>&1 \
+  # misaligned 16-byte vector load faults there and goes through on x86), and every index into an array of known
+  # size (shared and local arrays) against that size. Compiled with -fsanitize=alignment,bounds and linked without
+  # the sanitizer's runtime: its handlers are emulator.cpp's, which stop the launch.
+  if ! msg=$(g++ "${flags[@]}" -fsanitize=alignment,bounds -I "$(dirname "$cu")" -c -o "$lib.o" "$wrapper" 2>&1 \
       && g++ -shared -o "$lib.tmp" "$lib.o" -L "$out" -ltessera-emu-core -Wl,-rpath,'$ORIGIN' 2>&1); then
     echo "[emulator] g++ failed on $cu:"; echo "$msg"; rm -f "$lib.tmp" "$lib.o"; return 1
   fi

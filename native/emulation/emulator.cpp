@@ -611,6 +611,11 @@ struct UbsanTypeMismatch {
     const UbsanTypeDescriptor* type;
     unsigned char logAlignment, checkKind;
 };
+struct UbsanOutOfBounds {
+    UbsanSourceLocation location;
+    const UbsanTypeDescriptor* arrayType;
+    const UbsanTypeDescriptor* indexType;
+};
 const char* const ACCESS[] = {"load", "store", "reference to", "member access through", "member call on", "construction at",
                               "downcast of", "downcast of", "upcast of", "cast of", "assignment of", "dynamic operation on"};
 } // namespace
@@ -626,4 +631,24 @@ extern "C" __attribute__((visibility("default"))) void __ubsan_handle_type_misma
     snprintf(what, sizeof what, "%s %s at %s:%u", access, d->type == nullptr ? "a value" : d->type->name, slash ? slash + 1 : file, d->location.line);
     if (tessera_emu::block != nullptr && tessera_emu::current != nullptr) tessera_emu::fail_misaligned((const void*) pointer, alignment, what);
     std::fprintf(stderr, "[emulator] misaligned %s (%p, needs %d-byte alignment) outside a kernel\n", what, (void*) pointer, alignment);
+}
+
+// The handler of -fsanitize=bounds: an index outside an array whose size the compiler knows (shared and local arrays,
+// mostly), which a GPU would read or write through silently, or fault on.
+extern "C" __attribute__((visibility("default"))) void __ubsan_handle_out_of_bounds(void* data, uintptr_t index) {
+    auto* d = static_cast<const UbsanOutOfBounds*>(data);
+    const char* file = d->location.file == nullptr ? "?" : d->location.file;
+    const char* slash = std::strrchr(file, '/');
+    // Index types are integers of at most 64 bits, passed by value; signed ones as their two's complement bits.
+    bool isSigned = d->indexType != nullptr && (d->indexType->info & 1);
+    char what[320];
+    if (isSigned) {
+        snprintf(what, sizeof what, ": index %lld is outside %s at %s:%u", (long long) (intptr_t) index, d->arrayType == nullptr ? "an array" : d->arrayType->name,
+                 slash ? slash + 1 : file, d->location.line);
+    } else {
+        snprintf(what, sizeof what, ": index %llu is outside %s at %s:%u", (unsigned long long) index, d->arrayType == nullptr ? "an array" : d->arrayType->name,
+                 slash ? slash + 1 : file, d->location.line);
+    }
+    if (tessera_emu::block != nullptr && tessera_emu::current != nullptr) tessera_emu::fail_here(tessera_emu::where(tessera_emu::current) + what);
+    std::fprintf(stderr, "[emulator] %s outside a kernel\n", what + 2);
 }

@@ -111,3 +111,11 @@ extern "C" __global__ void emu_misaligned(const unsigned char* in, float* out, i
         out[threadIdx.x] = (float) r[0];
     }
 }
+
+// An index past a shared array's end (i = 64 for the last thread when `past` is 1).
+extern "C" __global__ void emu_out_of_bounds(int* out, int past) {
+    __shared__ int s[64];
+    s[threadIdx.x] = (int) threadIdx.x;
+    __syncthreads();
+    out[threadIdx.x] = s[(threadIdx.x + past) % (64 + past)];
+}

@@ -209,6 +209,17 @@ class KernelEmulatorTest {
     }
 
     @Test
+    void anIndexPastASharedArrayStopsTheLaunch() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(4 * 64, 256);
+            launch("emu_out_of_bounds", 1, 64, at(out), 0);
+            for (int t = 0; t < 64; t++) assertEquals(t, out.getAtIndex(ValueLayout.JAVA_INT, t));
+            String m = assertThrows(TesseraException.class, () -> launch("emu_out_of_bounds", 1, 64, at(out), 1)).getMessage();
+            assertTrue(m.contains("emu_out_of_bounds") && m.contains("index 64 is outside") && m.contains("int [64]") && m.contains("selftest.cu:"), m);
+        }
+    }
+
+    @Test
     void misusesStopTheLaunchWithAMessage() {
         String divergent = failure("emu_divergent_barrier", 32);
         assertTrue(divergent.contains("emu_divergent_barrier") && divergent.contains("a barrier in divergent code") && divergent.contains("selftest.cu:"),
