@@ -15,9 +15,15 @@ import dev.tessera.runtime.cuda.DryRunDriver;
 public final class DryRunDevices {
     private DryRunDevices() {}
 
-    public static Supplier<List<String>> install(int ordinal) {
+    public static Supplier<List<String>> install(int ordinal) { return install(ordinal, 0); }
+
+    /**
+     * As {@link #install(int)}, with the routing stand-ins also marking a boundary every {@code boundaryEvery}
+     * positions (0: only at sequence starts), so that an H-Net's inner stages get sequences of GPU-sized lengths.
+     */
+    public static Supplier<List<String>> install(int ordinal, int boundaryEvery) {
         DryRunDriver d = CudaDevice.installDryRun(ordinal);
-        RoutingEmulations.install(d);
+        RoutingEmulations.install(d, boundaryEvery);
         return d::kernelsLaunched;
     }
 

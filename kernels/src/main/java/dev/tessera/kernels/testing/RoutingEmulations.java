@@ -18,22 +18,27 @@ final class RoutingEmulations {
 
     private RoutingEmulations() {}
 
-    static void install(DryRunDriver dry) {
-        for (String type : new String[] {"f32", "f64", "bf16", "f16"}) dry.emulate("route_forward_" + type, RoutingEmulations::routeForward);
+    /** With {@code every} &gt; 0, a boundary also at every {@code every}-th position of a sequence (GPU-sized shapes). */
+    static void install(DryRunDriver dry, int every) {
+        for (String type : new String[] {"f32", "f64", "bf16", "f16"}) dry.emulate("route_forward_" + type, a -> routeForward(a, every));
         dry.emulate("chunk_scan", RoutingEmulations::chunkScan);
         dry.emulate("chunk_meta", RoutingEmulations::chunkMeta);
     }
 
     /**
      * route_forward(q, k, flags, p, b, c, rows, len, d): b as the kernel sets it when every cosine is 0 (p = 0.5,
-     * which is no boundary): a boundary exactly at each sequence start. p and c are left alone.
+     * which is no boundary): a boundary exactly at each sequence start; with {@code every} &gt; 0 also at every
+     * every-th position after one. p and c are left alone.
      */
-    private static void routeForward(DryRunDriver.Arguments a) {
+    private static void routeForward(DryRunDriver.Arguments a, int every) {
         long rows = a.int64(6), len = a.int64(7), n = rows * len;
         MemorySegment flags = a.memory(2, n), b = a.memory(4, n);
+        long sinceStart = 0;
         for (long i = 0; i < n; i++) {
             int f = flags != null ? flags.get(ValueLayout.JAVA_BYTE, i) : (i % len == 0 ? VALID | START : VALID);
-            b.set(ValueLayout.JAVA_BYTE, i, (byte) ((f & VALID) != 0 && (f & START) != 0 ? 1 : 0));
+            sinceStart = (f & START) != 0 ? 0 : sinceStart + 1;
+            boolean boundary = (f & START) != 0 || (every > 0 && sinceStart % every == 0);
+            b.set(ValueLayout.JAVA_BYTE, i, (byte) ((f & VALID) != 0 && boundary ? 1 : 0));
         }
     }
 

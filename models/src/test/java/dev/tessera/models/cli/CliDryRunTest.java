@@ -69,6 +69,50 @@ class CliDryRunTest {
         }
     }
 
+    /**
+     * GPU-sized shapes at a GPU-sized batch take launch configurations the tiny models never do, and the dry run
+     * refuses any a GPU would refuse (too many threads, registers or shared memory for a block, grid limits):
+     * {@code hnet-small} itself (state size 64, SSM heads of 64, attention heads of 48 on the BF16 tensor-core path,
+     * thousands of positions), and {@code hnet-1stage-L}'s per-layer shapes (state size 128, attention heads of 96) in
+     * a model of two layers, as the preset itself would need 10 GB of host memory to train here.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"hnet-small auto", "hnet-small fp32", "1stage-L-shapes auto"})
+    void gpuSizedShapesTrainAndSampleOnACudaDevice(String modelAndPrecision) throws IOException {
+        Assumptions.assumeFalse(RuntimeInfo.kernelsDescription().startsWith("none"), "no PTX in this build (no nvcc)");
+        String name = modelAndPrecision.split(" ")[0], precision = modelAndPrecision.split(" ")[1];
+        String model = name;
+        if (name.equals("1stage-L-shapes")) {
+            Path config = dir.resolve("1stage-L-shapes.json");
+            Files.writeString(config, """
+                    {"arch_layout": ["m1", ["T1"], "m1"], "d_model": [256, 384], "d_intermediate": [0, 1024], "vocab_size": 256,
+                     "ssm_cfg": {"chunk_size": 256, "d_conv": 4, "d_state": 128, "expand": 2},
+                     "attn_cfg": {"num_heads": [4, 4], "rotary_emb_dim": [32, 48], "window_size": [1023, -1]}, "tie_embeddings": false}""");
+            model = config.toString();
+        }
+        var dry = DryRunDevices.install(7, 6); // chunks of 6 bytes: the main network sees sequences of 342 chunks
+        DryRunDevices.clearLaunches(7);
+        try {
+            Path corpus = dir.resolve("long.txt");
+            Files.writeString(corpus, "the quick brown fox jumps over the lazy dog\n".repeat(1000));
+            Path out = dir.resolve(name + "-" + precision);
+            run("train", "--model", model, "--device", "cuda:7", "--precision", precision, "--data", corpus.toString(), "--steps", "2",
+                    "--batch", "4", "--seq-len", "2048", "--eval-every", "2", "--eval-windows", "2", "--out", out.toString());
+            String checkpoint = out.resolve("checkpoint-000002.safetensors").toString();
+            run("generate", "--checkpoint", checkpoint, "--device", "cuda:7", "--prompt", "the", "--prompt", "fox j", "--max-bytes", "4");
+        } finally {
+            DryRunDevices.install(7); // back to one chunk per sequence for the other tests
+        }
+        List<String> kernels = dry.get();
+        for (String prefix : List.of("ss_", "fa_backward_", "chunk_scan", "dechunk_bwd", "route_backward", "fa_decode_")) {
+            assertTrue(kernels.stream().anyMatch(k -> k.startsWith(prefix)), prefix + "* ran on the device: " + kernels);
+        }
+        if (precision.equals("auto")) {
+            String mma = name.equals("hnet-small") ? "fa_forward_mma48_bf16" : "fa_forward_mma96_bf16";
+            assertTrue(kernels.contains(mma), "the tensor-core forward " + mma + ": " + kernels);
+        }
+    }
+
     private static String[] concat(List<String> head, String... tail) {
         return java.util.stream.Stream.concat(head.stream(), java.util.Arrays.stream(tail)).toArray(String[]::new);
     }
