@@ -299,7 +299,14 @@ public final class DryRunDriver implements CudaDriver {
         return s;
     }
 
-    @Override public void setMaxDynamicShared(Object function, String name, int bytes) { sharedOptIn.merge(name, bytes, Math::max); }
+    @Override public void setMaxDynamicShared(Object function, String name, int bytes) {
+        int staticShared = Math.max(((Signature) function).staticShared(), 0);
+        if (bytes < 0 || staticShared + bytes > MAX_SHARED_OPT_IN) { // cuFuncSetAttribute's CUDA_ERROR_INVALID_VALUE
+            throw new IllegalStateException("dry run: a GPU would refuse to let " + name + " use " + bytes + " B of dynamic shared memory: with its "
+                    + staticShared + " B of static shared memory that is more than the " + MAX_SHARED_OPT_IN + " B a block may have");
+        }
+        sharedOptIn.merge(name, bytes, Math::max);
+    }
 
     @Override public void launch(Object function, String name, int[] grid, int[] block, int sharedBytes, ByteBuffer params, int[] offsets,
                                  int[] sizes, boolean[] pointers, int argc) {

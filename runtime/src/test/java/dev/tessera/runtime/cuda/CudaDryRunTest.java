@@ -77,6 +77,9 @@ class CudaDryRunTest {
         assertEquals(null, DryRunDriver.launchRefusal(k, one, one, 100 * 1024, 100 * 1024));
         assertTrue(DryRunDriver.launchRefusal(k, one, one, 101 * 1024, 100 * 1024).contains("opted in to"));
         assertTrue(DryRunDriver.launchRefusal(k, one, one, 210 * 1024, 220 * 1024).contains("dynamic shared memory"));
+        // and cuFuncSetAttribute would refuse that opt-in in the first place
+        IllegalStateException optIn = assertThrows(IllegalStateException.class, () -> new DryRunDriver().setMaxDynamicShared(k, "k", 220 * 1024));
+        assertTrue(optIn.getMessage().contains("18432 B of static shared memory"), optIn.getMessage());
     }
 
     @Test
