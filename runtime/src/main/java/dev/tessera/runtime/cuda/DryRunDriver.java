@@ -6,20 +6,18 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * A stand-in GPU for machines without one (see {@link CudaDevice#installDryRun}): memory is host memory at its native
  * address, zero-filled whenever it is handed out (fresh or from the cache, so what no kernel wrote always reads 0),
  * copies are host copies, and a launch runs nothing but is checked against the kernel's PTX signature: the entry
  * must exist, and the arguments must match its parameters in number and size (a 4-byte int where the kernel takes 8
- * bytes is the classic silent bug of driver-API launches). It reports as an sm_90 device with 132 SMs and 227 KiB of
- * opt-in shared memory, like an H100/H200.
+ * bytes is the classic silent bug of driver-API launches), and the launch must be one an sm_90 GPU accepts (block and
+ * grid limits, launch bounds, registers and shared memory per block: {@link KernelSignature#launchRefusal}). It
+ * reports as an sm_90 device with 132 SMs and 227 KiB of opt-in shared memory, like an H100/H200.
  *
  * <p>A kernel whose results the host reads back to size later work (how many chunks a routing produced) may be given
  * an {@link Emulation}: a host stand-in that writes those results, so that the launches after it see the shapes a
@@ -30,29 +28,6 @@ import java.util.regex.Pattern;
  * reused, as a GPU hands out whatever it held.
  */
 public final class DryRunDriver implements CudaDriver {
-    private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+([A-Za-z0-9_]+)\\s*\\(([^)]*)\\)", Pattern.DOTALL);
-    private static final Pattern PARAM = Pattern.compile("\\.param\\s+(?:\\.align\\s+(\\d+)\\s+)?\\.([a-z]+)(\\d+)\\s+[A-Za-z0-9_]+(?:\\[(\\d+)\\])?");
-
-    private static final Pattern MAX_THREADS = Pattern.compile("\\.(?:maxntid|reqntid)\\s+(\\d+)(?:\\s*,\\s*(\\d+))?(?:\\s*,\\s*(\\d+))?");
-
-    /**
-     * A kernel's parameters: sizes in bytes, in order; {@code module} is the PTX module (the .cu file) that holds it;
-     * {@code maxThreads} its {@code __launch_bounds__} (0: none); {@code registers} per thread and {@code staticShared}
-     * bytes in the sm_90 cubin (−1: the build left no record of them).
-     */
-    record Signature(String module, String name, int[] sizes, int maxThreads, int registers, int staticShared) {
-        Signature(String module, String name, int[] sizes) { this(module, name, sizes, 0, -1, -1); }
-
-        Signature withResources(int registers, int staticShared) {
-            return new Signature(module, name, sizes, maxThreads, registers, staticShared);
-        }
-    }
-
-    /** Registers of one SM (and the most one block may hold), and the granule a warp's registers come in (sm_80/90). */
-    static final int REGISTERS_PER_BLOCK = 65_536, REGISTER_GRANULE_PER_WARP = 256;
-    /** Shared memory a block may use without opting in, and with (sm_90: 228 KiB per SM, 1 KiB kept by the system). */
-    static final int DEFAULT_SHARED = 48 * 1024, MAX_SHARED_OPT_IN = 227 * 1024;
-
     /** One checked launch. */
     public record Launch(String kernel, int[] grid, int[] block, int sharedBytes) {}
 
@@ -107,7 +82,7 @@ public final class DryRunDriver implements CudaDriver {
     private final Map<Long, Arena> live = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicLong liveBytes = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.ConcurrentSkipListMap<Long, Long> extents = new java.util.concurrent.ConcurrentSkipListMap<>();
-    private final Map<String, Map<String, Signature>> modules = new ConcurrentHashMap<>();
+    private final Map<String, Map<String, KernelSignature>> modules = new ConcurrentHashMap<>();
     private final Map<String, Integer> sharedOptIn = new ConcurrentHashMap<>();
     private final List<Launch> launches = Collections.synchronizedList(new ArrayList<>());
     private final DeviceMemory memory = new DeviceMemory() {
@@ -175,7 +150,7 @@ public final class DryRunDriver implements CudaDriver {
 
     @Override public int multiprocessors() { return 132; }
 
-    @Override public int maxSharedOptin() { return MAX_SHARED_OPT_IN; }
+    @Override public int maxSharedOptin() { return KernelSignature.MAX_SHARED_OPT_IN; }
 
     @Override public void makeCurrent() {}
 
@@ -212,105 +187,30 @@ public final class DryRunDriver implements CudaDriver {
 
     @Override public long[] memoryInfo() { return new long[] {totalMemory(), totalMemory()}; }
 
-    /** Parses the entries and parameter sizes of a PTX text. */
-    static Map<String, Signature> signatures(String module, String ptx) {
-        Map<String, Signature> out = new LinkedHashMap<>();
-        Matcher m = ENTRY.matcher(ptx);
-        while (m.find()) {
-            List<Integer> sizes = new ArrayList<>();
-            Matcher p = PARAM.matcher(m.group(2));
-            while (p.find()) {
-                int bits = Integer.parseInt(p.group(3));
-                int count = p.group(4) == null ? 1 : Integer.parseInt(p.group(4));
-                sizes.add(bits / 8 * count);
-            }
-            // Launch bounds sit between the parameter list and the body.
-            int body = ptx.indexOf('{', m.end());
-            Matcher t = MAX_THREADS.matcher(ptx.substring(m.end(), body < 0 ? ptx.length() : body));
-            int maxThreads = 0;
-            if (t.find()) {
-                maxThreads = Integer.parseInt(t.group(1));
-                if (t.group(2) != null) maxThreads *= Integer.parseInt(t.group(2));
-                if (t.group(3) != null) maxThreads *= Integer.parseInt(t.group(3));
-            }
-            out.put(m.group(1), new Signature(module, m.group(1), sizes.stream().mapToInt(Integer::intValue).toArray(), maxThreads, -1, -1));
-        }
-        return out;
-    }
-
-    /**
-     * Adds to {@code sigs} the registers and static shared memory that {@code resources} (the build's
-     * {@code <module>.sm_90.resources}: lines "entry registers sharedBytes") gives each entry.
-     */
-    static Map<String, Signature> withResources(Map<String, Signature> sigs, String resources) {
-        Map<String, Signature> out = new LinkedHashMap<>(sigs);
-        for (String line : resources.split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            if (f.length != 3) continue;
-            Signature s = out.get(f[0]);
-            if (s != null) out.put(f[0], s.withResources(Integer.parseInt(f[1]), Integer.parseInt(f[2])));
-        }
-        return out;
-    }
-
-    /**
-     * Why a GPU of compute capability 9.0 would refuse this launch, or null: the limits on block and grid
-     * dimensions, the kernel's launch bounds, the registers its block needs, and its shared memory ({@code optIn}: the
-     * dynamic shared memory the kernel was allowed, 0 if it never asked).
-     */
-    static String launchRefusal(Signature s, int[] grid, int[] block, int dynamicShared, int optIn) {
-        long threads = (long) block[0] * block[1] * block[2];
-        String what = s.name() + " with grid " + java.util.Arrays.toString(grid) + " and block " + java.util.Arrays.toString(block);
-        if (block[0] <= 0 || block[1] <= 0 || block[2] <= 0 || grid[0] <= 0 || grid[1] <= 0 || grid[2] <= 0) return what + ": an empty grid or block";
-        if (block[0] > 1024 || block[1] > 1024 || block[2] > 64 || threads > 1024) {
-            return what + ": a block holds at most 1024 threads (x, y ≤ 1024, z ≤ 64) (CUDA_ERROR_INVALID_VALUE)";
-        }
-        if (grid[1] > 65_535 || grid[2] > 65_535) return what + ": grid y and z are at most 65,535 (CUDA_ERROR_INVALID_VALUE)";
-        if (s.maxThreads() > 0 && threads > s.maxThreads()) {
-            return what + ": " + threads + " threads, more than its __launch_bounds__ of " + s.maxThreads() + " (CUDA_ERROR_INVALID_VALUE)";
-        }
-        if (s.registers() >= 0) {
-            long perWarp = ((long) s.registers() * 32 + REGISTER_GRANULE_PER_WARP - 1) / REGISTER_GRANULE_PER_WARP * REGISTER_GRANULE_PER_WARP;
-            long needed = (threads + 31) / 32 * perWarp;
-            if (needed > REGISTERS_PER_BLOCK) {
-                return what + ": " + s.registers() + " registers per thread make " + needed + " for the block, more than the "
-                        + REGISTERS_PER_BLOCK + " an SM has (CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES)";
-            }
-        }
-        int staticShared = Math.max(s.staticShared(), 0);
-        int allowed = optIn > 0 ? optIn : DEFAULT_SHARED - staticShared;
-        if (dynamicShared > allowed || staticShared + dynamicShared > MAX_SHARED_OPT_IN) {
-            return what + ": " + dynamicShared + " B of dynamic shared memory (and " + staticShared + " B static), more than "
-                    + (optIn > 0 ? "the " + optIn + " B it opted in to" : "the " + DEFAULT_SHARED + " B a kernel gets without opting in")
-                    + " (CUDA_ERROR_INVALID_VALUE)";
-        }
-        return null;
-    }
-
     @Override public Object function(PtxSource owner, String module, String function) {
-        Map<String, Signature> sigs = modules.computeIfAbsent(owner.name() + "/" + module, k -> {
+        Map<String, KernelSignature> sigs = modules.computeIfAbsent(owner.name() + "/" + module, k -> {
             byte[] ptx = PtxModules.load(owner, module, computeCapability());
-            Map<String, Signature> parsed = signatures(module, new String(ptx, 0, ptx.length - 1, StandardCharsets.US_ASCII));
+            Map<String, KernelSignature> parsed = KernelSignature.parse(module, new String(ptx, 0, ptx.length - 1, StandardCharsets.US_ASCII));
             String resources = PtxModules.resources(owner, module, computeCapability());
-            return resources == null ? parsed : withResources(parsed, resources);
+            return resources == null ? parsed : KernelSignature.withResources(parsed, resources);
         });
-        Signature s = sigs.get(function);
+        KernelSignature s = sigs.get(function);
         if (s == null) throw new IllegalStateException("dry run: kernel '" + function + "' is not in module '" + module + "' (entries: " + sigs.keySet() + ")");
         return s;
     }
 
     @Override public void setMaxDynamicShared(Object function, String name, int bytes) {
-        int staticShared = Math.max(((Signature) function).staticShared(), 0);
-        if (bytes < 0 || staticShared + bytes > MAX_SHARED_OPT_IN) { // cuFuncSetAttribute's CUDA_ERROR_INVALID_VALUE
+        int staticShared = Math.max(((KernelSignature) function).staticShared(), 0);
+        if (bytes < 0 || staticShared + bytes > KernelSignature.MAX_SHARED_OPT_IN) { // cuFuncSetAttribute's CUDA_ERROR_INVALID_VALUE
             throw new IllegalStateException("dry run: a GPU would refuse to let " + name + " use " + bytes + " B of dynamic shared memory: with its "
-                    + staticShared + " B of static shared memory that is more than the " + MAX_SHARED_OPT_IN + " B a block may have");
+                    + staticShared + " B of static shared memory that is more than the " + KernelSignature.MAX_SHARED_OPT_IN + " B a block may have");
         }
         sharedOptIn.merge(name, bytes, Math::max);
     }
 
     @Override public void launch(Object function, String name, int[] grid, int[] block, int sharedBytes, ByteBuffer params, int[] offsets,
                                  int[] sizes, boolean[] pointers, int argc) {
-        Signature s = (Signature) function;
+        KernelSignature s = (KernelSignature) function;
         for (int i = 0; i < argc; i++) {
             if (!pointers[i]) continue;
             long p = params.getLong(offsets[i]);
@@ -332,7 +232,7 @@ public final class DryRunDriver implements CudaDriver {
                         + java.util.Arrays.toString(java.util.Arrays.copyOf(sizes, argc)) + ")");
             }
         }
-        String refusal = launchRefusal(s, grid, block, sharedBytes, sharedOptIn.getOrDefault(name, 0));
+        String refusal = s.launchRefusal(grid, block, sharedBytes, sharedOptIn.getOrDefault(name, 0));
         if (refusal != null) throw new IllegalStateException("dry run: a GPU would refuse " + refusal);
         launches.add(new Launch(name, grid.clone(), block.clone(), sharedBytes));
         if (emulator != null) emulator.launch(s.module(), name, grid, block, sharedBytes, params, offsets, argc);

@@ -43,19 +43,19 @@ class CudaDryRunTest {
 
     @Test
     void ptxSignaturesAreParsed() {
-        var sigs = DryRunDriver.signatures("m", ".visible .entry k_f32(\n .param .u64 k_f32_param_0,\n .param .u32 k_f32_param_1,\n"
+        var sigs = KernelSignature.parse("m", ".visible .entry k_f32(\n .param .u64 k_f32_param_0,\n .param .u32 k_f32_param_1,\n"
                 + " .param .align 8 .b8 k_f32_param_2[136],\n .param .f64 k_f32_param_3\n)\n{\n}");
         assertEquals(List.of(8, 4, 136, 8), java.util.Arrays.stream(sigs.get("k_f32").sizes()).boxed().toList());
     }
 
     @Test
     void launchBoundsAndResourcesAreRead() {
-        var sigs = DryRunDriver.signatures("m", ".visible .entry a(\n .param .u64 a_param_0\n)\n.maxntid 256, 1, 1\n{\n}\n"
+        var sigs = KernelSignature.parse("m", ".visible .entry a(\n .param .u64 a_param_0\n)\n.maxntid 256, 1, 1\n{\n}\n"
                 + ".visible .entry b(\n .param .u64 b_param_0\n)\n.reqntid 32, 4\n{\n}\n.visible .entry c()\n{\n}");
         assertEquals(256, sigs.get("a").maxThreads());
         assertEquals(128, sigs.get("b").maxThreads());
         assertEquals(0, sigs.get("c").maxThreads());
-        var withResources = DryRunDriver.withResources(sigs, "a 168 0\nb 40 18432\n");
+        var withResources = KernelSignature.withResources(sigs, "a 168 0\nb 40 18432\n");
         assertEquals(168, withResources.get("a").registers());
         assertEquals(18432, withResources.get("b").staticShared());
         assertEquals(-1, withResources.get("c").registers());
@@ -63,20 +63,20 @@ class CudaDryRunTest {
 
     @Test
     void launchesAGpuWouldRefuseAreCaught() {
-        var k = new DryRunDriver.Signature("m", "k", new int[0], 512, 168, 18 * 1024);
+        var k = new KernelSignature("m", "k", new int[0], 512, 168, 18 * 1024);
         int[] one = {1, 1, 1};
-        assertEquals(null, DryRunDriver.launchRefusal(k, new int[] {1 << 30, 65_535, 1}, new int[] {384, 1, 1}, 30 * 1024, 0));
+        assertEquals(null, k.launchRefusal(new int[] {1 << 30, 65_535, 1}, new int[] {384, 1, 1}, 30 * 1024, 0));
         // 168 registers round to 5,376 per warp: 12 warps fit in 65,536, 13 do not.
-        assertTrue(DryRunDriver.launchRefusal(k, one, new int[] {416, 1, 1}, 0, 0).contains("CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"));
-        assertTrue(DryRunDriver.launchRefusal(k, one, new int[] {1024, 1, 1}, 0, 0).contains("__launch_bounds__ of 512"));
-        assertTrue(DryRunDriver.launchRefusal(k, new int[] {1, 65_536, 1}, one, 0, 0).contains("grid y and z"));
-        assertTrue(DryRunDriver.launchRefusal(k, one, new int[] {1, 1, 65}, 0, 0).contains("at most 1024 threads"));
-        assertTrue(DryRunDriver.launchRefusal(k, new int[] {0, 1, 1}, one, 0, 0).contains("empty"));
+        assertTrue(k.launchRefusal(one, new int[] {416, 1, 1}, 0, 0).contains("CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"));
+        assertTrue(k.launchRefusal(one, new int[] {1024, 1, 1}, 0, 0).contains("__launch_bounds__ of 512"));
+        assertTrue(k.launchRefusal(new int[] {1, 65_536, 1}, one, 0, 0).contains("grid y and z"));
+        assertTrue(k.launchRefusal(one, new int[] {1, 1, 65}, 0, 0).contains("at most 1024 threads"));
+        assertTrue(k.launchRefusal(new int[] {0, 1, 1}, one, 0, 0).contains("empty"));
         // 18 KiB static leave 30 KiB of the default 48 KiB; opting in raises it, up to 227 KiB in all.
-        assertTrue(DryRunDriver.launchRefusal(k, one, one, 31 * 1024, 0).contains("without opting in"));
-        assertEquals(null, DryRunDriver.launchRefusal(k, one, one, 100 * 1024, 100 * 1024));
-        assertTrue(DryRunDriver.launchRefusal(k, one, one, 101 * 1024, 100 * 1024).contains("opted in to"));
-        assertTrue(DryRunDriver.launchRefusal(k, one, one, 210 * 1024, 220 * 1024).contains("dynamic shared memory"));
+        assertTrue(k.launchRefusal(one, one, 31 * 1024, 0).contains("without opting in"));
+        assertEquals(null, k.launchRefusal(one, one, 100 * 1024, 100 * 1024));
+        assertTrue(k.launchRefusal(one, one, 101 * 1024, 100 * 1024).contains("opted in to"));
+        assertTrue(k.launchRefusal(one, one, 210 * 1024, 220 * 1024).contains("dynamic shared memory"));
         // and cuFuncSetAttribute would refuse that opt-in in the first place
         IllegalStateException optIn = assertThrows(IllegalStateException.class, () -> new DryRunDriver().setMaxDynamicShared(k, "k", 220 * 1024));
         assertTrue(optIn.getMessage().contains("18432 B of static shared memory"), optIn.getMessage());
@@ -88,7 +88,7 @@ class CudaDryRunTest {
             String r = PtxModules.resources(PtxSource.RUNTIME, module, 90);
             assertTrue(r != null && !r.isBlank(), "no " + module + ".sm_90.resources in the jar");
             byte[] ptx = PtxModules.load(PtxSource.RUNTIME, module, 90);
-            var sigs = DryRunDriver.withResources(DryRunDriver.signatures(module, new String(ptx, 0, ptx.length - 1, java.nio.charset.StandardCharsets.US_ASCII)), r);
+            var sigs = KernelSignature.withResources(KernelSignature.parse(module, new String(ptx, 0, ptx.length - 1, java.nio.charset.StandardCharsets.US_ASCII)), r);
             for (var s : sigs.values()) assertTrue(s.registers() > 0, module + ": no register count for " + s.name());
         }
     }
