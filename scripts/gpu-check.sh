@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs Tessera's GPU tests and GPU benchmarks on a CUDA machine without Java, from what scripts/gpu-pack.sh put in
-# .gpu/. Writes every log and a results file into OUT_DIR (default $OUT, else ./gpu-out); ends in under 8 minutes.
+# .gpu/. Writes every log and a results file into OUT_DIR (default $OUT, else ./gpu-out); ends in about 8 minutes.
 #   scripts/gpu-check.sh [OUT_DIR]
 # A rehearsal on a machine without a GPU (the same JRE, jars, test selection and reports; the tests run on the CUDA
-# emulator that the test build leaves in target/cuda-emulator; no PyTorch, no benchmarks):
+# emulator that the test build leaves in target/cuda-emulator; the training run on the CPU; no PyTorch; the
+# benchmarks once at toy sizes):
 #   TESSERA_GPU_REHEARSAL=1 scripts/gpu-check.sh OUT_DIR
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,20 @@ timeout 300 "$java" "${flags[@]}" -Dtessera.cuda.sync=true -Dtessera.poisonUnini
 tests=$?
 echo "== gpu tests exit status $tests"
 
+# End to end: the command line trains a GPU-sized H-Net on this repository's Java sources (the JRE has no src.zip)
+# for 45 s and reports its throughput. The rehearsal runs the same command line on the CPU for two tiny steps (the
+# emulator would take minutes per step of hnet-small; the gpu tests above already run the CLI on it).
+echo "== train (end to end)"
+if [ -z "$rehearsal" ]; then
+  train=(--model hnet-small --device cuda --time 45s --batch 16 --seq-len 2048 --eval-windows 8)
+else
+  train=(--model hnet-tiny --device cpu --steps 2 --batch 2 --seq-len 64 --eval-windows 2)
+fi
+rm -rf "$out/train"
+timeout 150 "$java" "${flags[@]}" -Djava.awt.headless=true -cp "$cp" dev.tessera.models.cli.TesseraCli train "${train[@]}" \
+  --data runtime/src/main/java --out "$out/train" > "$out/train.log" 2>&1
+echo "== train exit status $? (log: $out/train.log)"
+
 if [ -z "$rehearsal" ]; then
   echo "== PyTorch on the same GPU and shapes (what a PyTorch user has)"
   timeout 120 python3 scripts/gpu_torch_bench.py > "$out/torch.txt" 2>&1
@@ -53,7 +68,7 @@ fi
 
 echo "== gpu benchmarks"
 bcp="$app/jmh.jar:$app/runtime.jar:$app/kernels.jar:$libs"
-left=$(( 440 - ($(date +%s) - start) ))
+left=$(( 470 - ($(date +%s) - start) ))
 if [ -n "$rehearsal" ]; then
   # Every benchmark once at toy sizes on the emulator: it proves they run, not how fast.
   timeout 600 "$java" "${flags[@]}" -cp "$bcp" org.openjdk.jmh.Main 'dev\.tessera\.jmh\.gpu\.' -f 1 -wi 0 -i 1 -r 100ms \
@@ -84,6 +99,20 @@ for r in json.load(open(sys.argv[1])):
 PY
   fi
   [ -s "$out/torch.txt" ] && grep -E '^torch ' "$out/torch.txt"
+  if [ -s "$out/train/metrics.jsonl" ]; then
+    python3 - "$out/train/metrics.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+train = [r for r in rows if r.get("kind") == "train"]
+evals = [r for r in rows if r.get("kind") == "eval"]
+if train:
+    last = train[-1]
+    print(f"train steps {last['step']} in {last['elapsed_s']:.0f} s, {last['bytes_per_s']:.0f} bytes/s at the end, loss {last['loss']:.3f}")
+if evals:
+    print(f"train held-out bits per byte {evals[-1]['bpb']:.3f}")
+PY
+  fi
+  grep -E "^training |held-out bits per byte|bytes per chunk" "$out/train.log" 2>/dev/null
 } > "$out/results.txt" 2>&1
 cat "$out/results.txt"
 echo "== done in $(( $(date +%s) - start )) s"
