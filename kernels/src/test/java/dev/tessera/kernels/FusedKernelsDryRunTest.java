@@ -45,6 +45,19 @@ class FusedKernelsDryRunTest {
         driver = CudaDevice.installDryRun(7);
     }
 
+    @Test
+    void everyEntryOfEveryCubinHasItsResourceRecord() {
+        // Without it the dry run could not check registers and shared memory per block for that kernel.
+        for (String module : PtxModules.index(FusedPtx.SOURCE)) {
+            String record = PtxModules.resources(FusedPtx.SOURCE, module, 90);
+            assertTrue(record != null, "no " + module + ".sm_90.resources in the jar");
+            java.util.Set<String> recorded = record.lines().map(l -> l.trim().split("\\s+")[0]).collect(java.util.stream.Collectors.toSet());
+            for (String entry : PtxModules.entries(PtxModules.load(FusedPtx.SOURCE, module, 90))) {
+                assertTrue(recorded.contains(entry), module + ": no resource record for " + entry);
+            }
+        }
+    }
+
     private static void launched(String... prefixes) {
         List<String> seen = driver.kernelsLaunched();
         for (String k : prefixes) assertTrue(seen.stream().anyMatch(s -> s.startsWith(k)), "no launch of " + k + "* among " + seen);

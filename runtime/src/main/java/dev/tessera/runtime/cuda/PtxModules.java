@@ -53,7 +53,7 @@ public final class PtxModules {
      * The build's record of what each entry of {@code module}'s cubin for compute capability {@code cc} needs (lines
      * "entry registers staticSharedBytes"), or null when there is no such cubin or record.
      */
-    static String resources(PtxSource owner, String module, int cc) {
+    public static String resources(PtxSource owner, String module, int cc) {
         for (int arch : CUBINS) {
             if (arch != cc) continue;
             String path = "ptx/" + module + ".sm_" + arch + ".resources";
