@@ -594,9 +594,9 @@ int tessera_emu_gemm(int transA, int transB, int m, int n, int k, double alpha, 
 }
 }
 
-// The handler of g++'s -fsanitize=alignment, with which the kernels' libraries are compiled (and linked without the
-// sanitizer's own runtime, so this definition is the one they call): a load or store through a pointer not aligned
-// to its type faults on a GPU, while x86 would carry it out. Layouts from the sanitizer ABI that GCC and Clang share.
+// Handlers of g++'s -fsanitize=alignment,bounds, with which the kernels' libraries are compiled (and linked without
+// the sanitizer's own runtime, so these definitions are the ones they call). Layouts from the sanitizer ABI that GCC
+// and Clang share.
 namespace {
 struct UbsanSourceLocation {
     const char* file;
@@ -620,6 +620,7 @@ const char* const ACCESS[] = {"load", "store", "reference to", "member access th
                               "downcast of", "downcast of", "upcast of", "cast of", "assignment of", "dynamic operation on"};
 } // namespace
 
+// A load or store through a pointer not aligned to its type: it faults on a GPU, while x86 would carry it out.
 extern "C" __attribute__((visibility("default"))) void __ubsan_handle_type_mismatch_v1(void* data, uintptr_t pointer) {
     auto* d = static_cast<const UbsanTypeMismatch*>(data);
     int alignment = 1 << d->logAlignment;
@@ -641,14 +642,11 @@ extern "C" __attribute__((visibility("default"))) void __ubsan_handle_out_of_bou
     const char* slash = std::strrchr(file, '/');
     // Index types are integers of at most 64 bits, passed by value; signed ones as their two's complement bits.
     bool isSigned = d->indexType != nullptr && (d->indexType->info & 1);
-    char what[320];
-    if (isSigned) {
-        snprintf(what, sizeof what, ": index %lld is outside %s at %s:%u", (long long) (intptr_t) index, d->arrayType == nullptr ? "an array" : d->arrayType->name,
-                 slash ? slash + 1 : file, d->location.line);
-    } else {
-        snprintf(what, sizeof what, ": index %llu is outside %s at %s:%u", (unsigned long long) index, d->arrayType == nullptr ? "an array" : d->arrayType->name,
-                 slash ? slash + 1 : file, d->location.line);
-    }
+    char value[24], what[320];
+    if (isSigned) snprintf(value, sizeof value, "%lld", (long long) (intptr_t) index);
+    else snprintf(value, sizeof value, "%llu", (unsigned long long) index);
+    snprintf(what, sizeof what, ": index %s is outside %s at %s:%u", value, d->arrayType == nullptr ? "an array" : d->arrayType->name,
+             slash ? slash + 1 : file, d->location.line);
     if (tessera_emu::block != nullptr && tessera_emu::current != nullptr) tessera_emu::fail_here(tessera_emu::where(tessera_emu::current) + what);
     std::fprintf(stderr, "[emulator] %s outside a kernel\n", what + 2);
 }
