@@ -1,7 +1,5 @@
 package dev.tessera.kernels.testing;
 
-import java.util.concurrent.atomic.AtomicBoolean;
-
 import dev.tessera.runtime.cuda.CudaDevice;
 
 /**
@@ -10,20 +8,10 @@ import dev.tessera.runtime.cuda.CudaDevice;
  * {@code KernelEmulator}), and skip where neither can be used.
  */
 public final class GpuOrEmulator {
-    private static final AtomicBoolean SAID = new AtomicBoolean();
-
     private GpuOrEmulator() {}
 
-    /** Null when cuda:0 can run the gpu-tagged tests, else why not; says once on stdout which it is. */
-    public static String unavailableReason() {
-        String why = CudaDevice.gpuOrEmulator(0);
-        if (SAID.compareAndSet(false, true)) {
-            System.out.println(why != null ? "[gpu] tests tagged gpu are skipped: " + why
-                    : CudaDevice.isEmulated(0) ? "[gpu] no GPU: tests tagged gpu run on the CUDA emulator (the CUDA kernels on the CPU)"
-                    : "[gpu] tests tagged gpu run on " + CudaDevice.get(0).name());
-        }
-        return why;
-    }
+    /** Null when cuda:0 can run the gpu-tagged tests, else why not (the first call says on stdout which it is). */
+    public static String unavailableReason() { return CudaDevice.gpuOrEmulator(0); }
 
     /** True when cuda:0 is the CUDA emulator. */
     public static boolean emulated() { return CudaDevice.isEmulated(0); }

@@ -92,12 +92,24 @@ public final class CudaDevice {
         }
     }
 
+    private static final java.util.concurrent.atomic.AtomicBoolean GPU_TESTS_SAID = new java.util.concurrent.atomic.AtomicBoolean();
+
     /**
      * For the gpu-tagged test suites: null when cuda:{@code ordinal} can run them, on a GPU or, where the probe finds
      * none, on the {@linkplain #installEmulator CUDA emulator}; otherwise why not (the probe's reason and the
-     * emulator's).
+     * emulator's). The first call in a JVM says on stdout which it is, so a test run's log shows where they ran.
      */
     public static String gpuOrEmulator(int ordinal) {
+        String why = gpuOrEmulatorReason(ordinal);
+        if (GPU_TESTS_SAID.compareAndSet(false, true)) {
+            System.out.println(why != null ? "[gpu] tests tagged gpu are skipped: " + why
+                    : isEmulated(ordinal) ? "[gpu] no GPU: tests tagged gpu run on the CUDA emulator (the CUDA kernels on the CPU)"
+                    : "[gpu] tests tagged gpu run on " + get(ordinal).name());
+        }
+        return why;
+    }
+
+    private static String gpuOrEmulatorReason(int ordinal) {
         if (isEmulated(ordinal)) return null;
         CudaProbe.Result probe = CudaProbe.result();
         if (probe.available()) return unavailableReason(ordinal);
