@@ -77,13 +77,16 @@ final class Autograd {
                 accumulateLeaf(root, g0, false);
                 return;
             }
-            List<Node> order = topologicalOrder(root.gradFn);
+            Map<Node, int[]> consumers = new IdentityHashMap<>();
+            List<Node> order = topologicalOrder(root.gradFn, consumers);
             Map<Node, Tensor> pending = new IdentityHashMap<>();
             // Gradients this loop allocated as sums: referenced by their pending entry alone, so they may be added
             // into in place. A tensor a backward returned may be shared (add returns g for both inputs): never.
             Set<Tensor> owned = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
             // Owned gradients still being assembled from slices (partly unwritten): completed before anything reads them.
             Map<Tensor, PartialGradient> partial = new IdentityHashMap<>();
+            // Slice nodes whose gradient a backward already wrote in place, into their part of the input's gradient.
+            Map<Node, Tensor> placed = new IdentityHashMap<>();
             pending.put(root.gradFn, g0);
             for (Node node : order) {
                 Tensor g = pending.remove(node);
@@ -91,18 +94,29 @@ final class Autograd {
                 owned.remove(g);
                 complete(partial, g);
                 if (node.slice != null && node.inputs[0] != null && node.inputs[0].gradFn != null) {
-                    addIntoSlice(node, g, pending, owned, partial);
+                    Tensor inPlace = placed.remove(node);
+                    if (inPlace == null) {
+                        addIntoSlice(node, g, pending, owned, partial);
+                    } else if (g.storage != inPlace.storage || g.offset != inPlace.offset) {
+                        throw new IllegalStateException("internal: the gradient of slice '" + node.op + "' " + Shape.str(g.shape)
+                                + " left the part of its input's gradient it was written into");
+                    }
                     if (!retainGraph) node.releaseSaved();
                     continue;
                 }
+                Destinations lent = lendDestinations ? Destinations.offer(node, consumers, pending, partial) : null;
                 Tensor[] gin;
                 int[] paused = ANOMALY_PAUSED.get();
                 paused[0]++;
+                Tensor[] outer = DESTINATIONS.get();
+                DESTINATIONS.set(lent == null ? null : lent.tensors);
                 try {
                     gin = node.runBackward(g);
                 } finally {
+                    DESTINATIONS.set(outer);
                     paused[0]--;
                 }
+                if (lent != null) lent.settle(gin, pending, owned, partial, placed);
                 if (!retainGraph) node.releaseSaved();
                 for (int i = 0; i < node.inputs.length; i++) {
                     Tensor in = node.inputs[i];
@@ -203,8 +217,120 @@ final class Autograd {
         }
     }
 
-    /** Nodes ordered so that each comes before every node it feeds gradients into (reverse topological order). */
-    private static List<Node> topologicalOrder(Node root) {
+    /** Off only in tests that compare the gradients and copies with and without destinations. */
+    static boolean lendDestinations = true;
+
+    /** Where the running backward may write its gradients, per input (see {@link #destination}); null: nowhere. */
+    private static final ThreadLocal<Tensor[]> DESTINATIONS = new ThreadLocal<>();
+
+    /**
+     * The tensor the backward now running may write its gradient for input {@code input} into, and then return as that
+     * gradient, instead of a tensor of its own: a part of the gradient being assembled for a tensor that input is a
+     * slice of (a projection's output split into parts, say), so that no copy into that part follows. It has the
+     * input's shape and the sliced tensor's dtype and device, is usually not contiguous (rows of the sliced tensor's
+     * width) and holds undefined data. Null when there is none: the backward allocates as always. A backward that
+     * writes into it must write all of it.
+     */
+    static Tensor destination(int input) {
+        Tensor[] d = DESTINATIONS.get();
+        return d == null || input < 0 || input >= d.length ? null : d[input];
+    }
+
+    /** The destinations lent to one node's backward: for each input, the slice node and buffer part behind it. */
+    private static final class Destinations {
+        final Tensor[] tensors;
+        final Node[] slices;
+        final PartialGradient[] buffers;
+        /** Buffers made for this node that were not pending yet: registered once a part is used. */
+        final boolean[] fresh;
+
+        private Destinations(int n) {
+            tensors = new Tensor[n];
+            slices = new Node[n];
+            buffers = new PartialGradient[n];
+            fresh = new boolean[n];
+        }
+
+        /**
+         * Lends a destination for each input of {@code node} that reaches a unit-step slice of a tensor with a
+         * gradient, directly or through one reshape without a copy, where each link has this node as its only
+         * consumer and the slice's part of that tensor's gradient is unwritten. Null when no input qualifies.
+         */
+        static Destinations offer(Node node, Map<Node, int[]> consumers, Map<Node, Tensor> pending, Map<Tensor, PartialGradient> partial) {
+            Destinations d = null;
+            Map<Node, PartialGradient> made = null;
+            for (int i = 0; i < node.inputs.length; i++) {
+                Tensor t = node.inputs[i];
+                if (t == null || t.gradFn == null || consumers.get(t.gradFn)[0] != 1) continue;
+                Node slice = t.gradFn;
+                if (slice.reshapeView) {
+                    Tensor viewed = slice.inputs[0];
+                    slice = viewed == null ? null : viewed.gradFn;
+                    if (slice == null || consumers.get(slice)[0] != 1) continue;
+                }
+                if (slice.slice == null || slice.slice.step() != 1) continue;
+                Tensor base = slice.inputs[0];
+                if (base == null || base.gradFn == null) continue;
+                Tensor prior = pending.get(base.gradFn);
+                PartialGradient pg;
+                boolean isNew = false;
+                if (prior != null) {
+                    pg = partial.get(prior);
+                    if (pg == null) continue; // a whole gradient is pending already: the slice is added into it
+                } else {
+                    if (made == null) made = new IdentityHashMap<>();
+                    pg = made.get(base.gradFn);
+                    if (pg == null) {
+                        pg = PartialGradient.empty(base, slice.slice, t.device());
+                        made.put(base.gradFn, pg);
+                    }
+                    isNew = true;
+                }
+                Tensor dest = pg.reserve(slice.slice, t.shape);
+                if (dest == null) continue;
+                if (d == null) d = new Destinations(node.inputs.length);
+                d.tensors[i] = dest;
+                d.slices[i] = slice;
+                d.buffers[i] = pg;
+                d.fresh[i] = isNew;
+            }
+            return d;
+        }
+
+        /**
+         * After the backward: a part it returned as an input's gradient counts as written (its slice node will find it
+         * in place); a part it did not use is free again.
+         */
+        void settle(Tensor[] gin, Map<Node, Tensor> pending, Set<Tensor> owned, Map<Tensor, PartialGradient> partial, Map<Node, Tensor> placed) {
+            for (int i = 0; i < tensors.length; i++) {
+                if (tensors[i] == null) continue;
+                PartialGradient pg = buffers[i];
+                Node slice = slices[i];
+                if (gin[i] != tensors[i]) {
+                    pg.release(slice.slice);
+                    tensors[i].close();
+                    continue;
+                }
+                pg.confirm(slice.slice);
+                placed.put(slice, tensors[i]);
+                Node base = slice.inputs[0].gradFn;
+                if (fresh[i] && pending.get(base) == null) {
+                    pending.put(base, pg.buffer());
+                    owned.add(pg.buffer());
+                    partial.put(pg.buffer(), pg);
+                }
+            }
+            for (int i = 0; i < tensors.length; i++) { // buffers made here that no backward wrote into
+                if (tensors[i] != null && fresh[i] && buffers[i].isUnwritten()) buffers[i].buffer().close();
+            }
+        }
+    }
+
+    /**
+     * Nodes ordered so that each comes before every node it feeds gradients into (reverse topological order);
+     * {@code consumers} receives, per node, how many input edges of the graph's nodes lead to it.
+     */
+    private static List<Node> topologicalOrder(Node root, Map<Node, int[]> consumers) {
         List<Node> post = new ArrayList<>();
         Set<Node> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
         // Iterative DFS: graphs of long sequences are deep enough to overflow the Java stack.
@@ -218,6 +344,7 @@ final class Autograd {
             if (i < n.inputs.length) {
                 top[1] = i + 1;
                 Tensor in = n.inputs[i];
+                if (in != null && in.gradFn != null) consumers.computeIfAbsent(in.gradFn, k -> new int[1])[0]++;
                 if (in != null && in.gradFn != null && seen.add(in.gradFn)) stack.push(new Object[] {in.gradFn, 0});
             } else {
                 stack.pop();

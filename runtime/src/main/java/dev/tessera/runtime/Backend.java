@@ -103,7 +103,10 @@ interface Backend {
      */
     void conv1dForward(Tensor x, Tensor w, Tensor bias, Tensor y, int[] cuSeqlens);
 
-    /** Gradients of {@link #conv1dForward} with the same {@code cuSeqlens}; dw and db may be null. */
+    /**
+     * Gradients of {@link #conv1dForward} with the same {@code cuSeqlens}; dw and db may be null. On the CPU, x and dx
+     * may have any batch and position strides (channels contiguous); elsewhere they are contiguous.
+     */
     void conv1dBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db, int[] cuSeqlens);
 
     /**

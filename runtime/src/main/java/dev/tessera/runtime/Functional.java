@@ -179,7 +179,9 @@ public final class Functional {
         }
         boolean hasBias = bias != null;
         return Autograd.record("causal_conv1d", y, new Tensor[] {x, weight, bias}, new Tensor[] {x, weight}, (g, s) -> {
-            Tensor dx = Tensor.allocate(s[0].dtype, s[0].shape, s[0].device());
+            Tensor dest = Autograd.destination(0); // the CPU kernel writes rows of any stride, channels contiguous
+            Tensor dx = dest != null && dest.device().isCpu() && dest.dtype == s[0].dtype && dest.strides[2] == 1
+                    && dest.strides[1] >= 0 && dest.strides[0] >= 0 ? dest : Tensor.allocate(s[0].dtype, s[0].shape, s[0].device());
             Tensor dw = Tensor.allocate(s[1].dtype, s[1].shape, s[1].device());
             Tensor db = hasBias ? Tensor.allocate(s[1].dtype, new int[] {ch}, s[1].device()) : null;
             try (Scope sc = Scope.open()) {

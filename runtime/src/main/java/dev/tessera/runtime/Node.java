@@ -21,6 +21,11 @@ final class Node {
 
     final String op;
     Slice slice;
+    /**
+     * Set on a view's node (a reshape without a copy): its backward only reshapes the gradient back, so a gradient
+     * written into a view of the input's gradient buffer stays a view of it through this node.
+     */
+    boolean reshapeView;
     /** The op's inputs; entries that need no gradient are null. */
     final Tensor[] inputs;
     final int[] outputShape;

@@ -37,7 +37,8 @@ final class Pointwise {
     private static Tensor unaryGrad(UnaryOp op, Tensor g, Tensor x, Tensor y) {
         Backend backend = Backend.of(x);
         if (g.dtype == x.dtype && java.util.Arrays.equals(g.shape, x.shape) && backend.fusesUnaryBackward(op, x.dtype)) {
-            Tensor dx = Tensor.allocate(x.dtype, x.shape, x.device());
+            Tensor dest = Autograd.destination(0); // the CPU kernel writes any strides
+            Tensor dx = dest != null && dest.device().isCpu() && dest.dtype == x.dtype ? dest : Tensor.allocate(x.dtype, x.shape, x.device());
             backend.unaryBackward(op, x, y, g, dx);
             return dx;
         }

@@ -48,6 +48,7 @@ public final class Tensor implements AutoCloseable {
                     return grads;
                 });
             }
+            @Override public Tensor gradientDestination(int input) { return Autograd.destination(input); }
         });
     }
 

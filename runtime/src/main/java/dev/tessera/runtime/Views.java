@@ -79,6 +79,13 @@ final class Views {
         return st;
     }
 
+    /** x's memory seen as {@code shape} without a copy (an unrecorded view), or null when its layout does not allow it. */
+    static Tensor viewOrNull(Tensor x, int[] shape) {
+        if (Shape.numel(shape) != x.numel()) return null;
+        long[] st = x.numel() == 0 ? Shape.contiguousStrides(shape) : viewStrides(x.shape, x.strides, shape);
+        return st == null ? null : x.view(shape.clone(), st, x.offset);
+    }
+
     static Tensor view(Tensor x, int[] shape) {
         x.checkAlive("view");
         int[] target = inferShape("view", x, shape);
@@ -88,8 +95,10 @@ final class Views {
                     + Shape.str(x.shape) + " " + Arrays.toString(x.strides) + "; use reshape()");
         }
         int[] in = x.shape.clone();
-        return Autograd.record("view", x.view(target, st, x.offset), new Tensor[] {x}, new Tensor[0],
+        Tensor out = Autograd.record("view", x.view(target, st, x.offset), new Tensor[] {x}, new Tensor[0],
                 (g, s) -> new Tensor[] {g.reshape(in)});
+        if (out.gradFn != null && out.gradFn.inputs[0] == x) out.gradFn.reshapeView = true;
+        return out;
     }
 
     static Tensor reshape(Tensor x, int[] shape) {

@@ -64,32 +64,45 @@ final class ChunkedScanBackward {
 
     private static int roundUp(int v, int m) { return (v + m - 1) / m * m; }
 
-    /** Where the results go: the incoming gradients and the outputs, all contiguous F32. */
-    private record Out(MemorySegment dy, long dyOff, MemorySegment dFinal, long dFinalOff, MemorySegment dx, MemorySegment ddt,
-                       MemorySegment dz, MemorySegment dInit, MemorySegment db, MemorySegment dc, float[] dA, float[] dD,
-                       float[] dBias) {}
+    /**
+     * Where the results go: the incoming gradients (contiguous F32) and the outputs, F32; dx, ddt, dB and dC as rows
+     * over (batch, position) at {@code xxRows.base + row·xxRows.stride} (contiguous, or parts of the gradient of the
+     * projection their inputs were cut from), the others contiguous.
+     */
+    private record Out(MemorySegment dy, long dyOff, MemorySegment dFinal, long dFinalOff, MemorySegment dx, SelectiveScanCpu.Rows dxRows,
+                       MemorySegment ddt, SelectiveScanCpu.Rows ddtRows, MemorySegment dz, MemorySegment dInit, MemorySegment db,
+                       SelectiveScanCpu.Rows dbRows, MemorySegment dc, SelectiveScanCpu.Rows dcRows, float[] dA, float[] dD, float[] dBias) {}
+
+    /** How many tasks share each (sequence, group)'s heads: enough tasks for twice the CPU pool's threads. */
+    static int slicesPerGroup(ScanProblem p) {
+        int units = p.sequences() * p.groups;
+        return Math.min(p.headsPerGroup(), Math.max(1, (2 * KernelSupport.cpuThreads() + units - 1) / units));
+    }
 
     static Tensor[] backward(ScanProblem p, Tensor dyIn, Tensor dFinalIn) {
         SelectiveScanCpu.Raw in = new SelectiveScanCpu.Raw(p);
         int H = p.heads, S = p.sequences();
         Tensor dy = dyIn.to(DType.F32).contiguous();
         Tensor dFinal = dFinalIn == null ? null : dFinalIn.to(DType.F32).contiguous();
-        Tensor dx = SelectiveScanCpu.alloc(p.yShape()), ddt = SelectiveScanCpu.alloc(p.batch, p.length, H);
+        Tensor dx = SelectiveScanCpu.gradientOut(X, p.yShape()), ddt = SelectiveScanCpu.gradientOut(DT, p.batch, p.length, H);
         Tensor dz = p.has(Z) ? SelectiveScanCpu.alloc(p.yShape()) : null;
         Tensor dInit = p.has(INIT) ? SelectiveScanCpu.alloc(p.stateShape()) : null;
-        int hpg = p.headsPerGroup(), units = S * p.groups;
-        int slices = Math.min(hpg, Math.max(1, (2 * KernelSupport.cpuThreads() + units - 1) / units));
+        int hpg = p.headsPerGroup(), units = S * p.groups, slices = slicesPerGroup(p);
         int perSlice = (hpg + slices - 1) / slices;
         // dB and dC summed over the heads of each task: one slice per group writes [B,L,G,N] directly, else one
         // partial sum per slice, added below
         int[] groupShape = {p.batch, p.length, p.groups, p.stateSize};
         int[] partShape = slices == 1 ? groupShape : new int[] {slices, p.batch, p.length, p.groups, p.stateSize};
-        // zeroed: a slice past the group's last head runs no task and leaves its partial sums unwritten
-        Tensor dbPart = SelectiveScanCpu.allocZeroed(partShape), dcPart = SelectiveScanCpu.allocZeroed(partShape);
+        // one slice per group writes every row of dB and dC (into the runtime's destination when it offers one); else
+        // zeroed partial sums: a slice past the group's last head runs no task and leaves its rows unwritten
+        Tensor dbPart = slices == 1 ? SelectiveScanCpu.gradientOut(BM, groupShape) : SelectiveScanCpu.allocZeroed(partShape);
+        Tensor dcPart = slices == 1 ? SelectiveScanCpu.gradientOut(CM, groupShape) : SelectiveScanCpu.allocZeroed(partShape);
         Out out = new Out(SelectiveScanCpu.mem(dy), KernelSupport.offset(dy),
                 dFinal == null ? null : SelectiveScanCpu.mem(dFinal), dFinal == null ? 0 : KernelSupport.offset(dFinal),
-                SelectiveScanCpu.mem(dx), SelectiveScanCpu.mem(ddt), dz == null ? null : SelectiveScanCpu.mem(dz),
-                dInit == null ? null : SelectiveScanCpu.mem(dInit), SelectiveScanCpu.mem(dbPart), SelectiveScanCpu.mem(dcPart),
+                SelectiveScanCpu.mem(dx), SelectiveScanCpu.Rows.of(dx, 2), SelectiveScanCpu.mem(ddt), SelectiveScanCpu.Rows.of(ddt, 2),
+                dz == null ? null : SelectiveScanCpu.mem(dz), dInit == null ? null : SelectiveScanCpu.mem(dInit),
+                SelectiveScanCpu.mem(dbPart), SelectiveScanCpu.Rows.of(dbPart, partShape.length - 2),
+                SelectiveScanCpu.mem(dcPart), SelectiveScanCpu.Rows.of(dcPart, partShape.length - 2),
                 new float[S * H], new float[S * H], new float[S * H]);
         KernelSupport.parallelFor((long) units * slices, 1, (lo, hi) -> {
             Work w = new Work(p, in, out, perSlice);
@@ -203,9 +216,9 @@ final class ChunkedScanBackward {
                     chunk(batchRow + c0, len, h, h - h0, (h - h0) * per + c * ss);
                 }
                 for (int j = 0; j < len; j++) {
-                    long r = ((partRow0 + batchRow + c0 + j) * G + g) * N;
-                    SelectiveScanCpu.write(dbSum, j * Nv, out.db, r, N);
-                    SelectiveScanCpu.write(dcSum, j * Nv, out.dc, r, N);
+                    long r = partRow0 + batchRow + c0 + j;
+                    SelectiveScanCpu.write(dbSum, j * Nv, out.db, out.dbRows.at(r) + (long) g * N, N);
+                    SelectiveScanCpu.write(dcSum, j * Nv, out.dc, out.dcRows.at(r) + (long) g * N, N);
                 }
             }
             for (int h = h0; h < h1; h++) {
@@ -346,7 +359,7 @@ final class ChunkedScanBackward {
                     gx.fma(d, gy.mul(skip)).intoArray(dxt, q);
                 }
                 dxDelta[j] = Lanes.sum(xd);
-                SelectiveScanCpu.write(dxt, o, out.dx, ((row0 + j) * H + h) * P, P);
+                SelectiveScanCpu.write(dxt, o, out.dx, out.dxRows.at(row0 + j) + (long) h * P, P);
             }
             float dD = Lanes.sum(dDv);
             // dB = diag(lend)·X̃ G' + Vᵀ C; lv[j] = lend[j]·X̃_j·(G'·B_j)
@@ -380,7 +393,7 @@ final class ChunkedScanBackward {
                 dA += delta[j] * ps;
                 float dPre = dDelta * (float) StepSize.derivative(pre[j], p.softplus);
                 dBias += dPre;
-                out.ddt.setAtIndex(ValueLayout.JAVA_FLOAT, (row0 + j) * H + h, dPre);
+                out.ddt.setAtIndex(ValueLayout.JAVA_FLOAT, out.ddtRows.at(row0 + j) + h, dPre);
             }
             accA[i] += dA;
             accD[i] += dD;

@@ -69,7 +69,7 @@ final class Conv1dF32 {
             for (long bt = s; bt < e; bt++) {
                 int t = (int) (bt % len);
                 long b = bt / len;
-                long dxo = (dx.offset() + bt * ch) * 4;
+                long dxo = (dx.offset() + b * dx.strides()[0] + t * dx.strides()[1]) * 4;
                 for (int c = 0; c < vn; c += l) {
                     FloatVector acc = FloatVector.zero(S);
                     for (int j = 0; j < k; j++) {
@@ -87,7 +87,7 @@ final class Conv1dF32 {
                         if (dst >= len || (starts != null && starts[dst] > t)) continue;
                         acc += wt[j][c] * gs.getAtIndex(Elements.F, g.offset() + (b * len + dst) * ch + c);
                     }
-                    dxs.setAtIndex(Elements.F, dx.offset() + bt * ch + c, acc);
+                    dxs.setAtIndex(Elements.F, dxo / 4 + c, acc);
                 }
             }
         });

@@ -3,8 +3,9 @@ package dev.tessera.runtime.cpu;
 /**
  * The causal depthwise 1-D convolution Mamba uses, channels last: x [B, L, C], weight [C, K], bias [C]:
  * y[b,t,c] = bias[c] + Σ_j w[c,j]·x[b, t−(K−1)+j, c], with zeros before the start (left padding K−1).
- * All operands contiguous except x, whose channels must be contiguous but whose batch and position strides may be any
- * (a slice of a wider projection is read where it lies). The weight gradient is summed per channel by one thread,
+ * All operands contiguous except x and the backward's dx, whose channels must be contiguous but whose batch and
+ * position strides may be any (a slice of a wider projection is read where it lies, and its gradient written where
+ * the projection's gradient is assembled). The weight gradient is summed per channel by one thread,
  * in order.
  *
  * <p>Packed sequences: {@code starts}, when not null, gives for each position t of the (single) row the index
@@ -78,7 +79,7 @@ public final class Conv1dKernel {
                         acc += Elements.get(w.seg(), w.dtype(), w.offset() + (long) c * k + j)
                                 * Elements.get(g.seg(), g.dtype(), g.offset() + (b * len + dst) * ch + c);
                     }
-                    Elements.set(dx.seg(), dx.dtype(), dx.offset() + bt * ch + c, acc);
+                    Elements.set(dx.seg(), dx.dtype(), dx.offset() + b * dx.strides()[0] + t * dx.strides()[1] + c, acc);
                 }
             }
         });

@@ -69,6 +69,44 @@ public final class KernelSupport {
         return get().record(op, out, inputs, saved, backward);
     }
 
+    /**
+     * Where the backward now running (of an op recorded with {@link #record}) may write its gradient for input
+     * {@code input} instead of allocating one: then it returns this very tensor as that gradient, and the copy of it
+     * into the gradient of a wider tensor the input is a slice of (a projection's output split into parts) is saved.
+     * The tensor has the input's shape and the wider tensor's dtype and device, holds undefined data and is usually
+     * not contiguous: rows of the wider tensor's width (see {@link #rowStride}). Null when there is none; a backward
+     * that cannot write its layout ignores it. One that uses it must write every element.
+     */
+    public static Tensor gradientDestination(int input) { return get().gradientDestination(input); }
+
+    /**
+     * The distance in elements between consecutive rows of {@code t} seen as rows over its first {@code rowDims}
+     * dimensions, when each row (the remaining dimensions) is contiguous and the rows are evenly spaced, as in a slice
+     * of the last dimension of a wider contiguous tensor; -1 when t is not laid out so.
+     */
+    public static long rowStride(Tensor t, int rowDims) {
+        int[] shape = t.shape();
+        long[] st = strides(t);
+        if (rowDims < 1 || rowDims > shape.length) throw new IllegalArgumentException("rowStride: rowDims " + rowDims + " for rank " + shape.length);
+        long expect = 1;
+        for (int k = shape.length - 1; k >= rowDims; k--) {
+            if (shape[k] != 1 && st[k] != expect) return -1;
+            expect *= shape[k];
+        }
+        long row = -1, next = -1; // the innermost row dimension of size > 1 sets the stride; outer ones must follow
+        for (int k = rowDims - 1; k >= 0; k--) {
+            if (shape[k] == 1) continue;
+            if (row < 0) {
+                if (st[k] < expect) return -1;
+                row = st[k];
+            } else if (st[k] != next) {
+                return -1;
+            }
+            next = st[k] * shape[k];
+        }
+        return row < 0 ? expect : row;
+    }
+
     /** Start of a region timed by the runtime's per-op profiler (0 when profiling is off, and then nearly free). */
     public static long profileStart() { return get().profileStart(); }
 

@@ -20,4 +20,6 @@ public interface TensorInternals {
     void profileStop(String op, long start);
 
     Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved, KernelSupport.Backward backward);
+
+    Tensor gradientDestination(int input);
 }
