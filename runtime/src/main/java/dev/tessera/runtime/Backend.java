@@ -60,10 +60,7 @@ interface Backend {
      */
     default boolean sumLeading(Tensor x, int n, int cols, Tensor out) { return false; }
 
-    /**
-     * Whether this backend has the fused cross entropy below; without it the op composes log-softmax and gather
-     * (on the CPU those two passes are already SIMD rows, and the composition keeps one code path for every dtype).
-     */
+    /** Whether this backend has the fused cross entropy below; without it the op composes log-softmax and gather. */
     default boolean hasFusedCrossEntropy() { return false; }
 
     /**

@@ -5,6 +5,7 @@ import java.lang.foreign.ValueLayout;
 
 import dev.tessera.runtime.cpu.BinaryOp;
 import dev.tessera.runtime.cpu.Conv1dKernel;
+import dev.tessera.runtime.cpu.CrossEntropyKernel;
 import dev.tessera.runtime.cpu.IndexKernels;
 import dev.tessera.runtime.cpu.NormKernels;
 import dev.tessera.runtime.cpu.Operand;
@@ -96,6 +97,23 @@ final class CpuBackend implements Backend {
         }
         if (t0 != 0) Profiler.stop("matmul", t0);
     }
+
+    @Override public boolean hasFusedCrossEntropy() { return true; }
+
+    @Override public void crossEntropy(Tensor x, Tensor targets, int rows, int c, long ignoreIndex, Tensor loss, Tensor lse) {
+        long t0 = Profiler.start();
+        CrossEntropyKernel.forward(op(x), longs(targets, rows), rows, c, ignoreIndex, op(loss), op(lse));
+        if (t0 != 0) Profiler.stop("cross_entropy", t0);
+    }
+
+    @Override public void crossEntropyBackward(Tensor x, Tensor targets, Tensor lse, Tensor g, int rows, int c, long ignoreIndex, Tensor dx) {
+        long t0 = Profiler.start();
+        CrossEntropyKernel.backward(op(x), longs(targets, rows), op(lse), op(g), rows, c, ignoreIndex, op(dx));
+        if (t0 != 0) Profiler.stop("cross_entropy_backward", t0);
+    }
+
+    /** The first n values of a contiguous I64 tensor. */
+    private static long[] longs(Tensor t, int n) { return t.segment().asSlice(t.offset * 8, n * 8L).toArray(ValueLayout.JAVA_LONG); }
 
     @Override public void softmax(Tensor x, Tensor out, boolean log) {
         long t0 = Profiler.start();

@@ -53,6 +53,36 @@ class IndexingOpsTest {
         assertThrows(IndexOutOfBoundsException.class, () -> x.indexSelect(1, Tensor.of(new long[] {4}, 1)));
     }
 
+    /**
+     * An F32 embedding's gradient (the SIMD row path): each table row is the sum, in index order, of the gradient rows
+     * that picked it, for widths of whole vectors, a tail only, and more than one block of columns; and index_select
+     * along a middle dimension (outer > 1).
+     */
+    @Test
+    void f32RowGradientsAddInIndexOrder() {
+        for (int inner : new int[] {64, 5, 1030, 2051}) {
+            int size = 7, n = 40;
+            long[] idx = new long[n];
+            for (int i = 0; i < n; i++) idx[i] = (i * 5L + i / 3) % size; // repeats, out of order
+            Tensor table = Tensor.zeros(size, inner).requiresGrad(true);
+            Tensor g = Tensor.randn(new Generator(inner), n, inner);
+            table.embedding(Tensor.of(idx, n)).backward(g);
+            float[] got = table.grad().toFloatArray(), gv = g.toFloatArray(), want = new float[size * inner];
+            for (int i = 0; i < n; i++) for (int c = 0; c < inner; c++) want[(int) idx[i] * inner + c] += gv[i * inner + c];
+            org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, "inner " + inner);
+        }
+        Tensor w = Tensor.zeros(3, 4, 20).requiresGrad(true);
+        Tensor g = Tensor.randn(new Generator(5), 3, 2, 20);
+        w.indexSelect(1, Tensor.of(new long[] {3, 3}, 2)).backward(g);
+        float[] got = w.grad().toFloatArray(), gv = g.toFloatArray();
+        for (int o = 0; o < 3; o++) {
+            for (int c = 0; c < 20; c++) {
+                assertEquals(gv[(o * 2) * 20 + c] + gv[(o * 2 + 1) * 20 + c], got[(o * 4 + 3) * 20 + c], 0, "o " + o + " c " + c);
+                assertEquals(0, got[(o * 4 + 1) * 20 + c], 0);
+            }
+        }
+    }
+
     @Test
     void gather() {
         Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);

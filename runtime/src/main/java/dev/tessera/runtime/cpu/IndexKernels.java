@@ -29,6 +29,23 @@ public final class IndexKernels {
     public static void addRows(Operand g, int outer, int size, int inner, long[] idx, Operand acc) {
         int n = idx.length;
         DType dt = acc.dtype();
+        if (CpuInfo.VECTOR && dt == DType.F32 && g.dtype() == DType.F32) {
+            // Row by row in order of i (each element's sum in the same order), blocks of columns in parallel: the
+            // per-column walk below strides through memory a row apart for every element (an embedding's gradient
+            // took 1.4 ms a step that way).
+            int blocks = (inner + ROW_BLOCK - 1) / ROW_BLOCK;
+            CpuPool.parallelFor((long) outer * blocks, 1, (s, e) -> {
+                for (long t = s; t < e; t++) {
+                    long o = t / blocks;
+                    int c0 = (int) (t % blocks) * ROW_BLOCK, len = Math.min(ROW_BLOCK, inner - c0);
+                    for (int i = 0; i < n; i++) {
+                        long src = g.offset() + (o * n + i) * inner + c0, dst = acc.offset() + (o * size + idx[i]) * inner + c0;
+                        Simd.addInto(g.seg(), src, acc.seg(), dst, len);
+                    }
+                }
+            });
+            return;
+        }
         CpuPool.parallelFor((long) outer * inner, 4096, (s, e) -> {
             for (long t = s; t < e; t++) {
                 long o = t / inner, c = t % inner;
@@ -39,6 +56,28 @@ public final class IndexKernels {
                 }
             }
         });
+    }
+
+    /** Columns per task of {@link #addRows}' F32 path. */
+    private static final int ROW_BLOCK = 1024;
+
+    /** The F32 rows; in a nested class so that the Vector API is touched only when it is present. */
+    private static final class Simd {
+        static final jdk.incubator.vector.VectorSpecies<Float> S = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        static final java.nio.ByteOrder NO = java.nio.ByteOrder.nativeOrder();
+
+        /** dst[0, len) += src[0, len), offsets in floats. */
+        static void addInto(MemorySegment src, long so, MemorySegment dst, long d0, int len) {
+            int w = S.length(), vn = len - len % w;
+            for (int c = 0; c < vn; c += w) {
+                long sb = (so + c) * 4, db = (d0 + c) * 4;
+                jdk.incubator.vector.FloatVector.fromMemorySegment(S, dst, db, NO)
+                        .add(jdk.incubator.vector.FloatVector.fromMemorySegment(S, src, sb, NO)).intoMemorySegment(dst, db, NO);
+            }
+            for (int c = vn; c < len; c++) {
+                dst.setAtIndex(Elements.F, d0 + c, dst.getAtIndex(Elements.F, d0 + c) + src.getAtIndex(Elements.F, so + c));
+            }
+        }
     }
 
     /**
