@@ -85,6 +85,9 @@ public final class Unfused {
         return out.numel() + c.numel();
     }
 
+    /** Mamba-2's gated RMSNorm, RMSNorm(x ⊙ SiLU(z)) ⊙ w, from silu, mul and the runtime's RMSNorm. */
+    public static Tensor gatedRmsNorm(Tensor x, Tensor z, Tensor w, double eps) { return dev.tessera.runtime.Functional.rmsNorm(x.mul(z.silu()), w, eps); }
+
     /** SwiGLU y = u·SiLU(g) over the halves of the last dim, from narrow, silu and mul. */
     public static Tensor swiglu(Tensor x) {
         int f = x.size(-1) / 2;

@@ -1,5 +1,6 @@
 package dev.tessera.nn;
 
+import dev.tessera.kernels.norm.GatedRmsNorm;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Functional;
 import dev.tessera.runtime.Tensor;
@@ -19,5 +20,15 @@ public final class GatedRMSNorm extends Module {
 
     public Parameter weight() { return weight; }
 
-    public Tensor forward(Tensor x, Tensor z) { return Functional.rmsNorm(x.mul(z.silu()), weight.value(), eps); }
+    /**
+     * The fused kernel ({@link GatedRmsNorm}) when x, z and the weight share a dtype; otherwise (mixed precision) the
+     * same math from runtime ops, which promote.
+     */
+    public Tensor forward(Tensor x, Tensor z) {
+        Tensor w = weight.value();
+        if (x.dtype() == z.dtype() && x.dtype() == w.dtype() && (x.dtype() == DType.F32 || x.dtype() == DType.F64 || !x.device().isCpu())) {
+            return GatedRmsNorm.apply(x, z, w, eps);
+        }
+        return Functional.rmsNorm(x.mul(z.silu()), w, eps);
+    }
 }
