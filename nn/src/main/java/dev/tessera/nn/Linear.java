@@ -1,6 +1,8 @@
 package dev.tessera.nn;
 
 import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Autocast;
+import dev.tessera.runtime.Functional;
 import dev.tessera.runtime.Tensor;
 
 /**
@@ -36,7 +38,12 @@ public final class Linear extends Module {
             throw new IllegalArgumentException("Linear(" + in + "→" + out + "): input shape " + java.util.Arrays.toString(x.shape())
                     + " does not end in " + in);
         }
-        Tensor y = x.matmul(weight.value().t());
-        return bias == null ? y : y.add(bias.value());
+        Tensor w = weight.value(), b = bias == null ? null : bias.value();
+        if ((Autocast.active() && !x.device().isCpu()) || x.dtype() != w.dtype()) {
+            // Mixed precision: the product's own casts and promotion, as established for the GPU's BF16 path.
+            Tensor y = x.matmul(w.t());
+            return b == null ? y : y.add(b);
+        }
+        return Functional.linear(x, w, b);
     }
 }

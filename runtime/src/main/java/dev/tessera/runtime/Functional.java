@@ -139,6 +139,45 @@ public final class Functional {
     }
 
     /**
+     * A linear layer, x [..., in] · weightᵀ + bias with weight [out, in] and bias [out] (or null), recorded as one op.
+     * Its backward computes the weight's gradient in the weight's own layout as one product over all rows,
+     * dW = gᵀ·x [out, in], and the bias's as a sum over rows: composed from {@code matmul(x, weight.t())} and an add,
+     * the gradient came from one product per leading index, summed over them, and then reached the weight through the
+     * transpose, where a transposed copy made it the weight's {@code .grad}.
+     */
+    public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        x.checkAlive("linear");
+        weight.checkAlive("linear");
+        if (bias != null) bias.checkAlive("linear");
+        if (weight.shape.length != 2) throw new IllegalArgumentException("linear: weight must be [out, in], got " + Shape.str(weight.shape));
+        int out = weight.shape[0], in = weight.shape[1];
+        if (x.shape.length == 0 || x.shape[x.shape.length - 1] != in) {
+            throw new IllegalArgumentException("linear: input " + Shape.str(x.shape) + " does not end in " + in + " (weight " + Shape.str(weight.shape) + ")");
+        }
+        if (bias != null && (bias.shape.length != 1 || bias.shape[0] != out)) {
+            throw new IllegalArgumentException("linear: bias must be [" + out + "] for weight " + Shape.str(weight.shape) + ", got " + Shape.str(bias.shape));
+        }
+        if (weight.dtype != x.dtype || (bias != null && bias.dtype != x.dtype)) {
+            throw new IllegalArgumentException("linear: input, weight and bias must share a dtype, got " + x.dtype + ", " + weight.dtype
+                    + (bias == null ? "" : ", " + bias.dtype));
+        }
+        int rows = (int) (x.numel() / Math.max(1, in));
+        Tensor y;
+        try (Grad.Region g = Grad.noGrad()) {
+            y = x.matmul(weight.t());
+            if (bias != null) y.addInPlace(bias);
+        }
+        boolean dx = x.requiresGrad, dw = weight.requiresGrad, db = bias != null && bias.requiresGrad;
+        return Autograd.record("linear", y, new Tensor[] {x, weight, bias}, new Tensor[] {x, weight}, (g, s) -> {
+            Tensor g2 = g.reshape(rows, out);
+            return new Tensor[] {
+                dx ? g.matmul(s[1]) : null,
+                dw ? g2.t().matmul(s[0].reshape(rows, in)) : null,
+                db ? g2.sum(0) : null};
+        });
+    }
+
+    /**
      * Causal depthwise 1-D convolution, channels last: x [B, L, C], weight [C, K], bias [C] or null;
      * y[b,t,c] = bias[c] + Σ_j weight[c,j]·x[b, t−K+1+j, c] with zeros before t = 0.
      */
