@@ -8,31 +8,27 @@
 
 template <typename A> __device__ __forceinline__ A ts_sigmoid(A v) { return (A) 1 / ((A) 1 + exp(-v)); }
 
+// h = x · SiLU(z)
+template <typename A> __device__ __forceinline__ A gated(A x, A z) { return x * z * ts_sigmoid(z); }
+
 template <typename T>
 __device__ void gated_rms_norm_forward_impl(const T* x, const T* z, long long z_stride, const T* w, T* y, double* rstd,
                                             long long rows, int d, double eps) {
     typedef typename TsAcc<T>::type A;
     int lane = threadIdx.x & 31;
-    long long warp = ((long long) blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    long long warps = ((long long) gridDim.x * blockDim.x) >> 5;
-    for (long long r = warp; r < rows; r += warps) {
+    TS_WARP_LOOP(r, rows) {
         const T* xr = x + r * d;
         const T* zr = z + r * z_stride;
         A ss = 0;
         for (int j = lane; j < d; j += 32) {
-            A zv = ts_acc(zr[j]);
-            A h = ts_acc(xr[j]) * zv * ts_sigmoid(zv);
+            A h = gated(ts_acc(xr[j]), ts_acc(zr[j]));
             ss += h * h;
         }
         ss = ts_warp_sum(ss);
         double rs = 1.0 / sqrt((double) ss / d + eps);
         if (lane == 0) rstd[r] = rs;
         A rsa = (A) rs;
-        for (int j = lane; j < d; j += 32) {
-            A zv = ts_acc(zr[j]);
-            A h = ts_acc(xr[j]) * zv * ts_sigmoid(zv);
-            y[r * d + j] = ts_from_acc<T>(h * rsa * ts_acc(w[j]));
-        }
+        for (int j = lane; j < d; j += 32) y[r * d + j] = ts_from_acc<T>(gated(ts_acc(xr[j]), ts_acc(zr[j])) * rsa * ts_acc(w[j]));
     }
 }
 
@@ -42,18 +38,12 @@ __device__ void gated_rms_norm_backward_impl(const T* x, const T* z, long long z
                                              const double* rstd, T* dx, T* dz, long long dz_stride, long long rows, int d) {
     typedef typename TsAcc<T>::type A;
     int lane = threadIdx.x & 31;
-    long long warp = ((long long) blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    long long warps = ((long long) gridDim.x * blockDim.x) >> 5;
-    for (long long r = warp; r < rows; r += warps) {
+    TS_WARP_LOOP(r, rows) {
         const T* xr = x + r * d;
         const T* zr = z + r * z_stride;
         const T* gr = dy + r * d;
         A dot = 0;
-        for (int j = lane; j < d; j += 32) {
-            A zv = ts_acc(zr[j]);
-            A h = ts_acc(xr[j]) * zv * ts_sigmoid(zv);
-            dot += ts_acc(gr[j]) * ts_acc(w[j]) * h;
-        }
+        for (int j = lane; j < d; j += 32) dot += ts_acc(gr[j]) * ts_acc(w[j]) * gated(ts_acc(xr[j]), ts_acc(zr[j]));
         dot = ts_warp_sum(dot);
         double rs = rstd[r];
         A rsa = (A) rs, c = (A) (rs * rs * rs * (double) dot / d);
@@ -78,11 +68,7 @@ __device__ void gated_rms_norm_weight_partial_impl(const T* x, const T* z, long 
         int j = (int) (i - k * d);
         long long r0 = k * chunk, r1 = min(rows, r0 + chunk);
         A acc = 0;
-        for (long long r = r0; r < r1; r++) {
-            A zv = ts_acc(z[r * z_stride + j]);
-            A h = ts_acc(x[r * d + j]) * zv * ts_sigmoid(zv);
-            acc += ts_acc(dy[r * d + j]) * h * (A) rstd[r];
-        }
+        for (long long r = r0; r < r1; r++) acc += ts_acc(dy[r * d + j]) * gated(ts_acc(x[r * d + j]), ts_acc(z[r * z_stride + j])) * (A) rstd[r];
         partial[i] = acc;
     }
 }

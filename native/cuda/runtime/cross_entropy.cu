@@ -10,9 +10,7 @@ __device__ void cross_entropy_forward_impl(const T* x, const long long* targets,
                                            typename TsAcc<T>::type* loss, typename TsAcc<T>::type* lse) {
     typedef typename TsAcc<T>::type A;
     int lane = threadIdx.x & 31;
-    long long warp = ((long long) blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    long long warps = ((long long) gridDim.x * blockDim.x) >> 5;
-    for (long long r = warp; r < rows; r += warps) {
+    TS_WARP_LOOP(r, rows) {
         const T* row = x + r * c;
         A m = -INFINITY;
         for (int j = lane; j < c; j += 32) m = fmax(m, ts_acc(row[j]));

@@ -111,6 +111,10 @@ template <> __device__ __forceinline__ double ts_from_acc<double>(double v) { re
 #define TS_GRID_LOOP(i, n) \
     for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long long) gridDim.x * blockDim.x)
 
+// Grid-stride loop over [0, n) with one item per warp: the 32 lanes of a warp share r (rows reduced with ts_warp_*).
+#define TS_WARP_LOOP(r, n) \
+    for (long long r = ((long long) blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < (n); r += ((long long) gridDim.x * blockDim.x) >> 5)
+
 // Warp and block reductions (block size a multiple of 32, at most 1024).
 template <typename A> __device__ __forceinline__ A ts_warp_sum(A v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
