@@ -102,11 +102,10 @@ public final class GatedRmsNorm {
         Tensor dy = dyIn.to(t).contiguous();
         Tensor dx = KernelSupport.allocateUninitialized(t, shape, x.device());
         Tensor dest = writeInPlace ? KernelSupport.gradientDestination(1) : null; // z's part of the gradient it was cut from
-        long destStride = dest == null || dest.dtype() != t || !dest.device().equals(x.device()) || !Arrays.equals(dest.shape(), zShape)
-                ? -1 : KernelSupport.rowStride(dest, Math.max(1, zShape.length - 1));
+        long destStride = dest == null || zShape.length < 2 || dest.dtype() != t || !dest.device().equals(x.device())
+                || !Arrays.equals(dest.shape(), zShape) ? -1 : KernelSupport.rowStride(dest, zShape.length - 1);
         Tensor dz = destStride >= 0 ? dest : KernelSupport.allocateUninitialized(t, zShape, x.device());
         long dzStride = destStride >= 0 ? destStride : p.d();
-        if (zShape.length == 1) dzStride = p.d(); // one row: the stride is never used
         Tensor dw = KernelSupport.allocateUninitialized(t, new int[] {p.d()}, x.device());
         if (!x.device().isCpu()) {
             GatedRmsNormCuda.backward(p, dy, rstd, dx, dz, dzStride, dw);
@@ -127,7 +126,7 @@ public final class GatedRmsNorm {
     private static Rows rows(Tensor x, Tensor z, Tensor w, int rows, int d) {
         Tensor x2 = x.contiguous().reshape(rows, d);
         Tensor z2 = z.dim() == 1 ? z.contiguous().reshape(1, d) : z;
-        long stride = z2.dim() == 1 ? d : KernelSupport.rowStride(z2, z2.dim() - 1);
+        long stride = KernelSupport.rowStride(z2, z2.dim() - 1);
         if (stride < 0) {
             z2 = z.contiguous();
             stride = d;
