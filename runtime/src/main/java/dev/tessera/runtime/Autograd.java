@@ -287,7 +287,13 @@ final class Autograd {
                     isNew = true;
                 }
                 Tensor dest = pg.reserve(slice.slice, t.shape);
-                if (dest == null) continue;
+                if (dest == null) {
+                    if (isNew && pg.isIdle()) { // made for this input alone: free it now rather than with the walk
+                        made.remove(base.gradFn);
+                        pg.buffer().close();
+                    }
+                    continue;
+                }
                 if (d == null) d = new Destinations(node.inputs.length);
                 d.tensors[i] = dest;
                 d.slices[i] = slice;
@@ -321,7 +327,7 @@ final class Autograd {
                 }
             }
             for (int i = 0; i < tensors.length; i++) { // buffers made here that no backward wrote into
-                if (tensors[i] != null && fresh[i] && buffers[i].isUnwritten()) buffers[i].buffer().close();
+                if (tensors[i] != null && fresh[i] && buffers[i].isIdle()) buffers[i].buffer().close();
             }
         }
     }

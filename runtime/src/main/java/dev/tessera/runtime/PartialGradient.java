@@ -81,8 +81,8 @@ final class PartialGradient {
     /** The backward did not use the part lent for {@code s}: it is free again. */
     void release(Node.Slice s) { reserved.remove(find(reserved, s)); }
 
-    /** True when nothing has been written (only reservations, if anything, were made). */
-    boolean isUnwritten() { return written.isEmpty(); }
+    /** True when nothing is written or lent: the buffer serves no one. */
+    boolean isIdle() { return written.isEmpty() && reserved.isEmpty(); }
 
     private static int[] find(List<int[]> intervals, Node.Slice s) {
         for (int[] w : intervals) if (w[0] == s.start() && w[1] == s.start() + s.length()) return w;

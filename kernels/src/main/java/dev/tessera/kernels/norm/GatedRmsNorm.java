@@ -88,8 +88,9 @@ public final class GatedRmsNorm {
         }
         KernelSupport.profileStop(op, profiled);
         int[] shape = x.shape();
+        long zStride = p.zStride(); // the backward captures sizes only; tensors come through `saved`
         return KernelSupport.record(op, y, new Tensor[] {x, z, weight}, new Tensor[] {p.x(), p.z(), p.w(), rstd, sig}, (dy, saved) -> {
-            Rows s = new Rows(saved[0], saved[1], p.zStride(), saved[2], rows, d);
+            Rows s = new Rows(saved[0], saved[1], zStride, saved[2], rows, d);
             return backward(s, dy, saved[3], saved[4], shape);
         });
     }

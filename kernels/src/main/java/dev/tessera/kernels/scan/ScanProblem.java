@@ -130,28 +130,10 @@ final class ScanProblem {
      * Whether a [B, L, ...] tensor keeps each position's values contiguous (in row-major order) and its positions
      * {@link #rowStride} apart in (batch row, position) order, so that position r = b·L + l starts at r·rowStride.
      */
-    static boolean rowStrided(Tensor v) {
-        int[] shape = v.shape();
-        long[] s = KernelSupport.strides(v);
-        long inner = 1;
-        for (int d = shape.length - 1; d >= 2; d--) {
-            if (shape[d] != 1 && s[d] != inner) return false;
-            inner *= shape[d];
-        }
-        if (s[0] < 0 || s[1] < 0) return false;
-        return shape[0] == 1 || shape[1] == 1 || s[0] == s[1] * shape[1];
-    }
+    static boolean rowStrided(Tensor v) { return KernelSupport.rowStride(v, 2) >= 0; }
 
     /** Elements between consecutive positions (b·L + l order) of a per-position input. */
-    long rowStride(int i) {
-        int[] shape = t[i].shape();
-        long[] s = KernelSupport.strides(t[i]);
-        if (shape[1] > 1) return s[1];
-        if (shape[0] > 1) return s[0];
-        long width = 1;
-        for (int d = 2; d < shape.length; d++) width *= shape[d];
-        return width;
-    }
+    long rowStride(int i) { return KernelSupport.rowStride(t[i], 2); }
 
     /** Validates a call and makes its inputs contiguous; {@code in} in the order of {@link #NAMES} minus the options. */
     static ScanProblem of(String op, Tensor x, Tensor dt, Tensor a, Tensor bm, Tensor cm, ScanOptions o) {
