@@ -1,5 +1,11 @@
 package dev.tessera.models;
 
+import static dev.tessera.models.BoundaryPlacement.Place.FIRST;
+import static dev.tessera.models.BoundaryPlacement.Place.LATER;
+import static dev.tessera.models.BoundaryPlacement.Place.SECOND;
+import static dev.tessera.models.BoundaryPlacement.Place.THIRD;
+import static dev.tessera.models.BoundaryPlacement.Place.WHITESPACE;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -34,6 +40,38 @@ class BoundaryPlacementTest {
         assertEquals(3.0 / 4, p.shareAtWordStarts(0), 1e-12);
         // positions 1..8: space (2), 'c' (3), newline (5), 'e' (6) qualify
         assertEquals(4.0 / 8, p.baseRate(), 1e-12);
+    }
+
+    @Test
+    void placesCountHowFarIntoItsWordEachByteLies() {
+        long[] row = bytes("ab cdefg\n\nh").toLongArray();
+        BoundaryPlacement.Place[] p = BoundaryPlacement.places(row);
+        // "ab" precedes any whitespace: unknown; then ' ', c d e f g, '\n', '\n', h
+        assertArrayEquals(new BoundaryPlacement.Place[] {null, null, WHITESPACE, FIRST, SECOND, THIRD, LATER, LATER, WHITESPACE, WHITESPACE, FIRST}, p);
+    }
+
+    @Test
+    void sharesByPlaceAgainstThePositionsThere() {
+        //                         0123456789
+        Tensor text = bytes("xy abc de");
+        // boundaries at 0 (ignored), 1 (unknown place: left out), 2 (whitespace), 4 (2nd), 5 (3rd), 7 (1st)
+        Tensor b0 = marks("||| ||.|.");
+        BoundaryPlacement p = new BoundaryPlacement(1);
+        p.add(text, List.of(b0));
+        assertEquals(1.0 / 4, p.shareAt(0, WHITESPACE), 1e-12);
+        assertEquals(1.0 / 4, p.shareAt(0, FIRST), 1e-12);
+        assertEquals(1.0 / 4, p.shareAt(0, SECOND), 1e-12);
+        assertEquals(1.0 / 4, p.shareAt(0, THIRD), 1e-12);
+        assertEquals(0, p.shareAt(0, LATER), 1e-12);
+        // known positions after 0: 2 (ws), 3 (1st), 4 (2nd), 5 (3rd), 6 (ws), 7 (1st), 8 (2nd)
+        assertEquals(2.0 / 7, p.baseRateAt(WHITESPACE), 1e-12);
+        assertEquals(2.0 / 7, p.baseRateAt(FIRST), 1e-12);
+        assertEquals(2.0 / 7, p.baseRateAt(SECOND), 1e-12);
+        assertEquals(1.0 / 7, p.baseRateAt(THIRD), 1e-12);
+        assertEquals(0, p.baseRateAt(LATER), 1e-12);
+        // the coarse share counts the unknown-place boundary at 1 too (not whitespace, no whitespace before it)
+        assertEquals(2.0 / 5, p.shareAtWordStarts(0), 1e-12);
+        assertTrue(Double.isNaN(new BoundaryPlacement(1).shareAt(0, FIRST)));
     }
 
     @Test

@@ -7,6 +7,8 @@ import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -82,6 +84,24 @@ final class BoundaryMarks {
             sb.append(st == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.1f %% (stage %d)", 100 * p.shareAtWordStarts(st), st));
         }
         return sb.append(String.format(Locale.ROOT, " (all positions: %.1f %%)", 100 * p.baseRate())).toString();
+    }
+
+    /**
+     * Per stage, "stage 0 boundaries by place: whitespace 6.8 % (18.1 % of positions), 1st byte 18.2 % (18.4 %), ...":
+     * where in words the boundaries fall, each share beside the share of all positions there.
+     */
+    static List<String> placeLines(BoundaryPlacement p) {
+        List<String> lines = new ArrayList<>();
+        if (p == null) return lines;
+        for (int st = 0; st < p.stages(); st++) {
+            StringBuilder sb = new StringBuilder("stage " + st + " boundaries by place:");
+            for (BoundaryPlacement.Place place : BoundaryPlacement.Place.values()) {
+                sb.append(place.ordinal() == 0 ? " " : ", ").append(String.format(Locale.ROOT, "%s %.1f %% (%.1f %%%s)", place.label(),
+                        100 * p.shareAt(st, place), 100 * p.baseRateAt(place), place.ordinal() == 0 ? " of positions" : ""));
+            }
+            lines.add(sb.toString());
+        }
+        return lines;
     }
 
     static String format(double[] perStage) {

@@ -59,6 +59,7 @@ final class EvalCommand implements Callable<Integer> {
             if (r.bytesPerChunk().length > 0) System.out.println("bytes per chunk " + BoundaryMarks.format(r.bytesPerChunk()));
             String placed = BoundaryMarks.placementLine(r.placement());
             if (placed != null) System.out.println(placed);
+            BoundaryMarks.placeLines(r.placement()).forEach(System.out::println);
         }
         return 0;
     }

@@ -159,6 +159,16 @@ class TesseraCliTest {
         assertTrue(share.find(), r.out());
         double base = Double.parseDouble(share.group(2));
         assertTrue(base > 10 && base < 60, "the tiny corpus's words are 2-9 letters: " + r.out());
+        Matcher places = Pattern.compile("stage 0 boundaries by place: whitespace (\\S+) % \\((\\S+) % of positions\\), 1st byte (\\S+) % \\((\\S+) %\\), "
+                + "2nd (\\S+) % \\((\\S+) %\\), 3rd (\\S+) % \\((\\S+) %\\), later (\\S+) % \\((\\S+) %\\)").matcher(r.out());
+        assertTrue(places.find(), r.out());
+        double boundaries = 0, positions = 0;
+        for (int g = 1; g <= 10; g += 2) {
+            boundaries += Double.parseDouble(places.group(g));
+            positions += Double.parseDouble(places.group(g + 1));
+        }
+        assertEquals(100, boundaries, 0.3, r.out());
+        assertEquals(100, positions, 0.3, r.out());
     }
 
     @Test
@@ -199,6 +209,7 @@ class TesseraCliTest {
         Result e = tessera("eval", "--checkpoint", ws.toString(), "--windows", "4");
         assertEquals(0, e.exit(), e.err());
         assertTrue(e.out().contains("boundaries at spaces or word starts 100.0 %"), e.out());
+        assertTrue(e.out().contains("stage 0 boundaries by place: whitespace 100.0 %"), e.out());
     }
 
     @Test
