@@ -288,6 +288,34 @@ class TesseraCliTest {
         assertTrue(again.out().contains("already used its 3 s; pass a longer --time"), again.out());
     }
 
+    /** Several seeds: every model once per seed into its own folder, then per model the mean and spread. */
+    @Test
+    void compareOverSeveralSeeds() {
+        Path cmp = dir.resolve("cmp-seeds");
+        Result r = tessera("compare", "--data", corpus.toString(), "--steps", "2", "--models", "hnet-tiny,transformer-tiny", "--batch", "2",
+                "--seq-len", "32", "--eval-windows", "2", "--seed", "3,4", "--out", cmp.toString());
+        assertEquals(0, r.exit(), r.err());
+        Map<String, double[]> bpb = new java.util.HashMap<>();
+        Matcher run = Pattern.compile("(?m)^(hnet-tiny|transformer-tiny) +([34]) +[\\d,]+ +2 +(\\S+) ").matcher(r.out());
+        int runs = 0;
+        while (run.find()) {
+            bpb.computeIfAbsent(run.group(1), k -> new double[2])[Integer.parseInt(run.group(2)) - 3] = Double.parseDouble(run.group(3));
+            runs++;
+        }
+        assertEquals(4, runs, r.out());
+        for (String m : List.of("hnet-tiny", "transformer-tiny")) {
+            for (long seed : List.of(3L, 4L)) assertTrue(Files.isDirectory(cmp.resolve(m + "-seed" + seed)), m + " seed " + seed);
+            double[] b = bpb.get(m);
+            assertNotEquals(b[0], b[1], "seeds 3 and 4 train differently: " + r.out());
+            Matcher mean = Pattern.compile("(?m)^" + m + " +2 +(\\S+) +(\\S+) ").matcher(r.out().substring(r.out().indexOf("means over seeds 3, 4:")));
+            assertTrue(mean.find(), r.out());
+            assertEquals((b[0] + b[1]) / 2, Double.parseDouble(mean.group(1)), 2e-4, r.out());
+            assertEquals(Math.abs(b[0] - b[1]) / Math.sqrt(2), Double.parseDouble(mean.group(2)), 2e-4, r.out()); // from the table's rounded values
+        }
+        assertOneLineError(tessera("compare", "--data", corpus.toString(), "--steps", "1", "--seed", "3,3", "--out", dir.resolve("cmp-dup").toString()),
+                "distinct seeds");
+    }
+
     @Test
     void compareForEqualTime() {
         Result r = tessera("compare", "--data", corpus.toString(), "--time", "1s", "--models", "hnet-tiny,transformer-tiny", "--batch", "2",
