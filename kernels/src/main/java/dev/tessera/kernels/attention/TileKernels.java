@@ -3,6 +3,7 @@ package dev.tessera.kernels.attention;
 import dev.tessera.runtime.spi.Lanes;
 import dev.tessera.runtime.spi.VectorMath;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -88,6 +89,7 @@ final class TileKernels {
      */
     static void accumulate(float[] w, int wi, int wt, int nOut, int nIn, float[] x, int xOff, int P, float[] acc, int accOff) {
         int wide = P - P % (4 * LANES);
+        VectorMask<Float> tail = SPECIES.indexInRange(P - P % LANES, P);
         int i = 0;
         for (; i + 1 < nOut; i += 2) {
             int w0 = i * wi, w1 = w0 + wi, o0 = accOff + i * P, o1 = o0 + P;
@@ -138,15 +140,16 @@ final class TileKernels {
                 a0.intoArray(acc, o0 + pc);
                 b0.intoArray(acc, o1 + pc);
             }
-            for (; pc < P; pc++) {
-                float a0 = acc[o0 + pc], b0 = acc[o1 + pc];
+            if (pc < P) { // the last P mod LANES columns under a mask (scalar, they cost more than the rest at P = 24)
+                FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + pc, tail);
+                FloatVector b0 = FloatVector.fromArray(SPECIES, acc, o1 + pc, tail);
                 for (int t = 0; t < nIn; t++) {
-                    float xv = x[xOff + t * P + pc];
-                    a0 += w[w0 + t * wt] * xv;
-                    b0 += w[w1 + t * wt] * xv;
+                    FloatVector x0 = FloatVector.fromArray(SPECIES, x, xOff + t * P + pc, tail);
+                    a0 = FloatVector.broadcast(SPECIES, w[w0 + t * wt]).fma(x0, a0);
+                    b0 = FloatVector.broadcast(SPECIES, w[w1 + t * wt]).fma(x0, b0);
                 }
-                acc[o0 + pc] = a0;
-                acc[o1 + pc] = b0;
+                a0.intoArray(acc, o0 + pc, tail);
+                b0.intoArray(acc, o1 + pc, tail);
             }
         }
         if (i < nOut) {
@@ -159,10 +162,12 @@ final class TileKernels {
                 }
                 a0.intoArray(acc, o0 + pc);
             }
-            for (; pc < P; pc++) {
-                float a0 = acc[o0 + pc];
-                for (int t = 0; t < nIn; t++) a0 += w[w0 + t * wt] * x[xOff + t * P + pc];
-                acc[o0 + pc] = a0;
+            if (pc < P) {
+                FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + pc, tail);
+                for (int t = 0; t < nIn; t++) {
+                    a0 = FloatVector.broadcast(SPECIES, w[w0 + t * wt]).fma(FloatVector.fromArray(SPECIES, x, xOff + t * P + pc, tail), a0);
+                }
+                a0.intoArray(acc, o0 + pc, tail);
             }
         }
     }

@@ -42,6 +42,7 @@ class FlashAttentionTest {
         run("tile+1 causal", 1, 2, 2, br + 3, br + 3, 17, opts().causal(true));
         run("two key tiles + 5", 1, 1, 1, 2 * bc + 5, 2 * bc + 5, 64, opts());
         run("head dim 65", 1, 1, 1, 9, bc + 1, 65, opts().causal(true));
+        run("head dim 24 (hnet-tiny's inner attention: a vector and a masked part)", 2, 4, 4, br + 8, br + 8, 24, opts().causal(true));
     }
 
     @Test
