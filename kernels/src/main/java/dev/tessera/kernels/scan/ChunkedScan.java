@@ -178,7 +178,7 @@ final class ChunkedScan {
             float aH = in.a[h], bias = in.dtBias[h], decayIn = 1;
             for (int i = 0; i < len; i++) {
                 long r = row0 + i;
-                float delta = (float) StepSize.of(in.get(DT, in.at(DT, r, h)) + bias, p.softplus);
+                float delta = StepSize.ofFloat(in.get(DT, in.at(DT, r, h)) + bias, p.softplus);
                 float a = (float) Math.exp(delta * aH);
                 loadRow(in, X, in.at(X, r, (long) h * P), xs, i * Pp, P, delta);
                 decayIn = flushTiny(decayIn * a);

@@ -260,7 +260,7 @@ final class ChunkedScanBackward {
             for (int i = 0; i < len; i++) {
                 long r = row0 + i, xi = (r * H + h) * P; // dy's index (x's and z's: in.at)
                 float v = in.get(DT, in.at(DT, r, h)) + bias;
-                float d = (float) StepSize.of(v, p.softplus);
+                float d = StepSize.ofFloat(v, p.softplus);
                 float a = (float) Math.exp(d * aH);
                 load(in.seg[X], in.off[X] + in.at(X, r, (long) h * P), xr, i * Pp, P);
                 FloatVector dv = FloatVector.broadcast(F, d);

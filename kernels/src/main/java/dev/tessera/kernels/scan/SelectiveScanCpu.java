@@ -260,7 +260,7 @@ final class SelectiveScanCpu {
     /** Reads row {@code row}'s B, C and x for head h, fills the per-state decay when A is [H,N], and returns Δ. */
     private static float readStep(ScanProblem p, Raw in, long row, int h, float[] b, float[] c, float[] x, float[] decay) {
         int H = p.heads, N = p.stateSize, g = h / p.headsPerGroup();
-        float delta = (float) StepSize.of(in.get(DT, in.at(DT, row, h)) + in.dtBias[h], p.softplus);
+        float delta = StepSize.ofFloat(in.get(DT, in.at(DT, row, h)) + in.dtBias[h], p.softplus);
         in.read(BM, in.at(BM, row, (long) g * N), b, N);
         in.read(CM, in.at(CM, row, (long) g * N), c, N);
         in.read(X, in.at(X, row, (long) h * p.headDim), x, p.headDim);

@@ -374,6 +374,18 @@ final class GemmF32Vector {
      * row-major A a plain copy; the kernel reads the six rows as six sequential streams.
      */
     private static void packA(int mc, int kc, MemorySegment a, long off, long rs, long cs, float[] ap) {
+        if (cs != 1 && rs == 1) { // transposed A (a weight gradient's gᵀ): row i of panel-order ap is ap[i·kc ..]
+            // One bulk copy per column of A (its mc rows are contiguous), scattered on the heap: reading element by
+            // element, each read checked the segment's liveness, 6 % of a training step.
+            float[] column = new float[mc];
+            for (int p = 0; p < kc; p++) {
+                MemorySegment.copy(a, F, (off + p * cs) * Float.BYTES, column, 0, mc);
+                for (int i = 0, d = p; i < mc; i++, d += kc) ap[d] = column[i];
+            }
+            int padded = (mc + MR - 1) / MR * MR;
+            java.util.Arrays.fill(ap, mc * kc, padded * kc, 0f);
+            return;
+        }
         for (int i = 0; i < mc; i += MR) {
             int mr = Math.min(MR, mc - i);
             int dst = i * kc;
@@ -415,10 +427,17 @@ final class GemmF32Vector {
                     if (nr < NR) java.util.Arrays.fill(bp, dst + nr, dst + NR, 0f);
                 }
             } else {
-                // Transposed or strided B: walk each column down the reduction (contiguous when rs == 1).
+                // Transposed or strided B: walk each column down the reduction; when it is contiguous (rs == 1: a
+                // linear layer's Wᵀ), one bulk copy per column scattered on the heap rather than a checked read per element.
+                float[] column = rs == 1 ? new float[kc] : null;
                 for (int jj = 0; jj < nr; jj++) {
                     long s = src + jj * cs;
-                    for (int p = 0, d = dst + jj; p < kc; p++, d += NR) bp[d] = b.getAtIndex(F, s + p * rs);
+                    if (column != null) {
+                        MemorySegment.copy(b, F, s * Float.BYTES, column, 0, kc);
+                        for (int p = 0, d = dst + jj; p < kc; p++, d += NR) bp[d] = column[p];
+                    } else {
+                        for (int p = 0, d = dst + jj; p < kc; p++, d += NR) bp[d] = b.getAtIndex(F, s + p * rs);
+                    }
                 }
                 for (int jj = nr; jj < NR; jj++) {
                     for (int p = 0, d = dst + jj; p < kc; p++, d += NR) bp[d] = 0f;
