@@ -29,22 +29,24 @@ class LinearOpTest {
     @Test
     void matchesTheCompositionForwardAndBackward() {
         for (int[] xs : new int[][] {{5, 7}, {3, 4, 7}, {2, 0, 7}, {7}}) {
+            for (int out : new int[] {6, 9}) { // fewer outputs than inputs, and more (dW then comes as (xᵀ·g)ᵀ)
             for (boolean withBias : new boolean[] {true, false}) {
-                Generator g = new Generator(xs.length * 10L + (withBias ? 1 : 0));
-                Tensor x = Tensor.randn(g, xs).to(DType.F64).requiresGrad(true), w = Tensor.randn(g, 6, 7).to(DType.F64).requiresGrad(true);
-                Tensor b = withBias ? Tensor.randn(g, 6).to(DType.F64).requiresGrad(true) : null;
+                Generator g = new Generator(xs.length * 10L + (withBias ? 1 : 0) + out * 100L);
+                Tensor x = Tensor.randn(g, xs).to(DType.F64).requiresGrad(true), w = Tensor.randn(g, out, 7).to(DType.F64).requiresGrad(true);
+                Tensor b = withBias ? Tensor.randn(g, out).to(DType.F64).requiresGrad(true) : null;
                 Tensor x2 = x.detach().clone().requiresGrad(true), w2 = w.detach().clone().requiresGrad(true);
                 Tensor b2 = withBias ? b.detach().clone().requiresGrad(true) : null;
                 Tensor y = Functional.linear(x, w, b), want = b2 == null ? x2.matmul(w2.t()) : x2.matmul(w2.t()).add(b2);
                 Tensor dy = Tensor.randn(new Generator(7), want.shape()).to(DType.F64);
                 y.backward(dy);
                 want.backward(dy);
-                String what = java.util.Arrays.toString(xs) + (withBias ? " with bias" : "");
+                String what = java.util.Arrays.toString(xs) + " -> " + out + (withBias ? " with bias" : "");
                 assertArrayEquals(want.shape(), y.shape(), what);
                 close(want.toDoubleArray(), y.toDoubleArray(), what + " y");
                 close(x2.grad().toDoubleArray(), x.grad().toDoubleArray(), what + " dx");
                 close(w2.grad().toDoubleArray(), w.grad().toDoubleArray(), what + " dw");
                 if (withBias) close(b2.grad().toDoubleArray(), b.grad().toDoubleArray(), what + " db");
+            }
             }
         }
     }
@@ -76,20 +78,29 @@ class LinearOpTest {
         }
     }
 
-    /** dW comes out as [out, in] in one product and db as one sum: each is kept as its leaf's .grad, no copy made. */
+    /**
+     * dW comes out as [out, in] in one product and db as one sum: each is kept as its leaf's .grad, no copy made of
+     * an input; with more outputs than inputs the CPU multiplies xᵀ·g and copies that small [in, out] product
+     * transposed, once, and the bits are those of gᵀ·x.
+     */
     @Test
     void theGradientsAreTheLeavesOwn() {
-        Generator g = new Generator(4);
-        Tensor x = Tensor.randn(g, 4, 16, 8).requiresGrad(true), w = Tensor.randn(g, 12, 8).requiresGrad(true), b = Tensor.randn(g, 12).requiresGrad(true);
-        Tensor y = Functional.linear(x, w, b), dy = Tensor.randn(g, 4, 16, 12);
-        Profiler.reset();
-        Profiler.enable();
-        y.backward(dy);
-        Profiler.disable();
-        var ops = Profiler.snapshot();
-        assertTrue(!ops.containsKey("copy"), "no copy: " + ops.keySet());
-        assertEquals(1, ops.get("reduce.SUM_leading").calls(), "one sum over rows, the bias's: " + ops.keySet());
-        assertTrue(w.grad().isContiguous());
+        for (int out : new int[] {6, 12}) {
+            Generator g = new Generator(4);
+            Tensor x = Tensor.randn(g, 4, 16, 8).requiresGrad(true), w = Tensor.randn(g, out, 8).requiresGrad(true), b = Tensor.randn(g, out).requiresGrad(true);
+            Tensor y = Functional.linear(x, w, b), dy = Tensor.randn(g, 4, 16, out);
+            Profiler.reset();
+            Profiler.enable();
+            y.backward(dy);
+            Profiler.disable();
+            var ops = Profiler.snapshot();
+            if (out < 8) assertTrue(!ops.containsKey("copy"), "no copy: " + ops.keySet());
+            else assertEquals(1, ops.get("copy").calls(), "one copy, of the [8, 12] product: " + ops.keySet());
+            assertEquals(1, ops.get("reduce.SUM_leading").calls(), "one sum over rows, the bias's: " + ops.keySet());
+            assertTrue(w.grad().isContiguous());
+            Tensor direct = dy.reshape(64, out).t().matmul(x.detach().reshape(64, 8));
+            assertArrayEquals(direct.toFloatArray(), w.grad().toFloatArray(), "out " + out + ": the same sums in the same order");
+        }
     }
 
     @Test

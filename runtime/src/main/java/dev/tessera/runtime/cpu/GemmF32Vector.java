@@ -34,6 +34,8 @@ final class GemmF32Vector {
      * 512 / 1024 and 256 / 4096.
      */
     static final int KC = 256, MC = 32 * MR, NC = Math.max(NR, 1024 / NR * NR);
+    /** Columns of a transposed A packed per pass. */
+    private static final int COLUMNS = 16;
 
     /** Up to this many rows, with row-major B, B is streamed straight from memory instead of packed. */
     static final int FEW_ROWS = 2;
@@ -54,6 +56,8 @@ final class GemmF32Vector {
         float[] b = new float[0];
         /** Edge tiles are computed in full into this buffer, then only their valid part is merged into C. */
         final float[] tileArray = new float[MR * NR];
+        /** Columns of a transposed operand on their way into a panel (packA's COLUMNS×MC, packB's one column of KC). */
+        final float[] columns = new float[COLUMNS * MC], column = new float[KC];
         final MemorySegment tile = MemorySegment.ofArray(tileArray);
 
         float[] b(int size) {
@@ -138,11 +142,11 @@ final class GemmF32Vector {
             int nc = Math.min(ncMax, j1 - jc);
             for (int pc = 0; pc < k; pc += kcMax) {
                 int kc = Math.min(kcMax, k - pc);
-                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, bp);
+                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, bp, w.column);
                 boolean add = accumulate || pc > 0;
                 for (int ic = i0; ic < i1; ic += mcMax) {
                     int mc = Math.min(mcMax, i1 - ic);
-                    packA(mc, kc, a, aOff + ic * aRs + pc * aCs, aRs, aCs, ap);
+                    packA(mc, kc, a, aOff + ic * aRs + pc * aCs, aRs, aCs, ap, w.columns);
                     macro(mc, nc, kc, ap, bp, c, cOff + ic * cRs + jc, cRs, add, w);
                 }
             }
@@ -373,14 +377,18 @@ final class GemmF32Vector {
      * zero rows past mc. Keeping A's rows intact (rather than interleaving them) makes packing the common
      * row-major A a plain copy; the kernel reads the six rows as six sequential streams.
      */
-    private static void packA(int mc, int kc, MemorySegment a, long off, long rs, long cs, float[] ap) {
+    private static void packA(int mc, int kc, MemorySegment a, long off, long rs, long cs, float[] ap, float[] block) {
         if (cs != 1 && rs == 1) { // transposed A (a weight gradient's gᵀ): row i of panel-order ap is ap[i·kc ..]
-            // One bulk copy per column of A (its mc rows are contiguous), scattered on the heap: reading element by
-            // element, each read checked the segment's liveness, 6 % of a training step.
-            float[] column = new float[mc];
-            for (int p = 0; p < kc; p++) {
-                MemorySegment.copy(a, F, (off + p * cs) * Float.BYTES, column, 0, mc);
-                for (int i = 0, d = p; i < mc; i++, d += kc) ap[d] = column[i];
+            // Columns of A (mc contiguous rows each) by bulk copy, COLUMNS at a time, then transposed on the heap
+            // writing along ap's rows. Reading element by element checked the segment's liveness at every read (6 %
+            // of a training step); scattering one whole column at a time wrote with a power-of-two stride that
+            // kept evicting its own cache lines (10 %).
+            for (int p0 = 0; p0 < kc; p0 += COLUMNS) {
+                int n = Math.min(COLUMNS, kc - p0);
+                for (int q = 0; q < n; q++) MemorySegment.copy(a, F, (off + (p0 + q) * cs) * Float.BYTES, block, q * mc, mc);
+                for (int i = 0; i < mc; i++) {
+                    for (int q = 0, d = i * kc + p0; q < n; q++) ap[d + q] = block[q * mc + i];
+                }
             }
             int padded = (mc + MR - 1) / MR * MR;
             java.util.Arrays.fill(ap, mc * kc, padded * kc, 0f);
@@ -409,7 +417,7 @@ final class GemmF32Vector {
      * Packs B[0:kc, 0:nc] (element (p, j) at {@code off + p*rs + j*cs}) into column panels of {@link #NR}: panel
      * {@code q} holds columns {@code q*NR ..} as {@code kc} rows of NR consecutive floats, zero-padded past nc.
      */
-    private static void packB(int kc, int nc, MemorySegment b, long off, long rs, long cs, float[] bp) {
+    private static void packB(int kc, int nc, MemorySegment b, long off, long rs, long cs, float[] bp, float[] column) {
         for (int j = 0; j < nc; j += NR) {
             int nr = Math.min(NR, nc - j);
             int dst = j * kc;
@@ -429,10 +437,9 @@ final class GemmF32Vector {
             } else {
                 // Transposed or strided B: walk each column down the reduction; when it is contiguous (rs == 1: a
                 // linear layer's Wᵀ), one bulk copy per column scattered on the heap rather than a checked read per element.
-                float[] column = rs == 1 ? new float[kc] : null;
                 for (int jj = 0; jj < nr; jj++) {
                     long s = src + jj * cs;
-                    if (column != null) {
+                    if (rs == 1) {
                         MemorySegment.copy(b, F, s * Float.BYTES, column, 0, kc);
                         for (int p = 0, d = dst + jj; p < kc; p++, d += NR) bp[d] = column[p];
                     } else {
