@@ -26,7 +26,7 @@ import java.util.Optional;
  */
 @SuppressWarnings("restricted") // loading a native library and calling it is the point; runs need --enable-native-access
 final class OpenBlas {
-    static final int ROW_MAJOR = 101, NO_TRANS = 111;
+    static final int ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static volatile OpenBlas instance;
@@ -81,6 +81,15 @@ final class OpenBlas {
     void sgemm(int m, int n, int k, MemorySegment a, MemorySegment b, MemorySegment c) {
         try {
             sgemm.invokeExact(ROW_MAJOR, NO_TRANS, NO_TRANS, m, n, k, 1f, a, k, b, n, 0f, c, n);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** {@code C = Aᵀ·B} with A stored row-major as [k, m] (a weight gradient's gᵀ read in place), B [k, n], C [m, n]. */
+    void sgemmTransposedA(int m, int n, int k, MemorySegment a, MemorySegment b, MemorySegment c) {
+        try {
+            sgemm.invokeExact(ROW_MAJOR, TRANS, NO_TRANS, m, n, k, 1f, a, m, b, n, 0f, c, n);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
