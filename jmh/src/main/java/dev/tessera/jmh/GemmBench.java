@@ -1,7 +1,6 @@
 package dev.tessera.jmh;
 
 import dev.tessera.runtime.cpu.CpuInfo;
-import dev.tessera.runtime.cpu.CpuPool;
 import dev.tessera.runtime.cpu.Gemm;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -51,19 +50,6 @@ public class GemmBench extends JmhDefaults {
         arena.close();
     }
 
-    /** OpenBLAS, loaded once per fork; a separate state so that its absence fails only the baseline. */
-    @State(Scope.Benchmark)
-    public static class Blas {
-        OpenBlas lib;
-
-        @Setup(Level.Trial)
-        public void setup() {
-            lib = OpenBlas.load();
-            lib.setNumThreads(CpuPool.threads());
-            System.out.println(lib.describe());
-        }
-    }
-
     @Benchmark
     public MemorySegment tessera() {
         Gemm.sgemm(size, size, size, a, 0, size, 1, b, 0, size, 1, c, 0, size, false);
@@ -71,7 +57,7 @@ public class GemmBench extends JmhDefaults {
     }
 
     @Benchmark
-    public MemorySegment openblas(Blas blas) {
+    public MemorySegment openblas(BlasState blas) {
         blas.lib.sgemm(size, size, size, a, b, c);
         return c;
     }

@@ -1,6 +1,5 @@
 package dev.tessera.jmh;
 
-import dev.tessera.runtime.cpu.CpuPool;
 import dev.tessera.runtime.cpu.Gemm;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -55,18 +54,6 @@ public class WeightGradientGemmBench extends JmhDefaults {
         arena.close();
     }
 
-    /** OpenBLAS, loaded once per fork; a separate state so that its absence fails only the baseline. */
-    @State(Scope.Benchmark)
-    public static class Blas {
-        OpenBlas lib;
-
-        @Setup(Level.Trial)
-        public void setup() {
-            lib = OpenBlas.load();
-            lib.setNumThreads(CpuPool.threads());
-        }
-    }
-
     @Benchmark
     public MemorySegment tessera() {
         // A = gᵀ: element (i, p) = g[p, i], at i·1 + p·m
@@ -75,7 +62,7 @@ public class WeightGradientGemmBench extends JmhDefaults {
     }
 
     @Benchmark
-    public MemorySegment openblas(Blas blas) {
+    public MemorySegment openblas(BlasState blas) {
         blas.lib.sgemmTransposedA(m, n, rows, g, x, c);
         return c;
     }
