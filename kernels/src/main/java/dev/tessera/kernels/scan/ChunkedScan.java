@@ -80,12 +80,12 @@ final class ChunkedScan {
         int slices = Math.min(hpg, Math.max(1, (2 * KernelSupport.cpuThreads() + units - 1) / units));
         int perSlice = (hpg + slices - 1) / slices;
         KernelSupport.parallelFor((long) units * slices, 1, (lo, hi) -> {
-            Work w = new Work(p, perSlice);
+            Work w = new Work(p, in, perSlice);
             for (long task = lo; task < hi; task++) {
                 int unit = (int) (task / slices), slice = (int) (task % slices);
                 int s = unit / p.groups, g = unit % p.groups;
                 int h0 = g * hpg + slice * perSlice, h1 = Math.min((g + 1) * hpg, h0 + perSlice);
-                if (h0 < h1) w.run(in, s, g, h0, h1, ys, fs);
+                if (h0 < h1) w.run(s, g, h0, h1, ys, fs);
             }
         });
         return new ScanResult(y, fin);
@@ -94,6 +94,7 @@ final class ChunkedScan {
     /** One thread's buffers: one chunk of one group, and the states of up to {@code heads} heads. */
     private static final class Work {
         final ScanProblem p;
+        final SelectiveScanCpu.Raw in;
         final int P, N, G, H, Pp, Np, ws, stSize;
         /** X̃, the Δ-scaled x of one head's chunk: Q rows of stride Pp (padding columns stay zero). */
         final float[] xs;
@@ -104,9 +105,16 @@ final class ChunkedScan {
         /** The group's C (Q×N), Bᵀ (Np×Q) and C Bᵀ (Q×Q) for the chunk. */
         final float[] cm, bt, cb;
         final float[] yb, lrow, cin, step, row, z, state;
+        /**
+         * The chunk's rows of x, Δ's pre-activation and z for the task's heads, and its rows of y, each copied in one
+         * piece per row: a head's part of a row is a few dozen bytes of a row hundreds long (x is usually a slice of the
+         * convolution's output), and reading or writing it head by head took a cache miss per row and head.
+         */
+        final float[] xRows, dtRows, zRows, yRows;
 
-        Work(ScanProblem p, int heads) {
+        Work(ScanProblem p, SelectiveScanCpu.Raw in, int heads) {
             this.p = p;
+            this.in = in;
             P = p.headDim; N = p.stateSize; G = p.groups; H = p.heads;
             Pp = roundUp(P, F.length());
             Np = roundUp(N, 4);
@@ -125,9 +133,13 @@ final class ChunkedScan {
             row = new float[Math.max(P, N)];
             z = new float[P];
             state = new float[P * N];
+            xRows = new float[Q * heads * P];
+            dtRows = new float[Q * heads];
+            zRows = p.has(Z) ? new float[Q * heads * P] : null;
+            yRows = new float[Q * heads * P];
         }
 
-        void run(SelectiveScanCpu.Raw in, int s, int g, int h0, int h1, MemorySegment ys, MemorySegment fs) {
+        void run(int s, int g, int h0, int h1, MemorySegment ys, MemorySegment fs) {
             Arrays.fill(st, 0f);
             for (int h = h0; h < h1; h++) { // initial states, transposed; padding stays zero
                 int o = (h - h0) * stSize;
@@ -137,13 +149,17 @@ final class ChunkedScan {
             long batchRow = (long) p.seqBatch[s] * p.length;
             for (int c0 = p.seqStart[s]; c0 < p.seqEnd[s]; c0 += Q) {
                 int len = Math.min(Q, p.seqEnd[s] - c0);
-                loadGroup(in, batchRow + c0, len, g);
+                loadGroup(batchRow + c0, len, g);
+                loadRows(batchRow + c0, len, h0, h1 - h0);
                 for (int h = h0; h < h1; h++) {
                     int o = (h - h0) * stSize;
-                    loadHead(in, batchRow + c0, len, h);
+                    loadHead(len, h, h - h0, h1 - h0);
                     products(len, o);
-                    output(in, batchRow + c0, len, h, ys);
+                    output(len, h, h - h0, h1 - h0);
                     advanceState(len, o);
+                }
+                for (int i = 0, n = (h1 - h0) * P; i < len; i++) {
+                    SelectiveScanCpu.write(yRows, i * n, ys, ((batchRow + c0 + i) * H + h0) * P, n);
                 }
             }
             if (fs != null) {
@@ -156,7 +172,7 @@ final class ChunkedScan {
         }
 
         /** The group's C and Bᵀ for rows [row0, row0 + len), and C Bᵀ (the lower triangle, by blocks of four rows). */
-        private void loadGroup(SelectiveScanCpu.Raw in, long row0, int len, int g) {
+        private void loadGroup(long row0, int len, int g) {
             if (len < Q) { // rows past the chunk's end must contribute nothing
                 Arrays.fill(cm, len * N, Q * N, 0f);
                 Arrays.fill(bt, 0f);
@@ -172,15 +188,24 @@ final class ChunkedScan {
             }
         }
 
-        /** Head h's rows: X̃ = Δ·x, the step factors a_i = exp(Δ_i·A) and their running product cin. */
-        private void loadHead(SelectiveScanCpu.Raw in, long row0, int len, int h) {
+        /** Rows [row0, row0 + len) of x, Δ's pre-activation and z for heads [h0, h0 + nh). */
+        private void loadRows(long row0, int len, int h0, int nh) {
+            for (int i = 0; i < len; i++) {
+                long r = row0 + i;
+                in.read(X, in.at(X, r, (long) h0 * P), xRows, i * nh * P, nh * P);
+                in.read(DT, in.at(DT, r, h0), dtRows, i * nh, nh);
+                if (zRows != null) in.read(Z, in.at(Z, r, (long) h0 * P), zRows, i * nh * P, nh * P);
+            }
+        }
+
+        /** Head h's rows (the task's hi-th of nh): X̃ = Δ·x, the step factors a_i = exp(Δ_i·A) and their running product cin. */
+        private void loadHead(int len, int h, int hi, int nh) {
             if (len < Q) Arrays.fill(xs, len * Pp, Q * Pp, 0f);
             float aH = in.a[h], bias = in.dtBias[h], decayIn = 1;
             for (int i = 0; i < len; i++) {
-                long r = row0 + i;
-                float delta = StepSize.ofFloat(in.get(DT, in.at(DT, r, h)) + bias, p.softplus);
+                float delta = StepSize.ofFloat(dtRows[i * nh + hi] + bias, p.softplus);
                 float a = (float) Math.exp(delta * aH);
-                loadRow(in, X, in.at(X, r, (long) h * P), xs, i * Pp, P, delta);
+                scaled(xRows, (i * nh + hi) * P, xs, i * Pp, P, delta);
                 decayIn = flushTiny(decayIn * a);
                 cin[i] = decayIn;
                 step[i] = a;
@@ -190,20 +215,18 @@ final class ChunkedScan {
         /** W = [C Bᵀ ∘ L | cin ∘ C], then Y = W·[X̃; Sᵀ] into yb (state at st[o ..]). */
         private void products(int len, int o) {
             int rows = roundUp(len, 4);
-            // C Bᵀ ∘ L, row by row: L[i][·] = a_i·L[i−1][·] with L[i][i] = 1, over the columns of row i's block of four
+            // C Bᵀ ∘ L, row by row: L[i][·] = a_i·L[i−1][·] with L[i][i] = 1, over whole vectors of columns (those past
+            // i hold L's zeros, so W's stay zero too; the products read no further than row i's block of four)
             Arrays.fill(lrow, 0f);
             for (int i = 0; i < len; i++) {
-                float ai = step[i];
-                for (int j = 0; j < i; j++) lrow[j] = flushTiny(lrow[j] * ai);
-                lrow[i] = 1;
+                decayRow(lrow, step[i], i);
                 int wi = i * ws, ci = i * Q;
-                for (int j = 0, cols = Math.min(Q, i / 4 * 4 + 4); j < cols; j++) w[wi + j] = cb[ci + j] * lrow[j];
+                for (int j = 0, cols = roundUp(i + 1, F.length()); j < cols; j += F.length()) {
+                    FloatVector.fromArray(F, cb, ci + j).mul(FloatVector.fromArray(F, lrow, j)).intoArray(w, wi + j);
+                }
             }
             for (int i = len; i < rows; i++) Arrays.fill(w, i * ws, i * ws + Q, 0f);
-            for (int i = 0; i < rows; i++) {
-                float c = i < len ? cin[i] : 0;
-                for (int n = 0; n < N; n++) w[i * ws + Q + n] = c * cm[i * N + n];
-            }
+            for (int i = 0; i < rows; i++) scaled(cm, i * N, w, i * ws + Q, N, i < len ? cin[i] : 0);
             // the state part first, then the lower triangle of the chunk part
             for (int i0 = 0; i0 < rows; i0 += 4) {
                 gemm(w, i0 * ws + Q, ws, st, o, Pp, 0, N, yb, i0 * Pp, Pp, Pp, false);
@@ -211,28 +234,20 @@ final class ChunkedScan {
             }
         }
 
-        /** y rows: Y + Dskip·x, times SiLU(z) when gated. */
-        private void output(SelectiveScanCpu.Raw in, long row0, int len, int h, MemorySegment ys) {
+        /** Head h's y rows (into yRows): Y + Dskip·x, times SiLU(z) when gated. */
+        private void output(int len, int h, int hi, int nh) {
             float dSkip = in.dSkip[h];
             int vl = F.length(), bound = F.loopBound(P);
-            MemorySegment xseg = in.seg[X];
-            long xoff = in.off[X];
+            FloatVector d = FloatVector.broadcast(F, dSkip);
             for (int i = 0; i < len; i++) {
-                long xi = ((row0 + i) * H + h) * P, xin = in.at(X, row0 + i, (long) h * P); // y's index, x's
-                int o = i * Pp;
-                if (p.has(Z)) {
-                    loadRow(in, X, xin, row, 0, P, 1f);
-                    loadRow(in, Z, in.at(Z, row0 + i, (long) h * P), z, 0, P, 1f);
-                    for (int q = 0; q < P; q++) yb[o + q] = (yb[o + q] + dSkip * row[q]) * SelectiveScanCpu.silu(z[q]);
-                    SelectiveScanCpu.write(yb, o, ys, xi, P);
+                int o = i * Pp, r = (i * nh + hi) * P, q = 0;
+                if (zRows != null) {
+                    for (; q < P; q++) yRows[r + q] = (yb[o + q] + dSkip * xRows[r + q]) * SelectiveScanCpu.silu(zRows[r + q]);
                 } else {
-                    FloatVector d = FloatVector.broadcast(F, dSkip);
-                    int q = 0;
                     for (; q < bound; q += vl) {
-                        FloatVector xv = FloatVector.fromMemorySegment(F, xseg, (xoff + xin + q) * 4, ByteOrder.nativeOrder());
-                        xv.fma(d, FloatVector.fromArray(F, yb, o + q)).intoMemorySegment(ys, (xi + q) * 4, ByteOrder.nativeOrder());
+                        FloatVector.fromArray(F, xRows, r + q).fma(d, FloatVector.fromArray(F, yb, o + q)).intoArray(yRows, r + q);
                     }
-                    for (; q < P; q++) ys.setAtIndex(ValueLayout.JAVA_FLOAT, xi + q, yb[o + q] + dSkip * in.get(X, xin + q));
+                    for (; q < P; q++) yRows[r + q] = yb[o + q] + dSkip * xRows[r + q];
                 }
             }
         }
@@ -248,6 +263,26 @@ final class ChunkedScan {
             for (int k = o, e = o + N * Pp; k < e; k += vl) FloatVector.fromArray(F, st, k).mul(total).intoArray(st, k);
             for (int n0 = 0; n0 < Np; n0 += 4) gemm(bt, n0 * Q, Q, xs, 0, Pp, 0, len, st, o + n0 * Pp, Pp, Pp, true);
         }
+    }
+
+    /**
+     * Row i of the decays from row i − 1's: l[j] = a_i·l[j] (flushed below {@link #TINY}) for j &lt; i, then l[i] = 1;
+     * computed over whole vectors, the columns past i staying 0.
+     */
+    static void decayRow(float[] l, float ai, int i) {
+        FloatVector a = FloatVector.broadcast(F, ai);
+        for (int j = 0, cols = roundUp(i + 1, F.length()); j < cols; j += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, l, j).mul(a);
+            v.blend(0f, v.lt(TINY)).intoArray(l, j);
+        }
+        l[i] = 1;
+    }
+
+    /** dst[dstOff + k] = scale·src[srcOff + k] for k &lt; n. */
+    static void scaled(float[] src, int srcOff, float[] dst, int dstOff, int n, float scale) {
+        int vl = F.length(), bound = F.loopBound(n), k = 0;
+        for (; k < bound; k += vl) FloatVector.fromArray(F, src, srcOff + k).mul(scale).intoArray(dst, dstOff + k);
+        for (; k < n; k++) dst[dstOff + k] = scale * src[srcOff + k];
     }
 
     /** dst[dstOff + k] = scale·src[index + k] for k &lt; n, src being the problem's tensor i. */

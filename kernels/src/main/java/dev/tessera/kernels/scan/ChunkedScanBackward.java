@@ -12,6 +12,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -129,17 +130,29 @@ final class ChunkedScanBackward {
         final float[] xr, xs, gh, dyb, zb, sb, xst;
         /** M, then V = M ∘ L in place; W = C Bᵀ ∘ L (Q×Q, lower; zero above the diagonal inside each block of 4 rows). */
         final float[] mm, w;
+        /** T = M ∘ W (Q×Q, lower) and the running column sums of T from the chunk's last row up, for ψ. */
+        final float[] tt, colSums;
         /**
          * dX̃ (Q×Pp); dB and dC (Q×Nv) of one head and summed over the task's heads; cin ∘ C (Q×Nv); Y (Q×Pp); G'ᵀ and
          * Sᵀ (Nv×Pp).
          */
         final float[] dxt, db, dc, dbSum, dcSum, cs, yb, gqt, sinT;
-        final float[] step, cin, delta, pre, lrow, psi, dxDelta, lv, uc;
+        final float[] step, cin, delta, deriv, lrow, psi, dxDelta, lv, uc;
         /** The task's adjoints G' (P×Nv each, rows of stride Nv, Pp rows). */
         final float[] adj;
         /** The state before each chunk (and after the last) of each of the task's heads, grown as needed. */
         float[] saved = new float[0];
+        /**
+         * Per chunk and head of the task, from pass 1: a_i, cin, Δ and dΔ/dv (Q floats each), so that pass 2 computes
+         * no exponential or logarithm again (they cost more than the row's arithmetic at hnet-tiny's sizes).
+         */
+        float[] steps = new float[0];
         final float[] accA, accD, accBias;
+        /**
+         * The chunk's rows for the task's heads, read or written in one piece per row (see {@link ChunkedScan}): x, Δ's
+         * pre-activation, z and dy in; dx, ddt and dz out.
+         */
+        final float[] xRows, dtRows, zRows, dyRows, dxRows, ddtRows, dzRows;
 
         Work(ScanProblem p, SelectiveScanCpu.Raw in, Out out, int heads) {
             this.p = p;
@@ -154,14 +167,18 @@ final class ChunkedScanBackward {
             xr = new float[Q * Pp]; xs = new float[Q * Pp]; gh = new float[Q * Pp];
             dyb = new float[Q * Pp]; zb = new float[Q * Pp]; sb = new float[Q * Pp];
             xst = new float[Pp * Q];
-            mm = new float[Q * Q]; w = new float[Q * Q];
+            mm = new float[Q * Q]; w = new float[Q * Q]; tt = new float[Q * Q]; colSums = new float[Q];
             dxt = new float[Q * Pp]; yb = new float[Q * Pp];
             db = new float[Q * Nv]; dc = new float[Q * Nv]; dbSum = new float[Q * Nv]; dcSum = new float[Q * Nv]; cs = new float[Q * Nv];
             gqt = new float[Nv * Pp]; sinT = new float[Nv * Pp];
-            step = new float[Q]; cin = new float[Q]; delta = new float[Q]; pre = new float[Q]; lrow = new float[Q];
+            step = new float[Q]; cin = new float[Q]; delta = new float[Q]; deriv = new float[Q]; lrow = new float[Q];
             psi = new float[Q]; dxDelta = new float[Q]; lv = new float[Q]; uc = new float[Q];
             adj = new float[heads * ss];
             accA = new float[heads]; accD = new float[heads]; accBias = new float[heads];
+            xRows = new float[Q * heads * P]; dtRows = new float[Q * heads]; dyRows = new float[Q * heads * P];
+            zRows = p.has(Z) ? new float[Q * heads * P] : null;
+            dzRows = p.has(Z) ? new float[Q * heads * P] : null;
+            dxRows = new float[Q * heads * P]; ddtRows = new float[Q * heads];
         }
 
         /** Heads [h0, h1) of group g in sequence s; dB and dC go to rows partRow0 + (batch row) of the partial sums. */
@@ -170,6 +187,7 @@ final class ChunkedScanBackward {
             long batchRow = (long) p.seqBatch[s] * p.length;
             int per = Math.multiplyExact(chunks + 1, ss); // one head's saved states
             if (saved.length < Math.multiplyExact(nh, per)) saved = new float[nh * per];
+            if (steps.length < Math.multiplyExact(chunks * nh, 4 * Q)) steps = new float[chunks * nh * 4 * Q];
             // Pass 1: the state before every chunk, by the forward's recurrence S ← cin[ℓ−1]·S + (lend ∘ X̃)ᵀ B.
             for (int h = h0; h < h1; h++) {
                 int o = (h - h0) * per;
@@ -182,9 +200,10 @@ final class ChunkedScanBackward {
             for (int c = 0; c < chunks; c++) {
                 int c0 = start + c * Q, len = Math.min(Q, end - c0);
                 loadGroup(batchRow + c0, len, g, false);
+                loadRows(batchRow + c0, len, h0, nh, false);
                 for (int h = h0; h < h1; h++) {
                     int from = (h - h0) * per + c * ss, to = from + ss;
-                    loadHead(batchRow + c0, len, h, false);
+                    loadHead(len, h, h - h0, nh, false, (c * nh + h - h0) * 4 * Q);
                     float last = 1; // lend[j] = a_{j+1}·…·a_{ℓ−1}
                     for (int j = len - 1; j >= 0; j--) {
                         scaleRow(xs, j * Pp, Pp, last);
@@ -212,9 +231,11 @@ final class ChunkedScanBackward {
                 loadGroup(batchRow + c0, len, g, true);
                 Arrays.fill(dbSum, 0f);
                 Arrays.fill(dcSum, 0f);
+                loadRows(batchRow + c0, len, h0, nh, true);
                 for (int h = h0; h < h1; h++) {
-                    chunk(batchRow + c0, len, h, h - h0, (h - h0) * per + c * ss);
+                    chunk(len, h, h - h0, nh, (h - h0) * per + c * ss, (c * nh + h - h0) * 4 * Q);
                 }
+                storeRows(batchRow + c0, len, h0, nh);
                 for (int j = 0; j < len; j++) {
                     long r = partRow0 + batchRow + c0 + j;
                     SelectiveScanCpu.write(dbSum, j * Nv, out.db, out.dbRows.at(r) + (long) g * N, N);
@@ -249,31 +270,68 @@ final class ChunkedScanBackward {
             }
         }
 
-        /** Head h's rows: x, X̃ = Δ·x, Δ, its pre-activation, a_i and cin; with {@code grads} also dy and z. */
-        private void loadHead(long row0, int len, int h, boolean grads) {
+        /** Rows [row0, row0 + len) of x for heads [h0, h0 + nh), and Δ's pre-activation (pass 1) or dy and z ({@code grads}). */
+        private void loadRows(long row0, int len, int h0, int nh, boolean grads) {
+            int n = nh * P;
+            for (int i = 0; i < len; i++) {
+                long r = row0 + i;
+                in.read(X, in.at(X, r, (long) h0 * P), xRows, i * n, n);
+                if (grads) { // Δ's pre-activation is read in pass 1 only (see steps)
+                    MemorySegment.copy(out.dy, ValueLayout.JAVA_FLOAT, (out.dyOff + (r * H + h0) * P) * 4, dyRows, i * n, n);
+                    if (zRows != null) in.read(Z, in.at(Z, r, (long) h0 * P), zRows, i * n, n);
+                } else {
+                    in.read(DT, in.at(DT, r, h0), dtRows, i * nh, nh);
+                }
+            }
+        }
+
+        /** dx, ddt and dz of heads [h0, h0 + nh) for rows [row0, row0 + len), from the chunk's row buffers. */
+        private void storeRows(long row0, int len, int h0, int nh) {
+            int n = nh * P;
+            for (int i = 0; i < len; i++) {
+                long r = row0 + i;
+                SelectiveScanCpu.write(dxRows, i * n, out.dx, out.dxRows.at(r) + (long) h0 * P, n);
+                SelectiveScanCpu.write(ddtRows, i * nh, out.ddt, out.ddtRows.at(r) + h0, nh);
+                if (dzRows != null) SelectiveScanCpu.write(dzRows, i * n, out.dz, (r * H + h0) * P, n);
+            }
+        }
+
+        /**
+         * Head h's rows (the task's hi-th of nh), from the row buffers: x, X̃ = Δ·x, and a_i, cin, Δ and dΔ/dv (computed
+         * into steps[stepsAt ..] in pass 1, read back from there with {@code grads}); with {@code grads} also dy and z.
+         */
+        private void loadHead(int len, int h, int hi, int nh, boolean grads, int stepsAt) {
             if (len < Q) {
                 Arrays.fill(xs, len * Pp, Q * Pp, 0f);
                 Arrays.fill(xr, len * Pp, Q * Pp, 0f);
                 Arrays.fill(gh, len * Pp, Q * Pp, 0f);
             }
-            float aH = in.a[h], bias = in.dtBias[h], decayIn = 1;
+            if (!grads) {
+                float aH = in.a[h], bias = in.dtBias[h], decayIn = 1;
+                for (int i = 0; i < len; i++) {
+                    float v = dtRows[i * nh + hi] + bias;
+                    float d = StepSize.ofFloat(v, p.softplus);
+                    float a = (float) Math.exp(d * aH);
+                    decayIn = ChunkedScan.flushTiny(decayIn * a);
+                    steps[stepsAt + i] = a;
+                    steps[stepsAt + Q + i] = decayIn;
+                    steps[stepsAt + 2 * Q + i] = d;
+                    steps[stepsAt + 3 * Q + i] = (float) StepSize.derivative(v, p.softplus);
+                }
+            }
+            System.arraycopy(steps, stepsAt, step, 0, len);
+            System.arraycopy(steps, stepsAt + Q, cin, 0, len);
+            System.arraycopy(steps, stepsAt + 2 * Q, delta, 0, len);
+            System.arraycopy(steps, stepsAt + 3 * Q, deriv, 0, len);
             for (int i = 0; i < len; i++) {
-                long r = row0 + i, xi = (r * H + h) * P; // dy's index (x's and z's: in.at)
-                float v = in.get(DT, in.at(DT, r, h)) + bias;
-                float d = StepSize.ofFloat(v, p.softplus);
-                float a = (float) Math.exp(d * aH);
-                load(in.seg[X], in.off[X] + in.at(X, r, (long) h * P), xr, i * Pp, P);
-                FloatVector dv = FloatVector.broadcast(F, d);
+                int ri = (i * nh + hi) * P; // head h's part of row i in the row buffers
+                System.arraycopy(xRows, ri, xr, i * Pp, P);
+                FloatVector dv = FloatVector.broadcast(F, delta[i]);
                 for (int k = i * Pp, e = k + Pp; k < e; k += vl) FloatVector.fromArray(F, xr, k).mul(dv).intoArray(xs, k);
-                decayIn = ChunkedScan.flushTiny(decayIn * a);
-                cin[i] = decayIn;
-                step[i] = a;
-                delta[i] = d;
-                pre[i] = v;
                 if (grads) {
                     if (p.has(Z)) {
-                        load(out.dy, out.dyOff + xi, dyb, i * Pp, P);
-                        load(in.seg[Z], in.off[Z] + in.at(Z, r, (long) h * P), zb, i * Pp, P);
+                        System.arraycopy(dyRows, ri, dyb, i * Pp, P);
+                        System.arraycopy(zRows, ri, zb, i * Pp, P);
                         for (int k = i * Pp, e = k + Pp; k < e; k += vl) { // σ(z) kept for SiLU′ in dz; ĝ = dy·z·σ(z)
                             FloatVector zv = FloatVector.fromArray(F, zb, k);
                             FloatVector sv = FloatVector.broadcast(F, 1f).div(VectorMath.exp(zv.neg()).add(1f));
@@ -281,48 +339,57 @@ final class ChunkedScanBackward {
                             FloatVector.fromArray(F, dyb, k).mul(zv).mul(sv).intoArray(gh, k);
                         }
                     } else {
-                        load(out.dy, out.dyOff + xi, gh, i * Pp, P);
+                        System.arraycopy(dyRows, ri, gh, i * Pp, P);
                     }
                 }
             }
         }
 
-        /** The backward of one chunk of head h: reads and updates the adjoint at adj[i·ss ..], writes the gradients. */
-        private void chunk(long row0, int len, int h, int i, int sin) {
+        /** The backward of one chunk of head h (the task's i-th of nh): reads and updates the adjoint at adj[i·ss ..], leaves dx, ddt and dz in the row buffers. */
+        private void chunk(int len, int h, int i, int nh, int sin, int stepsAt) {
             int rows = roundUp(len, 4), ga = i * ss;
-            loadHead(row0, len, h, true);
+            loadHead(len, h, i, nh, true, stepsAt);
             // M = Ĝ X̃ᵀ, the lower triangle by blocks of four rows
             transpose(xs, Pp, xst, Q, Q, P);
             for (int k0 = 0; k0 < rows; k0 += 4) ChunkedScan.gemm(gh, k0 * Pp, Pp, xst, 0, Q, 0, P, mm, k0 * Q, Q, roundUp(k0 + 4, vl), false);
-            // Row by row: L[k][·] = a_k·L[k−1][·], W = C Bᵀ ∘ L, T = M ∘ W into ψ, V = M ∘ L in place of M
+            // Row by row: L[k][·] = a_k·L[k−1][·], W = C Bᵀ ∘ L, T = M ∘ W, V = M ∘ L in place of M, over whole vectors
+            // of columns (those past k hold L's zeros, so W's and V's are zero too)
             Arrays.fill(lrow, 0f);
-            Arrays.fill(psi, 0f);
             for (int k = 0; k < len; k++) {
-                float ak = step[k], run = 0;
-                int r = k * Q;
-                for (int j = 0; j < k; j++) {
-                    float l = ChunkedScan.flushTiny(lrow[j] * ak);
-                    lrow[j] = l;
-                    float wv = cb[r + j] * l, m = mm[r + j];
-                    w[r + j] = wv;
-                    mm[r + j] = m * l;
-                    psi[j] += run;
-                    run += m * wv;
+                ChunkedScan.decayRow(lrow, step[k], k);
+                for (int r = k * Q, j = 0, cols = roundUp(k + 1, vl); j < cols; j += vl) {
+                    FloatVector l = FloatVector.fromArray(F, lrow, j), m = FloatVector.fromArray(F, mm, r + j);
+                    FloatVector wv = FloatVector.fromArray(F, cb, r + j).mul(l);
+                    wv.intoArray(w, r + j);
+                    m.mul(wv).intoArray(tt, r + j);
+                    m.mul(l).intoArray(mm, r + j);
                 }
-                lrow[k] = 1;
-                w[r + k] = cb[r + k];
-                psi[k] += run;
-                for (int j = k + 1, e = roundUp(k + 1, 4); j < e; j++) w[r + j] = mm[r + j] = 0;
             }
             for (int k = len; k < rows; k++) {
                 Arrays.fill(w, k * Q, k * Q + rows, 0f);
                 Arrays.fill(mm, k * Q, k * Q + rows, 0f);
             }
-            float total = cin[len - 1];
-            for (int k = 0; k < rows; k++) {
-                float c = k < len ? cin[k] : 0;
-                for (int n = 0; n < Nv; n++) cs[k * Nv + n] = c * cm[k * Nv + n];
+            // ψ's Y_diag part, ψ_j = Σ_{i<j} Σ_{k≥j} T[k][i]: the column sums of T from the last row up to row j, summed
+            // over the columns before j (T's diagonal never enters)
+            Arrays.fill(colSums, 0f);
+            for (int j = len - 1; j >= 0; j--) {
+                int r = j * Q, full = j / vl * vl;
+                FloatVector sum = FloatVector.zero(F);
+                for (int col = 0; col < full; col += vl) {
+                    FloatVector c = FloatVector.fromArray(F, colSums, col).add(FloatVector.fromArray(F, tt, r + col));
+                    c.intoArray(colSums, col);
+                    sum = sum.add(c);
+                }
+                if (full < j) {
+                    VectorMask<Float> before = F.indexInRange(0, j - full);
+                    FloatVector c = FloatVector.fromArray(F, colSums, full).add(FloatVector.fromArray(F, tt, r + full, before));
+                    c.intoArray(colSums, full);
+                    sum = sum.add(c, before);
+                }
+                psi[j] = Lanes.sum(sum);
             }
+            float total = cin[len - 1];
+            for (int k = 0; k < rows; k++) ChunkedScan.scaled(cm, k * Nv, cs, k * Nv, Nv, k < len ? cin[k] : 0);
             float dSkip = in.dSkip[h];
             // The gate: ŷ = Y + D·x with Y = W X̃ + (cin ∘ C) Sᵀ, as in the forward
             if (p.has(Z)) {
@@ -340,7 +407,7 @@ final class ChunkedScanBackward {
                         FloatVector d1 = zv.mul(sv.neg().add(1f)).add(1f).mul(sv);
                         FloatVector.fromArray(F, dyb, q).mul(yhat).mul(d1).intoArray(yb, q);
                     }
-                    SelectiveScanCpu.write(yb, o, out.dz, ((row0 + k) * H + h) * P, P);
+                    System.arraycopy(yb, o, dzRows, (k * nh + i) * P, P);
                 }
             }
             // dX̃ = diag(lend)·B G'ᵀ + Wᵀ Ĝ;  dx = Δ·dX̃ + D·ĝ;  x·dX̃ is dΔ's input part
@@ -359,7 +426,7 @@ final class ChunkedScanBackward {
                     gx.fma(d, gy.mul(skip)).intoArray(dxt, q);
                 }
                 dxDelta[j] = Lanes.sum(xd);
-                SelectiveScanCpu.write(dxt, o, out.dx, out.dxRows.at(row0 + j) + (long) h * P, P);
+                System.arraycopy(dxt, o, dxRows, (j * nh + i) * P, P);
             }
             float dD = Lanes.sum(dDv);
             // dB = diag(lend)·X̃ G' + Vᵀ C; lv[j] = lend[j]·X̃_j·(G'·B_j)
@@ -391,9 +458,9 @@ final class ChunkedScanBackward {
                 head += lv[j];
                 float dDelta = dxDelta[j] + aH * ps;
                 dA += delta[j] * ps;
-                float dPre = dDelta * (float) StepSize.derivative(pre[j], p.softplus);
+                float dPre = dDelta * deriv[j];
                 dBias += dPre;
-                out.ddt.setAtIndex(ValueLayout.JAVA_FLOAT, out.ddtRows.at(row0 + j) + h, dPre);
+                ddtRows[j * nh + i] = dPre;
             }
             accA[i] += dA;
             accD[i] += dD;
@@ -414,13 +481,6 @@ final class ChunkedScanBackward {
             int s = srcOff + r * srcStride;
             for (int c = 0; c < cols; c++) dst[c * dstStride + r] = src[s + c];
         }
-    }
-
-    /** dst[off + k] = the float at index + k of seg, for k &lt; n. */
-    private static void load(MemorySegment seg, long index, float[] dst, int off, int n) {
-        int vl = F.length(), bound = F.loopBound(n), k = 0;
-        for (; k < bound; k += vl) FloatVector.fromMemorySegment(F, seg, (index + k) * 4, ByteOrder.nativeOrder()).intoArray(dst, off + k);
-        for (; k < n; k++) dst[off + k] = seg.getAtIndex(ValueLayout.JAVA_FLOAT, index + k);
     }
 
     /** sum[0 .. n) += v[0 .. n), n a whole number of vectors. */
