@@ -95,6 +95,15 @@ final class OpenBlas {
         }
     }
 
+    /** {@code C = A·Bᵀ} with B stored row-major as [n, k] (a linear layer's weight read in place), A [m, k], C [m, n]. */
+    void sgemmTransposedB(int m, int n, int k, MemorySegment a, MemorySegment b, MemorySegment c) {
+        try {
+            sgemm.invokeExact(ROW_MAJOR, NO_TRANS, TRANS, m, n, k, 1f, a, k, b, k, 0f, c, n);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
     void setNumThreads(int threads) {
         try {
             setNumThreads.invokeExact(threads);

@@ -54,6 +54,17 @@ public final class FlashAttention {
         Tensor out, lse;
         boolean cuda = !q.device().isCpu();
         DType side = cuda ? FlashAttentionCuda.accType(g.dtype) : g.dtype; // bias, log p and logsumexp
+        if (!cuda && g.dtype == DType.F32 && FlashDecodeCpu.eligible(g) && !(Grad.isEnabled() && (q.requiresGrad() || k.requiresGrad() || v.requiresGrad()))) {
+            // a decoding step (one query per row, nothing to differentiate): keys and values read where they lie
+            try (Grad.Region r = Grad.noGrad()) {
+                out = KernelSupport.allocateUninitialized(g.dtype, q.shape(), q.device());
+                lse = KernelSupport.allocateUninitialized(side, new int[] {g.batch, g.qHeads, g.qLen}, q.device());
+                long profiled = KernelSupport.profileStart();
+                FlashDecodeCpu.run(g, q, k, v, out, lse);
+                KernelSupport.profileStop("flash_attention", profiled);
+            }
+            return new Result(out, lse);
+        }
         try (Grad.Region r = Grad.noGrad()) {
             saved[0] = q.contiguous();
             saved[1] = k.contiguous();

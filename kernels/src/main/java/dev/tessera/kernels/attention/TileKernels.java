@@ -88,87 +88,101 @@ final class TileKernels {
      * with (1, BC) the transposed {@code Pᵀ·dO} / {@code dSᵀ·Q} (one output per key).
      */
     static void accumulate(float[] w, int wi, int wt, int nOut, int nIn, float[] x, int xOff, int P, float[] acc, int accOff) {
-        int wide = P - P % (4 * LANES);
-        VectorMask<Float> tail = SPECIES.indexInRange(P - P % LANES, P);
+        // Each part is its own small method: as one method of 1,144 bytecodes C1 ran out of registers compiling it
+        // and C2 took until thousands of calls to compile it, so that decoding (a one-row tile per step) ran the
+        // Vector API's Java fallback, several times slower than scalar code.
+        int wide = P - P % (4 * LANES), vectors = P - P % LANES;
         int i = 0;
         for (; i + 1 < nOut; i += 2) {
-            int w0 = i * wi, w1 = w0 + wi, o0 = accOff + i * P, o1 = o0 + P;
-            int pc = 0;
-            for (; pc < wide; pc += 4 * LANES) {
-                FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + pc);
-                FloatVector a1 = FloatVector.fromArray(SPECIES, acc, o0 + pc + LANES);
-                FloatVector a2 = FloatVector.fromArray(SPECIES, acc, o0 + pc + 2 * LANES);
-                FloatVector a3 = FloatVector.fromArray(SPECIES, acc, o0 + pc + 3 * LANES);
-                FloatVector b0 = FloatVector.fromArray(SPECIES, acc, o1 + pc);
-                FloatVector b1 = FloatVector.fromArray(SPECIES, acc, o1 + pc + LANES);
-                FloatVector b2 = FloatVector.fromArray(SPECIES, acc, o1 + pc + 2 * LANES);
-                FloatVector b3 = FloatVector.fromArray(SPECIES, acc, o1 + pc + 3 * LANES);
-                for (int t = 0; t < nIn; t++) {
-                    int xb = xOff + t * P + pc;
-                    FloatVector x0 = FloatVector.fromArray(SPECIES, x, xb);
-                    FloatVector x1 = FloatVector.fromArray(SPECIES, x, xb + LANES);
-                    FloatVector x2 = FloatVector.fromArray(SPECIES, x, xb + 2 * LANES);
-                    FloatVector x3 = FloatVector.fromArray(SPECIES, x, xb + 3 * LANES);
-                    FloatVector u = FloatVector.broadcast(SPECIES, w[w0 + t * wt]);
-                    FloatVector z = FloatVector.broadcast(SPECIES, w[w1 + t * wt]);
-                    a0 = u.fma(x0, a0);
-                    a1 = u.fma(x1, a1);
-                    a2 = u.fma(x2, a2);
-                    a3 = u.fma(x3, a3);
-                    b0 = z.fma(x0, b0);
-                    b1 = z.fma(x1, b1);
-                    b2 = z.fma(x2, b2);
-                    b3 = z.fma(x3, b3);
-                }
-                a0.intoArray(acc, o0 + pc);
-                a1.intoArray(acc, o0 + pc + LANES);
-                a2.intoArray(acc, o0 + pc + 2 * LANES);
-                a3.intoArray(acc, o0 + pc + 3 * LANES);
-                b0.intoArray(acc, o1 + pc);
-                b1.intoArray(acc, o1 + pc + LANES);
-                b2.intoArray(acc, o1 + pc + 2 * LANES);
-                b3.intoArray(acc, o1 + pc + 3 * LANES);
-            }
-            for (; pc + LANES <= P; pc += LANES) {
-                FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + pc);
-                FloatVector b0 = FloatVector.fromArray(SPECIES, acc, o1 + pc);
-                for (int t = 0; t < nIn; t++) {
-                    FloatVector x0 = FloatVector.fromArray(SPECIES, x, xOff + t * P + pc);
-                    a0 = FloatVector.broadcast(SPECIES, w[w0 + t * wt]).fma(x0, a0);
-                    b0 = FloatVector.broadcast(SPECIES, w[w1 + t * wt]).fma(x0, b0);
-                }
-                a0.intoArray(acc, o0 + pc);
-                b0.intoArray(acc, o1 + pc);
-            }
-            if (pc < P) { // the last P mod LANES columns under a mask (scalar, they cost more than the rest at P = 24)
-                FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + pc, tail);
-                FloatVector b0 = FloatVector.fromArray(SPECIES, acc, o1 + pc, tail);
-                for (int t = 0; t < nIn; t++) {
-                    FloatVector x0 = FloatVector.fromArray(SPECIES, x, xOff + t * P + pc, tail);
-                    a0 = FloatVector.broadcast(SPECIES, w[w0 + t * wt]).fma(x0, a0);
-                    b0 = FloatVector.broadcast(SPECIES, w[w1 + t * wt]).fma(x0, b0);
-                }
-                a0.intoArray(acc, o0 + pc, tail);
-                b0.intoArray(acc, o1 + pc, tail);
-            }
-        }
-        if (i < nOut) {
             int w0 = i * wi, o0 = accOff + i * P;
-            int pc = 0;
-            for (; pc + LANES <= P; pc += LANES) {
-                FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + pc);
-                for (int t = 0; t < nIn; t++) {
-                    a0 = FloatVector.broadcast(SPECIES, w[w0 + t * wt]).fma(FloatVector.fromArray(SPECIES, x, xOff + t * P + pc), a0);
-                }
-                a0.intoArray(acc, o0 + pc);
+            for (int pc = 0; pc < wide; pc += 4 * LANES) pairOfFour(w, w0, w0 + wi, wt, nIn, x, xOff + pc, P, acc, o0 + pc, o0 + P + pc);
+            for (int pc = wide; pc < vectors; pc += LANES) pairOfOne(w, w0, w0 + wi, wt, nIn, x, xOff + pc, P, acc, o0 + pc, o0 + P + pc);
+            if (vectors < P) pairOfOneMasked(w, w0, w0 + wi, wt, nIn, x, xOff + vectors, P, acc, o0 + vectors, o0 + P + vectors);
+        }
+        if (i < nOut) single(w, i * wi, wt, nIn, x, xOff, P, acc, accOff + i * P);
+    }
+
+    /** Two output rows (weights at w0, w1; outputs at o0, o1), four vectors of columns from x's column xc. */
+    private static void pairOfFour(float[] w, int w0, int w1, int wt, int nIn, float[] x, int xc, int P, float[] acc, int o0, int o1) {
+        FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0);
+        FloatVector a1 = FloatVector.fromArray(SPECIES, acc, o0 + LANES);
+        FloatVector a2 = FloatVector.fromArray(SPECIES, acc, o0 + 2 * LANES);
+        FloatVector a3 = FloatVector.fromArray(SPECIES, acc, o0 + 3 * LANES);
+        FloatVector b0 = FloatVector.fromArray(SPECIES, acc, o1);
+        FloatVector b1 = FloatVector.fromArray(SPECIES, acc, o1 + LANES);
+        FloatVector b2 = FloatVector.fromArray(SPECIES, acc, o1 + 2 * LANES);
+        FloatVector b3 = FloatVector.fromArray(SPECIES, acc, o1 + 3 * LANES);
+        for (int t = 0; t < nIn; t++) {
+            int xb = xc + t * P;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, x, xb);
+            FloatVector x1 = FloatVector.fromArray(SPECIES, x, xb + LANES);
+            FloatVector x2 = FloatVector.fromArray(SPECIES, x, xb + 2 * LANES);
+            FloatVector x3 = FloatVector.fromArray(SPECIES, x, xb + 3 * LANES);
+            FloatVector u = FloatVector.broadcast(SPECIES, w[w0 + t * wt]);
+            FloatVector z = FloatVector.broadcast(SPECIES, w[w1 + t * wt]);
+            a0 = u.fma(x0, a0);
+            a1 = u.fma(x1, a1);
+            a2 = u.fma(x2, a2);
+            a3 = u.fma(x3, a3);
+            b0 = z.fma(x0, b0);
+            b1 = z.fma(x1, b1);
+            b2 = z.fma(x2, b2);
+            b3 = z.fma(x3, b3);
+        }
+        a0.intoArray(acc, o0);
+        a1.intoArray(acc, o0 + LANES);
+        a2.intoArray(acc, o0 + 2 * LANES);
+        a3.intoArray(acc, o0 + 3 * LANES);
+        b0.intoArray(acc, o1);
+        b1.intoArray(acc, o1 + LANES);
+        b2.intoArray(acc, o1 + 2 * LANES);
+        b3.intoArray(acc, o1 + 3 * LANES);
+    }
+
+    /** Two output rows, one vector of columns. */
+    private static void pairOfOne(float[] w, int w0, int w1, int wt, int nIn, float[] x, int xc, int P, float[] acc, int o0, int o1) {
+        FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0);
+        FloatVector b0 = FloatVector.fromArray(SPECIES, acc, o1);
+        for (int t = 0; t < nIn; t++) {
+            FloatVector x0 = FloatVector.fromArray(SPECIES, x, xc + t * P);
+            a0 = FloatVector.broadcast(SPECIES, w[w0 + t * wt]).fma(x0, a0);
+            b0 = FloatVector.broadcast(SPECIES, w[w1 + t * wt]).fma(x0, b0);
+        }
+        a0.intoArray(acc, o0);
+        b0.intoArray(acc, o1);
+    }
+
+    /** Two output rows, the last P mod LANES columns under a mask (as a scalar loop they cost more than the rest at P = 24). */
+    private static void pairOfOneMasked(float[] w, int w0, int w1, int wt, int nIn, float[] x, int xc, int P, float[] acc, int o0, int o1) {
+        VectorMask<Float> tail = SPECIES.indexInRange(0, P % LANES);
+        FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0, tail);
+        FloatVector b0 = FloatVector.fromArray(SPECIES, acc, o1, tail);
+        for (int t = 0; t < nIn; t++) {
+            FloatVector x0 = FloatVector.fromArray(SPECIES, x, xc + t * P, tail);
+            a0 = FloatVector.broadcast(SPECIES, w[w0 + t * wt]).fma(x0, a0);
+            b0 = FloatVector.broadcast(SPECIES, w[w1 + t * wt]).fma(x0, b0);
+        }
+        a0.intoArray(acc, o0, tail);
+        b0.intoArray(acc, o1, tail);
+    }
+
+    /** One output row (weights at w0, output at o0), all P columns. */
+    private static void single(float[] w, int w0, int wt, int nIn, float[] x, int xOff, int P, float[] acc, int o0) {
+        int pc = 0;
+        for (; pc + LANES <= P; pc += LANES) {
+            FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + pc);
+            for (int t = 0; t < nIn; t++) {
+                a0 = FloatVector.broadcast(SPECIES, w[w0 + t * wt]).fma(FloatVector.fromArray(SPECIES, x, xOff + t * P + pc), a0);
             }
-            if (pc < P) {
-                FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + pc, tail);
-                for (int t = 0; t < nIn; t++) {
-                    a0 = FloatVector.broadcast(SPECIES, w[w0 + t * wt]).fma(FloatVector.fromArray(SPECIES, x, xOff + t * P + pc, tail), a0);
-                }
-                a0.intoArray(acc, o0 + pc, tail);
+            a0.intoArray(acc, o0 + pc);
+        }
+        if (pc < P) {
+            VectorMask<Float> tail = SPECIES.indexInRange(0, P - pc);
+            FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + pc, tail);
+            for (int t = 0; t < nIn; t++) {
+                a0 = FloatVector.broadcast(SPECIES, w[w0 + t * wt]).fma(FloatVector.fromArray(SPECIES, x, xOff + t * P + pc, tail), a0);
             }
+            a0.intoArray(acc, o0 + pc, tail);
         }
     }
 

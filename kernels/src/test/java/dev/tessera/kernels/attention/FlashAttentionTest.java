@@ -107,6 +107,38 @@ class FlashAttentionTest {
         }
     }
 
+    /**
+     * One query per row with nothing to differentiate (a decoding step) takes {@link FlashDecodeCpu}, which reads k
+     * and v where they lie: against the float64 reference for output and logsumexp, at head dims below, at and off
+     * the vector length, with grouped heads, windows, a scale, rows of different lengths (one empty), and k, v as
+     * views with gaps (a cache buffer's used prefix) or with heads and positions swapped in memory.
+     */
+    @Test
+    void singleQueryDecodingReadsKeysInPlace() {
+        for (int p : new int[] {1, 8, 16, 24, 40, 64}) {
+            for (AttentionOptions.Builder o : List.of(opts().causal(true), opts().causal(true).window(5), opts().scale(0.3),
+                    opts().causal(true).keyLengths(70, 0, 33), opts().causal(true).window(40).keyLengths(21, 70, 1))) {
+                try (Scope s = Scope.open()) {
+                    int B = 3, hq = 4, hkv = 2, cap = 90, len = 70;
+                    long seed = 31L * p + o.hashCode();
+                    Tensor q = randn(seed, B, hq, 1, p);
+                    Tensor kBuf = randn(seed + 1, B, hkv, cap, p), vSwapped = randn(seed + 2, B, len, hkv, p);
+                    Tensor k = kBuf.narrow(2, 0, len), v = vSwapped.transpose(1, 2);
+                    AttentionOptions built = o.build();
+                    FlashAttention.Result got = FlashAttention.forward(q, k, v, built);
+                    FlashAttention.Result ref = FlashAttentionReference.forward(q, k.contiguous(), v.contiguous(), built);
+                    String what = "decode P=" + p + " " + built;
+                    assertClose(what + " output", ref.output().toDoubleArray(), got.output().toDoubleArray(), 1e-5, 1e-4);
+                    double[] lr = ref.logsumexp().toDoubleArray(), lg = got.logsumexp().toDoubleArray();
+                    for (int i = 0; i < lr.length; i++) {
+                        if (Double.isInfinite(lr[i])) assertEquals(lr[i], lg[i], what + " logsumexp " + i);
+                        else assertEquals(lr[i], lg[i], 1e-5 + 1e-5 * Math.abs(lr[i]), what + " logsumexp " + i);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void packedSequencesEqualSeparateRuns() {
         int[] cu = {0, 3, 3, 40, 70, 71};
