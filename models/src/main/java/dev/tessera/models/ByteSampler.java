@@ -103,6 +103,28 @@ public final class ByteSampler {
         return out.stream().map(ByteArrayOutputStream::toByteArray).toList();
     }
 
+    /**
+     * The indices of {@code p} from the most to the least probable, equal probabilities in index order: a stable
+     * bottom-up merge sort on primitives (sorting boxed indices with a comparator took an eighth of a decoding step).
+     */
+    static int[] byDescendingProbability(double[] p) {
+        int n = p.length;
+        int[] a = new int[n], b = new int[n];
+        for (int i = 0; i < n; i++) a[i] = i;
+        for (int width = 1; width < n; width *= 2) {
+            for (int lo = 0; lo < n; lo += 2 * width) {
+                int mid = Math.min(lo + width, n), hi = Math.min(lo + 2 * width, n), i = lo, j = mid, k = lo;
+                while (i < mid && j < hi) b[k++] = Double.compare(p[a[j]], p[a[i]]) > 0 ? a[j++] : a[i++];
+                while (i < mid) b[k++] = a[i++];
+                while (j < hi) b[k++] = a[j++];
+            }
+            int[] t = a;
+            a = b;
+            b = t;
+        }
+        return a;
+    }
+
     /** Draws a byte from {@code logits} with the uniform number {@code u} in [0, 1). */
     static int pick(float[] logits, Settings settings, float u) {
         int v = logits.length;
@@ -116,10 +138,7 @@ public final class ByteSampler {
         double[] p = new double[v];
         double sum = 0;
         for (int i = 0; i < v; i++) sum += p[i] = Math.exp((logits[i] - max) / settings.temperature());
-        Integer[] order = new Integer[v];
-        for (int i = 0; i < v; i++) order[i] = i;
-        final double[] probs = p;
-        Arrays.sort(order, (a, b) -> Double.compare(probs[b], probs[a]));
+        int[] order = byDescendingProbability(p);
         // nucleus: the most likely bytes until their mass reaches top-p (at least one)
         int keep = 0;
         double mass = 0;

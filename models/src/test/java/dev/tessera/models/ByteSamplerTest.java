@@ -25,6 +25,23 @@ class ByteSamplerTest {
         assertTrue(tail != 7 && tail != 9, "tail byte " + tail);
     }
 
+    /** The nucleus order equals a stable sort by descending probability (ties in index order), for any length. */
+    @Test
+    void probabilityOrderIsAStableDescendingSort() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        for (int n : new int[] {1, 2, 3, 7, 64, 255, 256, 300}) {
+            for (int trial = 0; trial < 20; trial++) {
+                double[] p = new double[n];
+                for (int i = 0; i < n; i++) p[i] = trial % 2 == 0 ? r.nextInt(6) / 5.0 : r.nextDouble(); // many ties, or none
+                Integer[] expected = new Integer[n];
+                for (int i = 0; i < n; i++) expected[i] = i;
+                java.util.Arrays.sort(expected, (a, b) -> Double.compare(p[b], p[a]));
+                int[] got = ByteSampler.byDescendingProbability(p);
+                for (int i = 0; i < n; i++) assertEquals(expected[i].intValue(), got[i], "n " + n + " trial " + trial + " position " + i);
+            }
+        }
+    }
+
     @Test
     void batchedPromptsOfDifferentLengthsMatchOneAtATime() {
         try (ByteLanguageModel m = ModelCatalog.create("hnet-tiny", new Generator(1))) {
