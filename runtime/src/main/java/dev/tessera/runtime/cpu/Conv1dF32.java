@@ -17,10 +17,13 @@ final class Conv1dF32 {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final ByteOrder NO = ByteOrder.nativeOrder();
 
+    /** The [ch, k] weights as k rows of ch (one bulk copy, then transposed on the heap: a decoding step calls this per layer). */
     private static float[][] transposedWeights(Operand w, int ch, int k) {
+        float[] rows = new float[ch * k];
+        MemorySegment.copy(w.seg(), Elements.F, w.offset() * 4, rows, 0, ch * k);
         float[][] wt = new float[k][ch];
         for (int c = 0; c < ch; c++) {
-            for (int j = 0; j < k; j++) wt[j][c] = w.seg().getAtIndex(Elements.F, w.offset() + (long) c * k + j);
+            for (int j = 0; j < k; j++) wt[j][c] = rows[c * k + j];
         }
         return wt;
     }
