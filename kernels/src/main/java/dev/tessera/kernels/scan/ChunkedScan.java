@@ -69,7 +69,8 @@ final class ChunkedScan {
 
     private static int roundUp(int v, int m) { return (v + m - 1) / m * m; }
 
-    static ScanResult forward(ScanProblem p) {
+    /** The forward; with {@code keep}, also each chunk's entering state and step factors, for the backward. */
+    static ScanResult forward(ScanProblem p, ChunkStates keep) {
         SelectiveScanCpu.Raw in = new SelectiveScanCpu.Raw(p);
         Tensor y = SelectiveScanCpu.alloc(p.yShape());
         Tensor fin = p.returnFinal ? SelectiveScanCpu.alloc(p.stateShape()) : null;
@@ -80,7 +81,7 @@ final class ChunkedScan {
         int slices = Math.min(hpg, Math.max(1, (2 * KernelSupport.cpuThreads() + units - 1) / units));
         int perSlice = (hpg + slices - 1) / slices;
         KernelSupport.parallelFor((long) units * slices, 1, (lo, hi) -> {
-            Work w = new Work(p, in, perSlice);
+            Work w = new Work(p, in, perSlice, keep);
             for (long task = lo; task < hi; task++) {
                 int unit = (int) (task / slices), slice = (int) (task % slices);
                 int s = unit / p.groups, g = unit % p.groups;
@@ -95,6 +96,7 @@ final class ChunkedScan {
     private static final class Work {
         final ScanProblem p;
         final SelectiveScanCpu.Raw in;
+        final ChunkStates keep;
         final int P, N, G, H, Pp, Np, ws, stSize;
         /** X̃, the Δ-scaled x of one head's chunk: Q rows of stride Pp (padding columns stay zero). */
         final float[] xs;
@@ -105,6 +107,8 @@ final class ChunkedScan {
         /** The group's C (Q×N), Bᵀ (Np×Q) and C Bᵀ (Q×Q) for the chunk. */
         final float[] cm, bt, cb;
         final float[] yb, lrow, cin, step, row, z, state;
+        /** Δ and, when kept for the backward, dΔ/dv of the head's rows. */
+        final float[] delta, deriv;
         /**
          * The chunk's rows of x, Δ's pre-activation and z for the task's heads, and its rows of y, each copied in one
          * piece per row: a head's part of a row is a few dozen bytes of a row hundreds long (x is usually a slice of the
@@ -112,9 +116,10 @@ final class ChunkedScan {
          */
         final float[] xRows, dtRows, zRows, yRows;
 
-        Work(ScanProblem p, SelectiveScanCpu.Raw in, int heads) {
+        Work(ScanProblem p, SelectiveScanCpu.Raw in, int heads, ChunkStates keep) {
             this.p = p;
             this.in = in;
+            this.keep = keep;
             P = p.headDim; N = p.stateSize; G = p.groups; H = p.heads;
             Pp = roundUp(P, F.length());
             Np = roundUp(N, 4);
@@ -130,6 +135,8 @@ final class ChunkedScan {
             lrow = new float[Q];
             cin = new float[Q];
             step = new float[Q];
+            delta = new float[Q];
+            deriv = new float[Q];
             row = new float[Math.max(P, N)];
             z = new float[P];
             state = new float[P * N];
@@ -147,13 +154,14 @@ final class ChunkedScan {
                 for (int q = 0; q < P; q++) for (int n = 0; n < N; n++) st[o + n * Pp + q] = state[q * N + n];
             }
             long batchRow = (long) p.seqBatch[s] * p.length;
-            for (int c0 = p.seqStart[s]; c0 < p.seqEnd[s]; c0 += Q) {
+            for (int c0 = p.seqStart[s], c = 0; c0 < p.seqEnd[s]; c0 += Q, c++) {
                 int len = Math.min(Q, p.seqEnd[s] - c0);
                 loadGroup(batchRow + c0, len, g);
                 loadRows(batchRow + c0, len, h0, h1 - h0);
                 for (int h = h0; h < h1; h++) {
                     int o = (h - h0) * stSize;
                     loadHead(len, h, h - h0, h1 - h0);
+                    if (keep != null) keepChunk(s, h, c, len, o);
                     products(len, o);
                     output(len, h, h - h0, h1 - h0);
                     advanceState(len, o);
@@ -188,6 +196,19 @@ final class ChunkedScan {
             }
         }
 
+        /** Head h's state entering chunk c (from Sᵀ at st[o ..]) and the chunk's a_i, cin, Δ and dΔ/dv, into keep. */
+        private void keepChunk(int s, int h, int c, int len, int o) {
+            float[] to = keep.states[s * H + h];
+            int at = c * keep.ss;
+            for (int q = 0; q < P; q++) for (int n = 0; n < N; n++) to[at + q * keep.nv + n] = st[o + n * Pp + q];
+            float[] f = keep.steps[s * H + h];
+            int f0 = c * 4 * Q;
+            System.arraycopy(step, 0, f, f0, len);
+            System.arraycopy(cin, 0, f, f0 + Q, len);
+            System.arraycopy(delta, 0, f, f0 + 2 * Q, len);
+            System.arraycopy(deriv, 0, f, f0 + 3 * Q, len);
+        }
+
         /** Rows [row0, row0 + len) of x, Δ's pre-activation and z for heads [h0, h0 + nh). */
         private void loadRows(long row0, int len, int h0, int nh) {
             for (int i = 0; i < len; i++) {
@@ -203,9 +224,12 @@ final class ChunkedScan {
             if (len < Q) Arrays.fill(xs, len * Pp, Q * Pp, 0f);
             float aH = in.a[h], bias = in.dtBias[h], decayIn = 1;
             for (int i = 0; i < len; i++) {
-                float delta = StepSize.ofFloat(dtRows[i * nh + hi] + bias, p.softplus);
+                float v = dtRows[i * nh + hi] + bias;
+                float delta = StepSize.ofFloat(v, p.softplus);
                 float a = (float) Math.exp(delta * aH);
                 scaled(xRows, (i * nh + hi) * P, xs, i * Pp, P, delta);
+                this.delta[i] = delta;
+                if (keep != null) deriv[i] = (float) StepSize.derivative(v, p.softplus);
                 decayIn = flushTiny(decayIn * a);
                 cin[i] = decayIn;
                 step[i] = a;

@@ -42,11 +42,10 @@ import jdk.incubator.vector.VectorSpecies;
  * of large sums (the diagonal T[k][k] and the last position's own input never enter), so when a step forgets
  * everything (a = 0) its ψ is exactly 0, as in the sequential adjoint.
  *
- * <p>Structure: a task is (sequence, group, slice of the group's heads) as in the forward. Pass 1 runs the forward's
- * state recurrence chunk by chunk and keeps each chunk's incoming state (P×N per head and chunk, like the sequential
- * backward's checkpoints, but for all of a task's heads at once: 4·P·N·(L/Q + 1) bytes per head of the task). Pass 2
- * walks the chunks from the end; per chunk it builds the group's C, B and C Bᵀ once, then per head computes the
- * products above with {@link ChunkedScan#gemm} and {@link #gemmT} (a transposed left operand), so again almost all work
+ * <p>Structure: a task is (sequence, group, slice of the group's heads) as in the forward. The forward kept each
+ * chunk's incoming state (P×N per head and chunk, like the sequential backward's checkpoints) and step factors
+ * ({@link ChunkStates}); the backward walks the chunks from the end, and per chunk builds the group's C, B and C Bᵀ
+ * once, then per head computes the products above with {@link ChunkedScan#gemm} and {@link #gemmT} (a transposed left operand), so again almost all work
  * is small dense products. States are kept P×N here (rows of N, padded to whole vectors). dB and dC are summed over the
  * task's heads in the chunk's buffers and written once per group (per slice of heads when a group is split between
  * tasks, those partial sums then added); the per-head sums (dA, dD, d dtBias) are added in a fixed order, as in {@link
@@ -80,7 +79,9 @@ final class ChunkedScanBackward {
         return Math.min(p.headsPerGroup(), Math.max(1, (2 * KernelSupport.cpuThreads() + units - 1) / units));
     }
 
-    static Tensor[] backward(ScanProblem p, Tensor dyIn, Tensor dFinalIn) {
+    /** The gradients, from the forward's {@code kept} states and step factors. */
+    static Tensor[] backward(ScanProblem p, Tensor dyIn, Tensor dFinalIn, ChunkStates kept) {
+        java.util.Objects.requireNonNull(kept, "the chunked backward needs the chunked forward's kept states");
         SelectiveScanCpu.Raw in = new SelectiveScanCpu.Raw(p);
         int H = p.heads, S = p.sequences();
         Tensor dy = dyIn.to(DType.F32).contiguous();
@@ -106,7 +107,7 @@ final class ChunkedScanBackward {
                 SelectiveScanCpu.mem(dcPart), SelectiveScanCpu.Rows.of(dcPart, partShape.length - 2),
                 new float[S * H], new float[S * H], new float[S * H]);
         KernelSupport.parallelFor((long) units * slices, 1, (lo, hi) -> {
-            Work w = new Work(p, in, out, perSlice);
+            Work w = new Work(p, in, out, perSlice, kept);
             for (long task = lo; task < hi; task++) {
                 int unit = (int) (task / slices), slice = (int) (task % slices);
                 int s = unit / p.groups, g = unit % p.groups;
@@ -123,6 +124,7 @@ final class ChunkedScanBackward {
         final ScanProblem p;
         final SelectiveScanCpu.Raw in;
         final Out out;
+        final ChunkStates kept;
         final int P, N, G, H, Pp, Nv, ss, vl;
         /** The group's C and B (Q rows of stride Nv), Bᵀ (Nv rows of stride Q) and C Bᵀ (Q×Q, lower triangle). */
         final float[] cm, bm, bt, cb;
@@ -140,24 +142,18 @@ final class ChunkedScanBackward {
         final float[] step, cin, delta, deriv, lrow, psi, dxDelta, lv, uc;
         /** The task's adjoints G' (P×Nv each, rows of stride Nv, Pp rows). */
         final float[] adj;
-        /** The state before each chunk (and after the last) of each of the task's heads, grown as needed. */
-        float[] saved = new float[0];
-        /**
-         * Per chunk and head of the task, from pass 1: a_i, cin, Δ and dΔ/dv (Q floats each), so that pass 2 computes
-         * no exponential or logarithm again (they cost more than the row's arithmetic at hnet-tiny's sizes).
-         */
-        float[] steps = new float[0];
         final float[] accA, accD, accBias;
         /**
-         * The chunk's rows for the task's heads, read or written in one piece per row (see {@link ChunkedScan}): x, Δ's
-         * pre-activation, z and dy in; dx, ddt and dz out.
+         * The chunk's rows for the task's heads, read or written in one piece per row (see {@link ChunkedScan}): x, z and
+         * dy in; dx, ddt and dz out.
          */
-        final float[] xRows, dtRows, zRows, dyRows, dxRows, ddtRows, dzRows;
+        final float[] xRows, zRows, dyRows, dxRows, ddtRows, dzRows;
 
-        Work(ScanProblem p, SelectiveScanCpu.Raw in, Out out, int heads) {
+        Work(ScanProblem p, SelectiveScanCpu.Raw in, Out out, int heads, ChunkStates kept) {
             this.p = p;
             this.in = in;
             this.out = out;
+            this.kept = kept;
             P = p.headDim; N = p.stateSize; G = p.groups; H = p.heads;
             vl = F.length();
             Pp = roundUp(P, vl);
@@ -175,7 +171,7 @@ final class ChunkedScanBackward {
             psi = new float[Q]; dxDelta = new float[Q]; lv = new float[Q]; uc = new float[Q];
             adj = new float[heads * ss];
             accA = new float[heads]; accD = new float[heads]; accBias = new float[heads];
-            xRows = new float[Q * heads * P]; dtRows = new float[Q * heads]; dyRows = new float[Q * heads * P];
+            xRows = new float[Q * heads * P]; dyRows = new float[Q * heads * P];
             zRows = p.has(Z) ? new float[Q * heads * P] : null;
             dzRows = p.has(Z) ? new float[Q * heads * P] : null;
             dxRows = new float[Q * heads * P]; ddtRows = new float[Q * heads];
@@ -185,36 +181,7 @@ final class ChunkedScanBackward {
         void run(int s, int g, int h0, int h1, long partRow0) {
             int start = p.seqStart[s], end = p.seqEnd[s], chunks = (end - start + Q - 1) / Q, nh = h1 - h0;
             long batchRow = (long) p.seqBatch[s] * p.length;
-            int per = Math.multiplyExact(chunks + 1, ss); // one head's saved states
-            if (saved.length < Math.multiplyExact(nh, per)) saved = new float[nh * per];
-            if (steps.length < Math.multiplyExact(chunks * nh, 4 * Q)) steps = new float[chunks * nh * 4 * Q];
-            // Pass 1: the state before every chunk, by the forward's recurrence S ← cin[ℓ−1]·S + (lend ∘ X̃)ᵀ B.
-            for (int h = h0; h < h1; h++) {
-                int o = (h - h0) * per;
-                Arrays.fill(saved, o, o + ss, 0f);
-                if (p.has(INIT)) {
-                    long base = ((long) s * H + h) * P * N;
-                    for (int q = 0; q < P; q++) in.read(INIT, base + (long) q * N, saved, o + q * Nv, N);
-                }
-            }
-            for (int c = 0; c < chunks; c++) {
-                int c0 = start + c * Q, len = Math.min(Q, end - c0);
-                loadGroup(batchRow + c0, len, g, false);
-                loadRows(batchRow + c0, len, h0, nh, false);
-                for (int h = h0; h < h1; h++) {
-                    int from = (h - h0) * per + c * ss, to = from + ss;
-                    loadHead(len, h, h - h0, nh, false, (c * nh + h - h0) * 4 * Q);
-                    float last = 1; // lend[j] = a_{j+1}·…·a_{ℓ−1}
-                    for (int j = len - 1; j >= 0; j--) {
-                        scaleRow(xs, j * Pp, Pp, last);
-                        last = ChunkedScan.flushTiny(last * step[j]);
-                    }
-                    FloatVector total = FloatVector.broadcast(F, cin[len - 1]);
-                    for (int k = 0; k < ss; k += vl) FloatVector.fromArray(F, saved, from + k).mul(total).intoArray(saved, to + k);
-                    for (int q0 = 0; q0 < Pp; q0 += 4) gemmT(xs, q0, Pp, bm, 0, Nv, 0, len, saved, to + q0 * Nv, Nv, Nv, true);
-                }
-            }
-            // Pass 2: chunks from the end, carrying G' backwards.
+            // Chunks from the end, carrying G' backwards; the states entering them and their step factors are the forward's.
             for (int h = h0; h < h1; h++) {
                 int o = (h - h0) * ss;
                 Arrays.fill(adj, o, o + ss, 0f);
@@ -228,13 +195,11 @@ final class ChunkedScanBackward {
             }
             for (int c = chunks - 1; c >= 0; c--) {
                 int c0 = start + c * Q, len = Math.min(Q, end - c0);
-                loadGroup(batchRow + c0, len, g, true);
+                loadGroup(batchRow + c0, len, g);
                 Arrays.fill(dbSum, 0f);
                 Arrays.fill(dcSum, 0f);
-                loadRows(batchRow + c0, len, h0, nh, true);
-                for (int h = h0; h < h1; h++) {
-                    chunk(len, h, h - h0, nh, (h - h0) * per + c * ss, (c * nh + h - h0) * 4 * Q);
-                }
+                loadRows(batchRow + c0, len, h0, nh);
+                for (int h = h0; h < h1; h++) chunk(len, h, h - h0, nh, kept.states[s * H + h], c * ss, kept.steps[s * H + h], c * 4 * Q);
                 storeRows(batchRow + c0, len, h0, nh);
                 for (int j = 0; j < len; j++) {
                     long r = partRow0 + batchRow + c0 + j;
@@ -254,11 +219,10 @@ final class ChunkedScanBackward {
             }
         }
 
-        /** The group's B (and, for the backward, C, Bᵀ and C Bᵀ) for rows [row0, row0 + len); rows past len are zero. */
-        private void loadGroup(long row0, int len, int g, boolean all) {
+        /** The group's B, C, Bᵀ and C Bᵀ for rows [row0, row0 + len); rows past len are zero. */
+        private void loadGroup(long row0, int len, int g) {
             Arrays.fill(bm, len * Nv, Q * Nv, 0f);
             for (int i = 0; i < len; i++) in.read(BM, in.at(BM, row0 + i, (long) g * N), bm, i * Nv, N);
-            if (!all) return;
             Arrays.fill(cm, len * Nv, Q * Nv, 0f);
             if (len < Q) Arrays.fill(bt, 0f);
             for (int i = 0; i < len; i++) {
@@ -270,18 +234,14 @@ final class ChunkedScanBackward {
             }
         }
 
-        /** Rows [row0, row0 + len) of x for heads [h0, h0 + nh), and Δ's pre-activation (pass 1) or dy and z ({@code grads}). */
-        private void loadRows(long row0, int len, int h0, int nh, boolean grads) {
+        /** Rows [row0, row0 + len) of x, dy and z for heads [h0, h0 + nh). */
+        private void loadRows(long row0, int len, int h0, int nh) {
             int n = nh * P;
             for (int i = 0; i < len; i++) {
                 long r = row0 + i;
                 in.read(X, in.at(X, r, (long) h0 * P), xRows, i * n, n);
-                if (grads) { // Δ's pre-activation is read in pass 1 only (see steps)
-                    MemorySegment.copy(out.dy, ValueLayout.JAVA_FLOAT, (out.dyOff + (r * H + h0) * P) * 4, dyRows, i * n, n);
-                    if (zRows != null) in.read(Z, in.at(Z, r, (long) h0 * P), zRows, i * n, n);
-                } else {
-                    in.read(DT, in.at(DT, r, h0), dtRows, i * nh, nh);
-                }
+                MemorySegment.copy(out.dy, ValueLayout.JAVA_FLOAT, (out.dyOff + (r * H + h0) * P) * 4, dyRows, i * n, n);
+                if (zRows != null) in.read(Z, in.at(Z, r, (long) h0 * P), zRows, i * n, n);
             }
         }
 
@@ -297,58 +257,47 @@ final class ChunkedScanBackward {
         }
 
         /**
-         * Head h's rows (the task's hi-th of nh), from the row buffers: x, X̃ = Δ·x, and a_i, cin, Δ and dΔ/dv (computed
-         * into steps[stepsAt ..] in pass 1, read back from there with {@code grads}); with {@code grads} also dy and z.
+         * Head h's rows (the task's hi-th of nh), from the row buffers: x, X̃ = Δ·x, dy and z; and the chunk's a_i, cin,
+         * Δ and dΔ/dv from the forward's (f[at ..], see {@link ChunkStates}).
          */
-        private void loadHead(int len, int h, int hi, int nh, boolean grads, int stepsAt) {
+        private void loadHead(int len, int hi, int nh, float[] f, int at) {
             if (len < Q) {
                 Arrays.fill(xs, len * Pp, Q * Pp, 0f);
                 Arrays.fill(xr, len * Pp, Q * Pp, 0f);
                 Arrays.fill(gh, len * Pp, Q * Pp, 0f);
             }
-            if (!grads) {
-                float aH = in.a[h], bias = in.dtBias[h], decayIn = 1;
-                for (int i = 0; i < len; i++) {
-                    float v = dtRows[i * nh + hi] + bias;
-                    float d = StepSize.ofFloat(v, p.softplus);
-                    float a = (float) Math.exp(d * aH);
-                    decayIn = ChunkedScan.flushTiny(decayIn * a);
-                    steps[stepsAt + i] = a;
-                    steps[stepsAt + Q + i] = decayIn;
-                    steps[stepsAt + 2 * Q + i] = d;
-                    steps[stepsAt + 3 * Q + i] = (float) StepSize.derivative(v, p.softplus);
-                }
-            }
-            System.arraycopy(steps, stepsAt, step, 0, len);
-            System.arraycopy(steps, stepsAt + Q, cin, 0, len);
-            System.arraycopy(steps, stepsAt + 2 * Q, delta, 0, len);
-            System.arraycopy(steps, stepsAt + 3 * Q, deriv, 0, len);
+            System.arraycopy(f, at, step, 0, len);
+            System.arraycopy(f, at + Q, cin, 0, len);
+            System.arraycopy(f, at + 2 * Q, delta, 0, len);
+            System.arraycopy(f, at + 3 * Q, deriv, 0, len);
             for (int i = 0; i < len; i++) {
                 int ri = (i * nh + hi) * P; // head h's part of row i in the row buffers
                 System.arraycopy(xRows, ri, xr, i * Pp, P);
                 FloatVector dv = FloatVector.broadcast(F, delta[i]);
                 for (int k = i * Pp, e = k + Pp; k < e; k += vl) FloatVector.fromArray(F, xr, k).mul(dv).intoArray(xs, k);
-                if (grads) {
-                    if (p.has(Z)) {
-                        System.arraycopy(dyRows, ri, dyb, i * Pp, P);
-                        System.arraycopy(zRows, ri, zb, i * Pp, P);
-                        for (int k = i * Pp, e = k + Pp; k < e; k += vl) { // σ(z) kept for SiLU′ in dz; ĝ = dy·z·σ(z)
-                            FloatVector zv = FloatVector.fromArray(F, zb, k);
-                            FloatVector sv = FloatVector.broadcast(F, 1f).div(VectorMath.exp(zv.neg()).add(1f));
-                            sv.intoArray(sb, k);
-                            FloatVector.fromArray(F, dyb, k).mul(zv).mul(sv).intoArray(gh, k);
-                        }
-                    } else {
-                        System.arraycopy(dyRows, ri, gh, i * Pp, P);
+                if (p.has(Z)) {
+                    System.arraycopy(dyRows, ri, dyb, i * Pp, P);
+                    System.arraycopy(zRows, ri, zb, i * Pp, P);
+                    for (int k = i * Pp, e = k + Pp; k < e; k += vl) { // σ(z) kept for SiLU′ in dz; ĝ = dy·z·σ(z)
+                        FloatVector zv = FloatVector.fromArray(F, zb, k);
+                        FloatVector sv = FloatVector.broadcast(F, 1f).div(VectorMath.exp(zv.neg()).add(1f));
+                        sv.intoArray(sb, k);
+                        FloatVector.fromArray(F, dyb, k).mul(zv).mul(sv).intoArray(gh, k);
                     }
+                } else {
+                    System.arraycopy(dyRows, ri, gh, i * Pp, P);
                 }
             }
         }
 
-        /** The backward of one chunk of head h (the task's i-th of nh): reads and updates the adjoint at adj[i·ss ..], leaves dx, ddt and dz in the row buffers. */
-        private void chunk(int len, int h, int i, int nh, int sin, int stepsAt) {
+        /**
+         * The backward of one chunk of head h (the task's i-th of nh), given the state entering it (saved[sin ..]) and its
+         * step factors (f[stepsAt ..]): reads and updates the adjoint at adj[i·ss ..], leaves dx, ddt and dz in the row
+         * buffers.
+         */
+        private void chunk(int len, int h, int i, int nh, float[] saved, int sin, float[] f, int stepsAt) {
             int rows = roundUp(len, 4), ga = i * ss;
-            loadHead(len, h, i, nh, true, stepsAt);
+            loadHead(len, i, nh, f, stepsAt);
             // M = Ĝ X̃ᵀ, the lower triangle by blocks of four rows
             transpose(xs, Pp, xst, Q, Q, P);
             for (int k0 = 0; k0 < rows; k0 += 4) ChunkedScan.gemm(gh, k0 * Pp, Pp, xst, 0, Q, 0, P, mm, k0 * Q, Q, roundUp(k0 + 4, vl), false);

@@ -122,20 +122,22 @@ public final class SelectiveScan {
     private static ScanResult run(String op, Tensor x, Tensor dt, Tensor a, Tensor bm, Tensor cm, ScanOptions o) {
         ScanProblem p = ScanProblem.of(op, x, dt, a, bm, cm, o);
         if (p.device.isCpu() && p.dtype == DType.F32 && !KernelSupport.vectorAvailable()) return runWidened(op, x, dt, a, bm, cm, o);
+        Tensor[] inputs = {x, dt, a, bm, cm, o.dtBias(), o.dSkip(), o.z(), o.initialState()};
+        boolean grad = Grad.isEnabled() && Arrays.stream(inputs).anyMatch(t -> t != null && t.requiresGrad());
+        // the chunked CPU forward keeps what its backward would recompute, when there will be a backward
+        ChunkStates keep = grad && p.device.isCpu() && p.dtype == DType.F32 && ChunkedScanBackward.applies(p) ? new ChunkStates(p) : null;
         ScanResult r;
         try (Grad.Region g = Grad.noGrad()) {
             long profiled = KernelSupport.profileStart();
             r = !p.device.isCpu() ? SelectiveScanCuda.forward(p)
-                    : p.dtype == DType.F32 ? SelectiveScanCpu.forward(p) : SelectiveScanReference.forward(p);
+                    : p.dtype == DType.F32 ? SelectiveScanCpu.forward(p, keep) : SelectiveScanReference.forward(p);
             KernelSupport.profileStop("selective_scan", profiled);
         }
-        Tensor[] inputs = {x, dt, a, bm, cm, o.dtBias(), o.dSkip(), o.z(), o.initialState()};
-        boolean grad = Grad.isEnabled() && Arrays.stream(inputs).anyMatch(t -> t != null && t.requiresGrad());
         if (!grad) return r;
         ScanProblem shell = p.on(new Tensor[COUNT]); // the backward captures sizes only; tensors come through `saved`
         int[] yShape = p.yShape(), sShape = p.stateShape();
         if (!p.returnFinal) {
-            Tensor y = KernelSupport.record(op, r.y(), inputs, p.t, (dy, saved) -> backward(shell.on(saved), dy, null));
+            Tensor y = KernelSupport.record(op, r.y(), inputs, p.t, (dy, saved) -> backward(shell.on(saved), dy, null, keep));
             return new ScanResult(y, null);
         }
         // One recorded output carries both results, so that gradients of y and of the final state meet in one backward.
@@ -146,7 +148,7 @@ public final class SelectiveScan {
             both.narrow(0, (int) ny, (int) ns).copyFrom(r.finalState().reshape(-1));
         }
         Tensor rec = KernelSupport.record(op, both, inputs, p.t, (d, saved) -> backward(shell.on(saved),
-                d.narrow(0, 0, (int) ny).reshape(yShape), d.narrow(0, (int) ny, (int) ns).reshape(sShape)));
+                d.narrow(0, 0, (int) ny).reshape(yShape), d.narrow(0, (int) ny, (int) ns).reshape(sShape), keep));
         return new ScanResult(rec.narrow(0, 0, (int) ny).reshape(yShape), rec.narrow(0, (int) ny, (int) ns).reshape(sShape));
     }
 
@@ -164,9 +166,9 @@ public final class SelectiveScan {
 
     private static Tensor wide(Tensor t) { return t == null ? null : t.to(DType.F64); }
 
-    private static Tensor[] backward(ScanProblem p, Tensor dy, Tensor dFinal) {
+    private static Tensor[] backward(ScanProblem p, Tensor dy, Tensor dFinal, ChunkStates kept) {
         if (!p.device.isCpu()) return SelectiveScanCuda.backward(p, dy, dFinal);
-        return p.dtype == DType.F32 ? SelectiveScanCpu.backward(p, dy, dFinal) : SelectiveScanReference.backward(p, dy, dFinal);
+        return p.dtype == DType.F32 ? SelectiveScanCpu.backward(p, dy, dFinal, kept) : SelectiveScanReference.backward(p, dy, dFinal);
     }
 
     private static void need(String op, String name, Tensor t, int rank, String shape) {

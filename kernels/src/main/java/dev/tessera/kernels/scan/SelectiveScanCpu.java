@@ -114,8 +114,9 @@ final class SelectiveScanCpu {
 
     // ------------------------------------------------------------------------------------------------ forward
 
-    static ScanResult forward(ScanProblem p) {
-        if (ChunkedScan.applies(p)) return ChunkedScan.forward(p);
+    /** The forward; {@code keep} (for the chunked form only) receives what its backward would otherwise recompute. */
+    static ScanResult forward(ScanProblem p, ChunkStates keep) {
+        if (ChunkedScan.applies(p)) return ChunkedScan.forward(p, keep);
         Raw in = new Raw(p);
         Tensor y = alloc(p.yShape());
         Tensor fin = p.returnFinal ? alloc(p.stateShape()) : null;
@@ -329,8 +330,12 @@ final class SelectiveScanCpu {
 
     // ------------------------------------------------------------------------------------------------ backward
 
-    static Tensor[] backward(ScanProblem p, Tensor dyIn, Tensor dFinalIn) {
-        if (ChunkedScanBackward.applies(p)) return ChunkedScanBackward.backward(p, dyIn, dFinalIn);
+    /**
+     * The gradients: by the chunked backward from what the chunked forward {@code kept} (see {@link ChunkStates}), else
+     * by the sequential one, which recomputes its states from checkpoints.
+     */
+    static Tensor[] backward(ScanProblem p, Tensor dyIn, Tensor dFinalIn, ChunkStates kept) {
+        if (ChunkedScanBackward.applies(p)) return ChunkedScanBackward.backward(p, dyIn, dFinalIn, kept);
         Raw in = new Raw(p);
         int H = p.heads, P = p.headDim, N = p.stateSize, S = p.sequences(), na = p.aPerState ? N : 1;
         Tensor dy = dyIn.to(DType.F32).contiguous();
