@@ -71,7 +71,6 @@ final class GatedRmsNormCpu {
         int blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
         float[][] parts = new float[blocks][];
         KernelSupport.parallelFor(blocks, 1, (s, e) -> {
-            int lanes = S.length(), vn = d - d % lanes;
             for (long blk = s; blk < e; blk++) {
                 float[] aw = new float[d];
                 int r0 = (int) blk * ROW_BLOCK, r1 = Math.min(rows, r0 + ROW_BLOCK);
@@ -79,42 +78,9 @@ final class GatedRmsNormCpu {
                     long xb = (xOff + r * d) * 4, zb = (zOff + r * zStride) * 4, gb = (dyOff + r * d) * 4;
                     long ob = (dxOff + r * d) * 4, zob = (dzOff + r * dzStride) * 4, sb = (sigOff + r * d) * 4;
                     float rsf = (float) rstd[(int) r];
-                    FloatVector dotv = FloatVector.zero(S);
-                    for (int j = 0; j < vn; j += lanes) {
-                        FloatVector zv = FloatVector.fromMemorySegment(S, z, zb + j * 4L, NO), sg = FloatVector.fromMemorySegment(S, sig, sb + j * 4L, NO);
-                        FloatVector sv = zv.mul(sg);
-                        FloatVector h = FloatVector.fromMemorySegment(S, x, xb + j * 4L, NO).mul(sv);
-                        FloatVector g = FloatVector.fromMemorySegment(S, dy, gb + j * 4L, NO);
-                        dotv = g.mul(FloatVector.fromMemorySegment(S, w, (wOff + j) * 4, NO)).fma(h, dotv);
-                        g.mul(h).mul(rsf).add(FloatVector.fromArray(S, aw, j)).intoArray(aw, j);
-                        sv.intoMemorySegment(dx, ob + j * 4L, NO);
-                        sg.mul(zv.mul(sg.neg().add(1f)).add(1f)).intoMemorySegment(dz, zob + j * 4L, NO);
-                    }
-                    float dot = Lanes.sum(dotv);
-                    for (int j = vn; j < d; j++) {
-                        float zv = z.get(F, zb + j * 4L), sg = sig.get(F, sb + j * 4L), sv = zv * sg, h = x.get(F, xb + j * 4L) * sv;
-                        float g = dy.get(F, gb + j * 4L);
-                        dot += g * w.getAtIndex(F, wOff + j) * h;
-                        aw[j] += g * h * rsf;
-                        dx.set(F, ob + j * 4L, sv);
-                        dz.set(F, zob + j * 4L, sg * (1 + zv * (1 - sg)));
-                    }
+                    float dot = firstPass(x, xb, z, zb, sig, sb, w, wOff, dy, gb, dx, ob, dz, zob, rsf, aw, d);
                     double rs = rstd[(int) r];
-                    float c = (float) (rs * rs * rs * dot / d);
-                    for (int j = 0; j < vn; j += lanes) {
-                        FloatVector xv = FloatVector.fromMemorySegment(S, x, xb + j * 4L, NO);
-                        FloatVector sv = FloatVector.fromMemorySegment(S, dx, ob + j * 4L, NO);
-                        FloatVector gw = FloatVector.fromMemorySegment(S, dy, gb + j * 4L, NO).mul(FloatVector.fromMemorySegment(S, w, (wOff + j) * 4, NO));
-                        FloatVector dh = gw.mul(rsf).sub(xv.mul(sv).mul(c));
-                        dh.mul(sv).intoMemorySegment(dx, ob + j * 4L, NO);
-                        dh.mul(xv).mul(FloatVector.fromMemorySegment(S, dz, zob + j * 4L, NO)).intoMemorySegment(dz, zob + j * 4L, NO);
-                    }
-                    for (int j = vn; j < d; j++) {
-                        float xv = x.get(F, xb + j * 4L), sv = dx.get(F, ob + j * 4L);
-                        float dh = dy.get(F, gb + j * 4L) * w.getAtIndex(F, wOff + j) * rsf - xv * sv * c;
-                        dx.set(F, ob + j * 4L, dh * sv);
-                        dz.set(F, zob + j * 4L, dh * xv * dz.get(F, zob + j * 4L));
-                    }
+                    secondPass(x, xb, w, wOff, dy, gb, dx, ob, dz, zob, rsf, (float) (rs * rs * rs * dot / d), d);
                 }
                 parts[(int) blk] = aw;
             }
@@ -122,5 +88,55 @@ final class GatedRmsNormCpu {
         double[] acc = new double[d];
         for (float[] p : parts) for (int j = 0; j < d; j++) acc[j] += p[j];
         for (int j = 0; j < d; j++) dw.setAtIndex(F, dwOff + j, (float) acc[j]);
+    }
+
+    // The two passes over a row are methods of their own: as one lambda of 1,086 bytecodes C1 ran out of registers
+    // compiling it, so the first few hundred training steps ran it interpreted (the Vector API's Java fallback).
+
+    /** SiLU(z) into dx's row and SiLU′(z) into dz's, dy·h·rstd added to aw; returns Σ dy·w·h. */
+    private static float firstPass(MemorySegment x, long xb, MemorySegment z, long zb, MemorySegment sig, long sb, MemorySegment w, long wOff,
+                                   MemorySegment dy, long gb, MemorySegment dx, long ob, MemorySegment dz, long zob, float rsf, float[] aw, int d) {
+        int lanes = S.length(), vn = d - d % lanes;
+        FloatVector dotv = FloatVector.zero(S);
+        for (int j = 0; j < vn; j += lanes) {
+            FloatVector zv = FloatVector.fromMemorySegment(S, z, zb + j * 4L, NO), sg = FloatVector.fromMemorySegment(S, sig, sb + j * 4L, NO);
+            FloatVector sv = zv.mul(sg);
+            FloatVector h = FloatVector.fromMemorySegment(S, x, xb + j * 4L, NO).mul(sv);
+            FloatVector g = FloatVector.fromMemorySegment(S, dy, gb + j * 4L, NO);
+            dotv = g.mul(FloatVector.fromMemorySegment(S, w, (wOff + j) * 4, NO)).fma(h, dotv);
+            g.mul(h).mul(rsf).add(FloatVector.fromArray(S, aw, j)).intoArray(aw, j);
+            sv.intoMemorySegment(dx, ob + j * 4L, NO);
+            sg.mul(zv.mul(sg.neg().add(1f)).add(1f)).intoMemorySegment(dz, zob + j * 4L, NO);
+        }
+        float dot = Lanes.sum(dotv);
+        for (int j = vn; j < d; j++) {
+            float zv = z.get(F, zb + j * 4L), sg = sig.get(F, sb + j * 4L), sv = zv * sg, h = x.get(F, xb + j * 4L) * sv;
+            float g = dy.get(F, gb + j * 4L);
+            dot += g * w.getAtIndex(F, wOff + j) * h;
+            aw[j] += g * h * rsf;
+            dx.set(F, ob + j * 4L, sv);
+            dz.set(F, zob + j * 4L, sg * (1 + zv * (1 - sg)));
+        }
+        return dot;
+    }
+
+    /** dx and dz of the row from dh = dy·w·rstd − x·SiLU(z)·c. */
+    private static void secondPass(MemorySegment x, long xb, MemorySegment w, long wOff, MemorySegment dy, long gb, MemorySegment dx, long ob,
+                                   MemorySegment dz, long zob, float rsf, float c, int d) {
+        int lanes = S.length(), vn = d - d % lanes;
+        for (int j = 0; j < vn; j += lanes) {
+            FloatVector xv = FloatVector.fromMemorySegment(S, x, xb + j * 4L, NO);
+            FloatVector sv = FloatVector.fromMemorySegment(S, dx, ob + j * 4L, NO);
+            FloatVector gw = FloatVector.fromMemorySegment(S, dy, gb + j * 4L, NO).mul(FloatVector.fromMemorySegment(S, w, (wOff + j) * 4, NO));
+            FloatVector dh = gw.mul(rsf).sub(xv.mul(sv).mul(c));
+            dh.mul(sv).intoMemorySegment(dx, ob + j * 4L, NO);
+            dh.mul(xv).mul(FloatVector.fromMemorySegment(S, dz, zob + j * 4L, NO)).intoMemorySegment(dz, zob + j * 4L, NO);
+        }
+        for (int j = vn; j < d; j++) {
+            float xv = x.get(F, xb + j * 4L), sv = dx.get(F, ob + j * 4L);
+            float dh = dy.get(F, gb + j * 4L) * w.getAtIndex(F, wOff + j) * rsf - xv * sv * c;
+            dx.set(F, ob + j * 4L, dh * sv);
+            dz.set(F, zob + j * 4L, dh * xv * dz.get(F, zob + j * 4L));
+        }
     }
 }
