@@ -3,8 +3,6 @@ package dev.tessera.jmh;
 import dev.tessera.runtime.cpu.Gemm;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.SplittableRandom;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
@@ -39,18 +37,11 @@ public class LinearGemmBench extends JmhDefaults {
         in = Integer.parseInt(io[0]);
         out = Integer.parseInt(io[1]);
         arena = Arena.ofShared();
-        x = random(arena, (long) rows * in, 1);
-        w = random(arena, (long) out * in, 2);
-        g = random(arena, (long) rows * out, 3);
+        x = RandomSegments.uniform(arena, (long) rows * in, 1);
+        w = RandomSegments.uniform(arena, (long) out * in, 2);
+        g = RandomSegments.uniform(arena, (long) rows * out, 3);
         y = arena.allocate((long) rows * out * Float.BYTES, 64);
         dx = arena.allocate((long) rows * in * Float.BYTES, 64);
-    }
-
-    private static MemorySegment random(Arena arena, long count, long seed) {
-        MemorySegment s = arena.allocate(count * Float.BYTES, 64);
-        SplittableRandom r = new SplittableRandom(seed);
-        for (long i = 0; i < count; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextDouble(-1, 1));
-        return s;
     }
 
     @TearDown(Level.Trial)

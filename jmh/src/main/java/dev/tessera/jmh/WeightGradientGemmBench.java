@@ -3,8 +3,6 @@ package dev.tessera.jmh;
 import dev.tessera.runtime.cpu.Gemm;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.SplittableRandom;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
@@ -37,16 +35,9 @@ public class WeightGradientGemmBench extends JmhDefaults {
         m = Integer.parseInt(mn[0]);
         n = Integer.parseInt(mn[1]);
         arena = Arena.ofShared();
-        g = random(arena, (long) rows * m, 1);
-        x = random(arena, (long) rows * n, 2);
+        g = RandomSegments.uniform(arena, (long) rows * m, 1);
+        x = RandomSegments.uniform(arena, (long) rows * n, 2);
         c = arena.allocate((long) m * n * Float.BYTES, 64);
-    }
-
-    private static MemorySegment random(Arena arena, long count, long seed) {
-        MemorySegment s = arena.allocate(count * Float.BYTES, 64);
-        SplittableRandom r = new SplittableRandom(seed);
-        for (long i = 0; i < count; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextDouble(-1, 1));
-        return s;
     }
 
     @TearDown(Level.Trial)

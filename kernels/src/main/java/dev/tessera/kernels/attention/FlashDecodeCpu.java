@@ -35,7 +35,7 @@ final class FlashDecodeCpu {
 
     /** Writes {@code out} [B,Hq,1,P] and {@code lse} [B,Hq,1] (fresh contiguous F32) from F32 q, k, v. */
     static void run(Geometry g, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse) {
-        Operand qs = new Operand(q), ks = new Operand(k), vs = new Operand(v);
+        Operand qs = new Operand(headDimContiguous(q)), ks = new Operand(headDimContiguous(k)), vs = new Operand(headDimContiguous(v));
         MemorySegment os = KernelSupport.segment(out), ls = KernelSupport.segment(lse);
         long oOff = KernelSupport.offset(out), lOff = KernelSupport.offset(lse);
         int P = g.headDim, tasks = g.batch * g.qHeads;
@@ -118,6 +118,11 @@ final class FlashDecodeCpu {
         }
     }
 
+    /** t itself when its last dim is contiguous (any strides on the others), else a contiguous copy. */
+    private static Tensor headDimContiguous(Tensor t) {
+        return t.size(3) == 1 || KernelSupport.strides(t)[3] == 1 ? t : t.contiguous();
+    }
+
     /** A [B,H,L,P] F32 tensor read in place: any strides on the first three dims, P contiguous. */
     private static final class Operand {
         final MemorySegment seg;
@@ -127,7 +132,6 @@ final class FlashDecodeCpu {
             seg = KernelSupport.segment(t);
             off = KernelSupport.offset(t);
             long[] st = KernelSupport.strides(t);
-            if (st[3] != 1 && t.size(3) > 1) throw new IllegalArgumentException(Geometry.OP + ": decoding needs the head dim contiguous");
             sb = st[0];
             sh = st[1];
             sl = st[2];

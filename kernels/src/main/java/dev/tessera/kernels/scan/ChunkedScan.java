@@ -106,7 +106,7 @@ final class ChunkedScan {
         final float[] w;
         /** The group's C (Q×N), Bᵀ (Np×Q) and C Bᵀ (Q×Q) for the chunk. */
         final float[] cm, bt, cb;
-        final float[] yb, lrow, cin, step, row, z, state;
+        final float[] yb, lrow, cin, step, row, state;
         /** Δ and, when kept for the backward, dΔ/dv of the head's rows. */
         final float[] delta, deriv;
         /**
@@ -138,7 +138,6 @@ final class ChunkedScan {
             delta = new float[Q];
             deriv = new float[Q];
             row = new float[Math.max(P, N)];
-            z = new float[P];
             state = new float[P * N];
             xRows = new float[Q * heads * P];
             dtRows = new float[Q * heads];

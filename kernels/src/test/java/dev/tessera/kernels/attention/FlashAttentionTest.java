@@ -110,8 +110,9 @@ class FlashAttentionTest {
     /**
      * One query per row with nothing to differentiate (a decoding step) takes {@link FlashDecodeCpu}, which reads k
      * and v where they lie: against the float64 reference for output and logsumexp, at head dims below, at and off
-     * the vector length, with grouped heads, windows, a scale, rows of different lengths (one empty), and k, v as
-     * views with gaps (a cache buffer's used prefix) or with heads and positions swapped in memory.
+     * the vector length, with grouped heads, windows, a scale, rows of different lengths (one empty), k and v as views
+     * with gaps (a cache buffer's used prefix) or with heads and positions swapped in memory, and (at P = 40) a q whose
+     * head dim is strided, which is copied first.
      */
     @Test
     void singleQueryDecodingReadsKeysInPlace() {
@@ -121,7 +122,7 @@ class FlashAttentionTest {
                 try (Scope s = Scope.open()) {
                     int B = 3, hq = 4, hkv = 2, cap = 90, len = 70;
                     long seed = 31L * p + o.hashCode();
-                    Tensor q = randn(seed, B, hq, 1, p);
+                    Tensor q = p != 40 ? randn(seed, B, hq, 1, p) : randn(seed, B, hq, p, 1).transpose(2, 3); // at P = 40 the head dim is strided
                     Tensor kBuf = randn(seed + 1, B, hkv, cap, p), vSwapped = randn(seed + 2, B, len, hkv, p);
                     Tensor k = kBuf.narrow(2, 0, len), v = vSwapped.transpose(1, 2);
                     AttentionOptions built = o.build();
