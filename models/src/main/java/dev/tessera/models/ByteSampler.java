@@ -104,6 +104,37 @@ public final class ByteSampler {
     }
 
     /**
+     * The most probable indices of {@code p}, in the order of {@link #byDescendingProbability}, at least until their
+     * mass reaches {@code need}: when the bytes above a thousandth of the largest probability hold that mass (with a
+     * margin far above the sums' rounding), only they are sorted — they are a prefix of the full order, so the nucleus
+     * is the same — else all of them.
+     */
+    static int[] nucleusOrder(double[] p, double need) {
+        double top = 0;
+        for (double x : p) top = Math.max(top, x);
+        double floor = top * 1e-3, mass = 0;
+        int n = 0;
+        for (double x : p) {
+            if (x >= floor) {
+                n++;
+                mass += x;
+            }
+        }
+        if (n == p.length || mass < need * (1 + 1e-9)) return byDescendingProbability(p);
+        double[] sub = new double[n];
+        int[] index = new int[n];
+        for (int i = 0, j = 0; i < p.length; i++) {
+            if (p[i] >= floor) {
+                sub[j] = p[i];
+                index[j++] = i;
+            }
+        }
+        int[] order = byDescendingProbability(sub);
+        for (int k = 0; k < n; k++) order[k] = index[order[k]];
+        return order;
+    }
+
+    /**
      * The indices of {@code p} from the most to the least probable, equal probabilities in index order: a stable
      * bottom-up merge sort on primitives (sorting boxed indices with a comparator took an eighth of a decoding step).
      */
@@ -138,11 +169,11 @@ public final class ByteSampler {
         double[] p = new double[v];
         double sum = 0;
         for (int i = 0; i < v; i++) sum += p[i] = Math.exp((logits[i] - max) / settings.temperature());
-        int[] order = byDescendingProbability(p);
+        int[] order = nucleusOrder(p, settings.topP() * sum);
         // nucleus: the most likely bytes until their mass reaches top-p (at least one)
         int keep = 0;
         double mass = 0;
-        while (keep < v && (keep == 0 || mass < settings.topP() * sum)) mass += p[order[keep++]];
+        while (keep < order.length && (keep == 0 || mass < settings.topP() * sum)) mass += p[order[keep++]];
         double target = u * mass, acc = 0;
         for (int k = 0; k < keep; k++) {
             acc += p[order[k]];

@@ -42,6 +42,44 @@ class ByteSamplerTest {
         }
     }
 
+    /** Sorting only the candidates above a floor picks the same byte as sorting all 256, for sharp and flat logits. */
+    @Test
+    void nucleusFromTheCandidatesEqualsTheFullSort() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(9);
+        for (int trial = 0; trial < 400; trial++) {
+            float[] logits = new float[256];
+            double spread = new double[] {0.1, 1, 4, 12}[trial % 4];
+            for (int i = 0; i < 256; i++) logits[i] = (float) (r.nextGaussian() * spread);
+            if (trial % 5 == 0) logits[r.nextInt(256)] += 15; // one dominant byte
+            ByteSampler.Settings settings = new ByteSampler.Settings(1, new double[] {0.7, 1.0, 1.3}[trial % 3],
+                    new double[] {0.5, 0.9, 0.95, 1.0}[trial % 4]);
+            for (float u : new float[] {0f, 0.3f, 0.77f, 0.9999f}) {
+                assertEquals(pickByFullSort(logits, settings, u), ByteSampler.pick(logits, settings, u), "trial " + trial + " u " + u);
+            }
+        }
+    }
+
+    /** The nucleus sampling of {@link ByteSampler#pick} written plainly: every index sorted. */
+    private static int pickByFullSort(float[] logits, ByteSampler.Settings settings, float u) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float x : logits) max = Math.max(max, x);
+        double[] p = new double[logits.length];
+        double sum = 0;
+        for (int i = 0; i < p.length; i++) sum += p[i] = Math.exp((logits[i] - max) / settings.temperature());
+        Integer[] order = new Integer[p.length];
+        for (int i = 0; i < p.length; i++) order[i] = i;
+        java.util.Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
+        int keep = 0;
+        double mass = 0;
+        while (keep < p.length && (keep == 0 || mass < settings.topP() * sum)) mass += p[order[keep++]];
+        double target = u * mass, acc = 0;
+        for (int k = 0; k < keep; k++) {
+            acc += p[order[k]];
+            if (target < acc) return order[k];
+        }
+        return order[keep - 1];
+    }
+
     @Test
     void batchedPromptsOfDifferentLengthsMatchOneAtATime() {
         try (ByteLanguageModel m = ModelCatalog.create("hnet-tiny", new Generator(1))) {
