@@ -120,7 +120,8 @@ public final class ByteSampler {
                 mass += x;
             }
         }
-        if (n == p.length || mass < need * (1 + 1e-9)) return byDescendingProbability(p);
+        // (written so that NaN probabilities, as from a model that diverged, take the full sort too)
+        if (!(n > 0 && n < p.length && mass >= need * (1 + 1e-9))) return byDescendingProbability(p);
         double[] sub = new double[n];
         int[] index = new int[n];
         for (int i = 0, j = 0; i < p.length; i++) {

@@ -59,6 +59,21 @@ class ByteSamplerTest {
         }
     }
 
+    /** NaN logits (a diverged model, or a dry-run device's), flat ones and a tiny top-p still draw the byte the full sort draws. */
+    @Test
+    void degenerateLogitsStillDrawAByte() {
+        float[] nan = new float[256];
+        java.util.Arrays.fill(nan, Float.NaN);
+        float[] sharp = new float[256];
+        sharp[3] = 20;
+        for (float[] logits : List.of(nan, sharp, new float[256])) {
+            for (double topP : new double[] {1e-9, 0.95, 1}) {
+                ByteSampler.Settings settings = new ByteSampler.Settings(1, 1, topP);
+                for (float u : new float[] {0f, 0.5f, 0.9999f}) assertEquals(pickByFullSort(logits, settings, u), ByteSampler.pick(logits, settings, u));
+            }
+        }
+    }
+
     /** The nucleus sampling of {@link ByteSampler#pick} written plainly: every index sorted. */
     private static int pickByFullSort(float[] logits, ByteSampler.Settings settings, float u) {
         double max = Double.NEGATIVE_INFINITY;
