@@ -13,18 +13,22 @@ public final class Lanes {
     private Lanes() {}
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    /** ROTATE[k] rotates lanes by 2^k: a fixed tree of lane-wise adds, each exactly defined in every tier. */
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] ROTATE = new VectorShuffle[Integer.numberOfTrailingZeros(S.length())];
+    /**
+     * Rotations of the lanes by 8, 4, 2 and 1: a fixed tree of lane-wise adds, each exactly defined in every tier. Each
+     * is a constant of its own: taken from an array (not a constant to C2) the rearrangement was not intrinsified and
+     * every sum allocated its vectors on the heap — half of the bytes a training step allocated.
+     */
+    private static final VectorShuffle<Float> ROTATE_8 = rotation(8), ROTATE_4 = rotation(4), ROTATE_2 = rotation(2), ROTATE_1 = rotation(1);
 
-    static {
-        for (int k = 0; k < ROTATE.length; k++) ROTATE[k] = VectorShuffle.iota(S, 1 << k, 1, true);
-    }
+    private static VectorShuffle<Float> rotation(int by) { return by < S.length() ? VectorShuffle.iota(S, by, 1, true) : null; }
 
     /** Σ lanes as a fixed tree of lane-wise float adds (the same bits in the interpreter and in C2). */
     public static float sum(FloatVector v) {
-        if (v.species() != S) return sumInOrder(v);
-        for (int k = ROTATE.length - 1; k >= 0; k--) v = v.add(v.rearrange(ROTATE[k]));
+        if (v.species() != S || S.length() > 16) return sumInOrder(v);
+        if (S.length() == 16) v = v.add(v.rearrange(ROTATE_8));
+        if (S.length() >= 8) v = v.add(v.rearrange(ROTATE_4));
+        if (S.length() >= 4) v = v.add(v.rearrange(ROTATE_2));
+        if (S.length() >= 2) v = v.add(v.rearrange(ROTATE_1));
         return v.lane(0);
     }
 
