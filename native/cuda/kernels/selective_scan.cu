@@ -2,8 +2,11 @@
 // backward and the decoding step. Math, shapes and gradients: shared/specs/kernels.md §1 and
 // kernels/.../scan/SelectiveScanReference.java (the float64 oracle); the Java launcher is SelectiveScanCuda.java.
 //
-// Layouts (all contiguous): x, z, y [B,L,H,P] = [B,L,HP] with row r = h·P + p; dt [B,L,H]; A [H] or [H,N];
-// Bm, Cm [B,L,G,N]; dtBias, Dskip [H]; initial/final state [S,HP,N] (S = B, or the packed sequences of cuSeqlens).
+// Layouts: x, z, y [B,L,H,P] = [B,L,HP] with row r = h·P + p; dt [B,L,H]; A [H] or [H,N]; Bm, Cm [B,L,G,N];
+// dtBias, Dskip [H]; initial/final state [S,HP,N] (S = B, or the packed sequences of cuSeqlens). x, dt, Bm, Cm, z and
+// the gradients dx, dz, d dt (and, through ss_colsum, dBm, dCm) are row-strided: position row = b·L + t starts
+// row·s elements in, s ≥ the row's width, so that slices of a wider projection are read and written where they lie.
+// y, dy, the states and everything else are contiguous.
 //
 // Thread mapping. The state of one (batch, head) is P×N. A block of NT threads (blockDim.x, a multiple of 32) holds
 // NT/R state rows: R lanes per row (R a power of two ≤ 32), lane j of row i keeping the nk ≤ SS_KPT state entries
@@ -119,7 +122,8 @@ __device__ void ss_forward_impl(const T* __restrict__ x, const T* __restrict__ d
                                 const T* __restrict__ Bm, const T* __restrict__ Cm, const T* __restrict__ dtBias,
                                 const T* __restrict__ Dskip, const T* __restrict__ z, const T* init, T* __restrict__ y,
                                 T* fin, typename TsAcc<T>::type* chunkE, typename TsAcc<T>::type* chunkPi,
-                                const int* __restrict__ cu, int S, int L, int H, int P, int G, int N, int aPerState,
+                                const int* __restrict__ cu, int S, long long xRow, long long dtRow, long long bRow,
+                                long long cRow, long long zRow, int L, int H, int P, int G, int N, int aPerState,
                                 int softplus, int R, int hpb, int tph, int Q, int mode) {
     typedef typename TsAcc<T>::type A;
     const SsGeom q(H, P, G, N, R, hpb, tph, blockIdx.x);
@@ -153,21 +157,21 @@ __device__ void ss_forward_impl(const T* __restrict__ x, const T* __restrict__ d
                 prod[k] = (A) 0;
             }
         }
-        const A delta = ss_delta(ts_acc(dt[row * H + q.h]) + bias, softplus);
-        const A xv = ts_acc(x[row * q.HP + q.r]);
+        const A delta = ss_delta(ts_acc(dt[row * dtRow + q.h]) + bias, softplus);
+        const A xv = ts_acc(x[row * xRow + q.r]);
         const A a0 = aPerState ? (A) 0 : ss_exp(delta * aH);
-        const long long bc = (row * G + q.g) * N;
+        const long long bi = row * bRow + q.g * N, ci = row * cRow + q.g * N;
         A yp = 0;
 #pragma unroll
         for (int k = 0; k < SS_KPT; k++) {
             int n = q.lane + k * R;
             if (k < q.nk) {
                 bool ok = n < N;
-                A bv = ok ? ts_acc(Bm[bc + n]) : (A) 0;
+                A bv = ok ? ts_acc(Bm[bi + n]) : (A) 0;
                 A a = aPerState ? (ok ? ss_exp(delta * aN[k]) : (A) 1) : a0;
                 st[k] = a * st[k] + delta * xv * bv;
                 if (mode == 0) prod[k] *= a;
-                else if (ok) yp += st[k] * ts_acc(Cm[bc + n]);
+                else if (ok) yp += st[k] * ts_acc(Cm[ci + n]);
             }
         }
         if (mode == 1) {
@@ -175,7 +179,7 @@ __device__ void ss_forward_impl(const T* __restrict__ x, const T* __restrict__ d
             if (q.valid && q.lane == 0) {
                 A yv = yp + dsk * xv;
                 if (z != nullptr) {
-                    A zv = ts_acc(z[row * q.HP + q.r]);
+                    A zv = ts_acc(z[row * zRow + q.r]);
                     yv *= zv * ss_sigmoid(zv);
                 }
                 y[row * q.HP + q.r] = ts_from_acc<T>(yv);
@@ -234,7 +238,8 @@ __device__ void ss_backward_impl(const T* __restrict__ x, const T* __restrict__ 
                                  const T* __restrict__ Dskip, const T* __restrict__ z, const T* __restrict__ init,
                                  const T* __restrict__ dy, const T* __restrict__ dFinal,
                                  const typename TsAcc<T>::type* __restrict__ ckpt, const int* __restrict__ cu, int S,
-                                 T* __restrict__ dx, T* __restrict__ dz, T* __restrict__ dInit,
+                                 long long xRow, long long dtRow, long long bRow, long long cRow, long long zRow,
+                                 T* __restrict__ dx, long long dxRow, T* __restrict__ dz, long long dzRow, T* __restrict__ dInit,
                                  typename TsAcc<T>::type* dBp, typename TsAcc<T>::type* dCp, int atomic,
                                  typename TsAcc<T>::type* __restrict__ ddtp, typename TsAcc<T>::type* __restrict__ dAp,
                                  typename TsAcc<T>::type* __restrict__ dDp, int batch, int L, int H, int P, int G, int N,
@@ -294,16 +299,16 @@ __device__ void ss_backward_impl(const T* __restrict__ x, const T* __restrict__ 
                     st[k] = (init != nullptr && k < nk && n < N) ? ts_acc(init[((long long) s * q.HP + q.r) * N + n]) : (A) 0;
                 }
             }
-            const A delta = ss_delta(ts_acc(dt[row * H + q.h]) + bias, softplus);
-            const A xv = ts_acc(x[row * q.HP + q.r]);
+            const A delta = ss_delta(ts_acc(dt[row * dtRow + q.h]) + bias, softplus);
+            const A xv = ts_acc(x[row * xRow + q.r]);
             const A a0 = aPerState ? (A) 0 : ss_exp(delta * aH);
-            const long long bc = (row * G + q.g) * N;
+            const long long bi = row * bRow + q.g * N;
 #pragma unroll
             for (int k = 0; k < SS_KPT; k++) {
                 int n = q.lane + k * R;
                 if (k < nk) {
                     bool ok = n < N;
-                    A bv = ok ? ts_acc(Bm[bc + n]) : (A) 0;
+                    A bv = ok ? ts_acc(Bm[bi + n]) : (A) 0;
                     A a = aPerState ? (ok ? ss_exp(delta * aN[k]) : (A) 1) : a0;
                     st[k] = a * st[k] + delta * xv * bv;
                 }
@@ -328,16 +333,16 @@ __device__ void ss_backward_impl(const T* __restrict__ x, const T* __restrict__ 
                 }
 #pragma unroll
                 for (int k = 0; k < SS_KPT; k++) if (k < nk) sts[((size_t) (t - ts) * nk + k) * NT + tid] = st[k];
-                const A delta = ss_delta(ts_acc(dt[row * H + q.h]) + bias, softplus);
-                const A xv = ts_acc(x[row * q.HP + q.r]);
+                const A delta = ss_delta(ts_acc(dt[row * dtRow + q.h]) + bias, softplus);
+                const A xv = ts_acc(x[row * xRow + q.r]);
                 const A a0 = aPerState ? (A) 0 : ss_exp(delta * aH);
-                const long long bc = (row * G + q.g) * N;
+                const long long bi = row * bRow + q.g * N;
 #pragma unroll
                 for (int k = 0; k < SS_KPT; k++) {
                     int n = q.lane + k * R;
                     if (k < nk) {
                         bool ok = n < N;
-                        A bv = ok ? ts_acc(Bm[bc + n]) : (A) 0;
+                        A bv = ok ? ts_acc(Bm[bi + n]) : (A) 0;
                         A a = aPerState ? (ok ? ss_exp(delta * aN[k]) : (A) 1) : a0;
                         st[k] = a * st[k] + delta * xv * bv;
                     }
@@ -349,7 +354,7 @@ __device__ void ss_backward_impl(const T* __restrict__ x, const T* __restrict__ 
                 if (t < start) seqs.at(t, s, start, end);
                 const int tt = t - ts;
                 const long long row = (long long) b * L + t;
-                const long long xi = row * q.HP + q.r;
+                const long long yi = row * q.HP + q.r;
                 if (t + 1 == end) {  // the last position of sequence s: the adjoint starts from d final state
 #pragma unroll
                     for (int k = 0; k < SS_KPT; k++) {
@@ -357,20 +362,20 @@ __device__ void ss_backward_impl(const T* __restrict__ x, const T* __restrict__ 
                         G_[k] = (dFinal != nullptr && q.valid && k < nk && n < N) ? ts_acc(dFinal[((long long) s * q.HP + q.r) * N + n]) : (A) 0;
                     }
                 }
-                const A pre = ts_acc(dt[row * H + q.h]) + bias;
+                const A pre = ts_acc(dt[row * dtRow + q.h]) + bias;
                 const A delta = ss_delta(pre, softplus);
-                const A xv = q.valid ? ts_acc(x[xi]) : (A) 0;
-                const A dyv = q.valid ? ts_acc(dy[xi]) : (A) 0;
+                const A xv = q.valid ? ts_acc(x[row * xRow + q.r]) : (A) 0;
+                const A dyv = q.valid ? ts_acc(dy[yi]) : (A) 0;
                 const A a0 = aPerState ? (A) 0 : ss_exp(delta * aH);
-                const long long bc = (row * G + q.g) * N;
+                const long long bi = row * bRow + q.g * N, ci = row * cRow + q.g * N;
                 A bv[SS_KPT], cv[SS_KPT], a[SS_KPT], sp[SS_KPT], sc[SS_KPT];
                 A yh = 0;
 #pragma unroll
                 for (int k = 0; k < SS_KPT; k++) {
                     int n = q.lane + k * R;
                     bool ok = k < nk && n < N;
-                    bv[k] = ok ? ts_acc(Bm[bc + n]) : (A) 0;
-                    cv[k] = ok ? ts_acc(Cm[bc + n]) : (A) 0;
+                    bv[k] = ok ? ts_acc(Bm[bi + n]) : (A) 0;
+                    cv[k] = ok ? ts_acc(Cm[ci + n]) : (A) 0;
                     a[k] = aPerState ? (ok ? ss_exp(delta * aN[k]) : (A) 1) : a0;
                     sp[k] = k < nk ? sts[((size_t) tt * nk + k) * NT + tid] : (A) 0;
                     sc[k] = a[k] * sp[k] + delta * xv * bv[k];
@@ -379,10 +384,10 @@ __device__ void ss_backward_impl(const T* __restrict__ x, const T* __restrict__ 
                 A gy = dyv;
                 if (z != nullptr) {
                     yh = ss_row_sum(yh, R) + dsk * xv;
-                    A zv = q.valid ? ts_acc(z[xi]) : (A) 0;
+                    A zv = q.valid ? ts_acc(z[row * zRow + q.r]) : (A) 0;
                     A sg = ss_sigmoid(zv);
                     gy = dyv * zv * sg;
-                    if (q.valid && q.lane == 0) dz[xi] = ts_from_acc<T>(dyv * yh * sg * ((A) 1 + zv * ((A) 1 - sg)));
+                    if (q.valid && q.lane == 0) dz[row * dzRow + q.r] = ts_from_acc<T>(dyv * yh * sg * ((A) 1 + zv * ((A) 1 - sg)));
                 }
                 A dxp = 0, rowp = 0;
                 const A aS = aPerState ? (A) 0 : aH;
@@ -397,7 +402,7 @@ __device__ void ss_backward_impl(const T* __restrict__ x, const T* __restrict__ 
                 dxp = ss_row_sum(dxp, R);
                 rowp = ss_row_sum(rowp, R);
                 if (q.valid && q.lane == 0) {
-                    dx[xi] = ts_from_acc<T>(dxp + dsk * gy);
+                    dx[row * dxRow + q.r] = ts_from_acc<T>(dxp + dsk * gy);
                     dD += gy * xv;
                 }
                 if (q.lane == 0) sRow[(size_t) tt * NT + q.i] = q.valid ? rowp : (A) 0;
@@ -492,8 +497,10 @@ __device__ void ss_backward_impl(const T* __restrict__ x, const T* __restrict__ 
 }
 
 // out[c] = Σ_r in[r·cols + c] in a fixed order (deterministic), for r < rows; block = 32 columns × (NT/32) row lanes.
+// out is row-strided: column c lies at (c / width)·stride + c % width (width = stride = cols when contiguous).
 template <typename T>
-__device__ void ss_colsum_impl(const typename TsAcc<T>::type* __restrict__ in, T* __restrict__ out, long long rows, long long cols) {
+__device__ void ss_colsum_impl(const typename TsAcc<T>::type* __restrict__ in, T* __restrict__ out, long long rows, long long cols,
+                               long long width, long long stride) {
     typedef typename TsAcc<T>::type A;
     __shared__ A part[1024];
     const int cl = threadIdx.x & 31, rl = threadIdx.x >> 5, lanes = blockDim.x >> 5;
@@ -506,7 +513,7 @@ __device__ void ss_colsum_impl(const typename TsAcc<T>::type* __restrict__ in, T
         if (rl == 0 && c < cols) {
             A sum = 0;
             for (int j = 0; j < lanes; j++) sum += part[j * 32 + cl];
-            out[c] = ts_from_acc<T>(sum);
+            out[(c / width) * stride + c % width] = ts_from_acc<T>(sum);
         }
         __syncthreads();
     }
@@ -515,17 +522,19 @@ __device__ void ss_colsum_impl(const typename TsAcc<T>::type* __restrict__ in, T
 // ddt[e] = Σ_pt ddtp[pt][e] · Δ'(dt + dtBias) for e over B·L·H; the Acc value is also left in ddtp[0][e] (for the
 // dtBias column sum).
 template <typename T>
-__device__ void ss_ddt_finish_impl(typename TsAcc<T>::type* ddtp, const T* __restrict__ dt, const T* __restrict__ dtBias,
-                                   T* __restrict__ ddt, long long n, int H, int tph, int softplus) {
+__device__ void ss_ddt_finish_impl(typename TsAcc<T>::type* ddtp, const T* __restrict__ dt, long long dtRow,
+                                   const T* __restrict__ dtBias, T* __restrict__ ddt, long long ddtRow, long long n, int H,
+                                   int tph, int softplus) {
     typedef typename TsAcc<T>::type A;
     TS_GRID_LOOP(e, n) {
         A v = 0;
         for (int pt = 0; pt < tph; pt++) v += ddtp[pt * n + e];
-        int h = (int) (e % H);
-        A pre = ts_acc(dt[e]) + (dtBias ? ts_acc(dtBias[h]) : (A) 0);
+        long long row = e / H;
+        int h = (int) (e - row * H);
+        A pre = ts_acc(dt[row * dtRow + h]) + (dtBias ? ts_acc(dtBias[h]) : (A) 0);
         v *= ss_delta_grad(pre, softplus);
         ddtp[e] = v;
-        ddt[e] = ts_from_acc<T>(v);
+        ddt[row * ddtRow + h] = ts_from_acc<T>(v);
     }
 }
 
@@ -534,26 +543,29 @@ __device__ void ss_ddt_finish_impl(typename TsAcc<T>::type* ddtp, const T* __res
 TS_FLOAT_ENTRIES(ss_forward,
                  (const void* x, const void* dt, const void* Aw, const void* Bm, const void* Cm, const void* dtBias,
                   const void* Dskip, const void* z, const void* init, void* y, void* fin, void* chunkE, void* chunkPi,
-                  const int* cu, int S, int L, int H, int P, int G, int N, int aPerState, int softplus, int R, int hpb,
-                  int tph, int Q, int mode),
+                  const int* cu, int S, long long xRow, long long dtRow, long long bRow, long long cRow, long long zRow,
+                  int L, int H, int P, int G, int N, int aPerState, int softplus, int R, int hpb, int tph, int Q, int mode),
                  ((const T*) x, (const T*) dt, (const T*) Aw, (const T*) Bm, (const T*) Cm, (const T*) dtBias,
                   (const T*) Dskip, (const T*) z, (const T*) init, (T*) y, (T*) fin, SS_ACC_PTR(chunkE),
-                  SS_ACC_PTR(chunkPi), cu, S, L, H, P, G, N, aPerState, softplus, R, hpb, tph, Q, mode))
+                  SS_ACC_PTR(chunkPi), cu, S, xRow, dtRow, bRow, cRow, zRow, L, H, P, G, N, aPerState, softplus, R, hpb,
+                  tph, Q, mode))
 TS_FLOAT_ENTRIES(ss_carry, (void* E, const void* Pi, long long perB, int batch, int C),
                  (SS_ACC_PTR(E), SS_ACC_PTR(Pi), perB, batch, C))
 TS_FLOAT_ENTRIES(ss_backward,
                  (const void* x, const void* dt, const void* Aw, const void* Bm, const void* Cm, const void* dtBias,
                   const void* Dskip, const void* z, const void* init, const void* dy, const void* dFinal,
-                  const void* ckpt, const int* cu, int S, void* dx, void* dz, void* dInit, void* dBp, void* dCp,
+                  const void* ckpt, const int* cu, int S, long long xRow, long long dtRow, long long bRow, long long cRow,
+                  long long zRow, void* dx, long long dxRow, void* dz, long long dzRow, void* dInit, void* dBp, void* dCp,
                   int atomic, void* ddtp, void* dAp, void* dDp, int batch, int L, int H, int P, int G, int N,
                   int aPerState, int softplus, int R, int hpb, int tph, int Tsub, int M),
                  ((const T*) x, (const T*) dt, (const T*) Aw, (const T*) Bm, (const T*) Cm, (const T*) dtBias,
                   (const T*) Dskip, (const T*) z, (const T*) init, (const T*) dy, (const T*) dFinal,
-                  SS_ACC_PTR(ckpt), cu, S, (T*) dx, (T*) dz, (T*) dInit, SS_ACC_PTR(dBp), SS_ACC_PTR(dCp), atomic,
+                  SS_ACC_PTR(ckpt), cu, S, xRow, dtRow, bRow, cRow, zRow, (T*) dx, dxRow, (T*) dz, dzRow, (T*) dInit,
+                  SS_ACC_PTR(dBp), SS_ACC_PTR(dCp), atomic,
                   SS_ACC_PTR(ddtp), SS_ACC_PTR(dAp), SS_ACC_PTR(dDp), batch, L, H, P, G, N, aPerState, softplus, R,
                   hpb, tph, Tsub, M))
-TS_FLOAT_ENTRIES(ss_colsum, (const void* in, void* out, long long rows, long long cols),
-                 (SS_ACC_PTR(in), (T*) out, rows, cols))
-TS_FLOAT_ENTRIES(ss_ddt_finish, (void* ddtp, const void* dt, const void* dtBias, void* ddt, long long n, int H, int tph,
-                                 int softplus),
-                 (SS_ACC_PTR(ddtp), (const T*) dt, (const T*) dtBias, (T*) ddt, n, H, tph, softplus))
+TS_FLOAT_ENTRIES(ss_colsum, (const void* in, void* out, long long rows, long long cols, long long width, long long stride),
+                 (SS_ACC_PTR(in), (T*) out, rows, cols, width, stride))
+TS_FLOAT_ENTRIES(ss_ddt_finish, (void* ddtp, const void* dt, long long dtRow, const void* dtBias, void* ddt, long long ddtRow,
+                                 long long n, int H, int tph, int softplus),
+                 (SS_ACC_PTR(ddtp), (const T*) dt, dtRow, (const T*) dtBias, (T*) ddt, ddtRow, n, H, tph, softplus))

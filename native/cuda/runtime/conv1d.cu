@@ -2,6 +2,9 @@
 // y[b,t,c] = bias[c] + Σ_j w[c,j]·x[b, t−(K−1)+j, c], zeros before the start. The CUDA twin of
 // dev.tessera.runtime.cpu.Conv1dKernel (Java side: dev.tessera.runtime.cuda.CudaConv1d).
 //
+// x and dx have their channels contiguous and any batch and position strides (xB, xT; dxB, dxT, in elements), so a
+// slice of a wider projection is read, and its gradient written, where it lies; y, dy and the weights are contiguous.
+//
 // Packed sequences: `starts` (int32 per position, null when absent, then B = 1) gives where each position's document
 // begins; a tap reading x[src] for output t is taken only when src >= starts[t].
 //
@@ -17,8 +20,9 @@ __device__ __forceinline__ double cv_fma(double a, double b, double c) { return 
 // ------------------------------------------------------------------ forward: one thread per output element
 
 template <typename T>
-__device__ void conv1d_forward_impl(const T* __restrict__ x, const void* __restrict__ w, int wcode, const void* __restrict__ bias,
-                                    int bcode, T* __restrict__ y, long long batch, int len, int ch, int k, const int* __restrict__ starts) {
+__device__ void conv1d_forward_impl(const T* __restrict__ x, long long xB, long long xT, const void* __restrict__ w, int wcode,
+                                    const void* __restrict__ bias, int bcode, T* __restrict__ y, long long batch, int len, int ch, int k,
+                                    const int* __restrict__ starts) {
     typedef typename TsAcc<T>::type A;
     TS_GRID_LOOP(e, batch * len * ch) {
         long long bt = e / ch;
@@ -30,15 +34,15 @@ __device__ void conv1d_forward_impl(const T* __restrict__ x, const void* __restr
         for (int j = 0; j < k; ++j) {
             int src = t - (k - 1) + j;
             if (src < lo) continue;
-            acc = cv_fma(ts_load<A>(w, wcode, (long long) c * k + j), ts_acc(x[(b * len + src) * ch + c]), acc);
+            acc = cv_fma(ts_load<A>(w, wcode, (long long) c * k + j), ts_acc(x[b * xB + src * xT + c]), acc);
         }
         y[e] = ts_from_acc<T>(acc);
     }
 }
 TS_FLOAT_ENTRIES(conv1d_forward,
-                 (const void* x, const void* w, int wcode, const void* bias, int bcode, void* y, long long batch, int len, int ch, int k,
-                  const int* starts),
-                 ((const T*) x, w, wcode, bias, bcode, (T*) y, batch, len, ch, k, starts))
+                 (const void* x, long long xB, long long xT, const void* w, int wcode, const void* bias, int bcode, void* y,
+                  long long batch, int len, int ch, int k, const int* starts),
+                 ((const T*) x, xB, xT, w, wcode, bias, bcode, (T*) y, batch, len, ch, k, starts))
 
 // ------------------------------------------------------------------ backward dx: one thread per input element
 
@@ -46,7 +50,8 @@ TS_FLOAT_ENTRIES(conv1d_forward,
 // had begun at t). Overwrites dx, like the CPU.
 template <typename T>
 __device__ void conv1d_backward_dx_impl(const void* __restrict__ w, int wcode, const void* __restrict__ g, int gcode, T* __restrict__ dx,
-                                        long long batch, int len, int ch, int k, const int* __restrict__ starts) {
+                                        long long dxB, long long dxT, long long batch, int len, int ch, int k,
+                                        const int* __restrict__ starts) {
     typedef typename TsAcc<T>::type A;
     TS_GRID_LOOP(e, batch * len * ch) {
         long long bt = e / ch;
@@ -59,12 +64,13 @@ __device__ void conv1d_backward_dx_impl(const void* __restrict__ w, int wcode, c
             if (dst >= len || (starts != nullptr && starts[dst] > t)) continue;
             acc = cv_fma(ts_load<A>(w, wcode, (long long) c * k + j), ts_load<A>(g, gcode, (b * len + dst) * ch + c), acc);
         }
-        dx[e] = ts_from_acc<T>(acc);
+        dx[b * dxB + t * dxT + c] = ts_from_acc<T>(acc);
     }
 }
 TS_FLOAT_ENTRIES(conv1d_backward_dx,
-                 (const void* w, int wcode, const void* g, int gcode, void* dx, long long batch, int len, int ch, int k, const int* starts),
-                 (w, wcode, g, gcode, (T*) dx, batch, len, ch, k, starts))
+                 (const void* w, int wcode, const void* g, int gcode, void* dx, long long dxB, long long dxT, long long batch, int len,
+                  int ch, int k, const int* starts),
+                 (w, wcode, g, gcode, (T*) dx, dxB, dxT, batch, len, ch, k, starts))
 
 // ------------------------------------------------------------------ backward dw, db: deterministic two-pass reduction
 
@@ -78,8 +84,9 @@ TS_FLOAT_ENTRIES(conv1d_backward_dx,
 // adds its 8 rows in order and writes partial[blockIdx.y][j][c] (j = kk is the bias). No atomics: the sum for a
 // given shape is the same on every run.
 template <typename T>
-__device__ void conv1d_backward_dw_impl(const T* __restrict__ x, const void* __restrict__ g, int gcode, void* partial_v, long long batch,
-                                        int len, int ch, int k, int j0, int kk, const int* __restrict__ starts) {
+__device__ void conv1d_backward_dw_impl(const T* __restrict__ x, long long xB, long long xT, const void* __restrict__ g, int gcode,
+                                        void* partial_v, long long batch, int len, int ch, int k, int j0, int kk,
+                                        const int* __restrict__ starts) {
     typedef typename TsAcc<T>::type A;
     __shared__ double sbuf[CV_BY * (CV_TAPS + 1) * CV_BX];
     A* s = (A*) sbuf;
@@ -101,7 +108,7 @@ __device__ void conv1d_backward_dw_impl(const T* __restrict__ x, const void* __r
             for (int j = 0; j < CV_TAPS; ++j) {
                 if (j >= kk) break;
                 int src = t - (k - 1) + j0 + j;
-                if (src >= lo) aw[j] = cv_fma(gv, ts_acc(x[(b * len + src) * ch + c]), aw[j]);
+                if (src >= lo) aw[j] = cv_fma(gv, ts_acc(x[b * xB + src * xT + c]), aw[j]);
             }
         }
     }
@@ -119,9 +126,9 @@ __device__ void conv1d_backward_dw_impl(const T* __restrict__ x, const void* __r
     }
 }
 TS_FLOAT_ENTRIES(conv1d_backward_dw,
-                 (const void* x, const void* g, int gcode, void* partial, long long batch, int len, int ch, int k, int j0, int kk,
-                  const int* starts),
-                 ((const T*) x, g, gcode, partial, batch, len, ch, k, j0, kk, starts))
+                 (const void* x, long long xB, long long xT, const void* g, int gcode, void* partial, long long batch, int len, int ch,
+                  int k, int j0, int kk, const int* starts),
+                 ((const T*) x, xB, xT, g, gcode, partial, batch, len, ch, k, j0, kk, starts))
 
 // Pass 2. One thread per (j, c), j ≤ kk: sums the `parts` partials in order and overwrites dw[c, j0+j] (j < kk,
 // when dw is not null) or db[c] (j = kk, when db is not null and j0 = 0), like the CPU, which also overwrites.

@@ -1,4 +1,5 @@
-// Elementwise kernels of the CUDA backend: fill, copy/cast, unary, binary (arithmetic and comparisons), where.
+// Elementwise kernels of the CUDA backend: fill, copy/cast, unary and the fused gradients of four unary ops, binary
+// (arithmetic and comparisons), where.
 // The Java side is dev.tessera.runtime.cuda.CudaElementwise. The semantics are those of the CPU kernels
 // (dev.tessera.runtime.cpu.Elementwise, UnaryOp, BinaryOp, Elements): op codes are the enum ordinals, integer
 // binary arithmetic is exact in int64 (wrapping like Java's long), comparisons write BOOL, MAX/MIN propagate NaN,
@@ -452,6 +453,39 @@ extern "C" __global__ void unary_strided_f32(const void* x, int xt, void* out, i
 extern "C" __global__ void unary_strided_f64(const void* x, int xt, void* out, int ot, long long n, int op, double a, double b,
                                              TsLayout lx, TsLayout lo) {
     unary_strided_impl<double>(x, xt, out, ot, n, op, a, b, lx, lo);
+}
+
+// dx = g · op'(x) for the ops with a fused gradient, computed in A, any float dtypes and strides: sigmoid and tanh
+// from y = op(x), SiLU and softplus from x (y may then be x itself). The twin of the CPU's UnaryGrad: one pass where
+// the composed gradient takes five to seven kernels and as many temporaries.
+template <typename A> __device__ __forceinline__ A unary_derivative(int op, A x, A y) {
+    switch (op) {
+        case U_SIGMOID: return y * ((A) 1 - y);
+        case U_TANH: return (A) 1 - y * y;
+        case U_SILU: {
+            A s = j_sigmoid(x);
+            return s * ((A) 1 + x * ((A) 1 - s));
+        }
+        default: return j_sigmoid(x); // U_SOFTPLUS
+    }
+}
+template <typename A>
+__device__ void unary_backward_strided_impl(const void* x, const void* y, const void* g, void* dx, int t, long long n, int op,
+                                            const TsLayout& lx, const TsLayout& ly, const TsLayout& lg, const TsLayout& ld) {
+    TS_GRID_LOOP(i, n) {
+        long long o[4];
+        ew_offsets<4>(i, lx, ly, lg, ld, o);
+        A d = unary_derivative<A>(op, ts_load<A>(x, t, o[0]), ts_load<A>(y, t, o[1]));
+        ts_store<A>(dx, t, o[3], ts_load<A>(g, t, o[2]) * d);
+    }
+}
+extern "C" __global__ void unary_backward_strided_f32(const void* x, const void* y, const void* g, void* dx, int t, long long n, int op,
+                                                      TsLayout lx, TsLayout ly, TsLayout lg, TsLayout ld) {
+    unary_backward_strided_impl<float>(x, y, g, dx, t, n, op, lx, ly, lg, ld);
+}
+extern "C" __global__ void unary_backward_strided_f64(const void* x, const void* y, const void* g, void* dx, int t, long long n, int op,
+                                                      TsLayout lx, TsLayout ly, TsLayout lg, TsLayout ld) {
+    unary_backward_strided_impl<double>(x, y, g, dx, t, n, op, lx, ly, lg, ld);
 }
 
 // out = op(x, y) computed in A (comparisons store 1/0 into whatever out is, normally BOOL).

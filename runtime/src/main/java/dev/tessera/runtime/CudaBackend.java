@@ -56,6 +56,16 @@ final class CudaBackend implements Backend {
         if (t0 != 0) Profiler.stop("unary." + f, t0);
     }
 
+    @Override public boolean fusesUnaryBackward(UnaryOp op, DType dtype) {
+        return dev.tessera.runtime.cpu.UnaryGrad.supports(op) && dtype.isFloating();
+    }
+
+    @Override public void unaryBackward(UnaryOp op, Tensor x, Tensor y, Tensor g, Tensor dx) {
+        long t0 = Profiler.start();
+        CudaElementwise.unaryBackward(device, op, op(x), op(y == null ? x : y), op(g), op(dx));
+        if (t0 != 0) Profiler.stop("unary_backward." + op, t0);
+    }
+
     @Override public void binary(BinaryOp f, Tensor x, Tensor y, Tensor out) {
         long t0 = Profiler.start();
         CudaElementwise.binary(device, f, x.deviceOperandBroadcast(out.shape), y.deviceOperandBroadcast(out.shape), op(out));

@@ -229,9 +229,10 @@ public final class Functional {
         }
         boolean hasBias = bias != null;
         return Autograd.record("causal_conv1d", y, new Tensor[] {x, weight, bias}, new Tensor[] {x, weight}, (g, s) -> {
-            Tensor dest = Autograd.destination(0); // the CPU kernel writes rows of any stride, channels contiguous
-            Tensor dx = dest != null && dest.device().isCpu() && dest.dtype == s[0].dtype && dest.strides[2] == 1
-                    && dest.strides[1] >= 0 && dest.strides[0] >= 0 ? dest : Tensor.allocate(s[0].dtype, s[0].shape, s[0].device());
+            Tensor dest = Autograd.destination(0); // both kernels write rows of any stride, channels contiguous
+            Tensor dx = dest != null && dest.device().equals(s[0].device()) && dest.dtype == s[0].dtype
+                    && channelsContiguous(dest.shape, dest.strides)
+                    ? dest : Tensor.allocate(s[0].dtype, s[0].shape, s[0].device());
             Tensor dw = Tensor.allocate(s[1].dtype, s[1].shape, s[1].device());
             Tensor db = hasBias ? Tensor.allocate(s[1].dtype, new int[] {ch}, s[1].device()) : null;
             try (Scope sc = Scope.open()) {
@@ -242,9 +243,11 @@ public final class Functional {
         });
     }
 
-    /** x as the CPU conv reads it without a copy (channels contiguous, any other strides); CUDA takes it contiguous. */
-    private static Tensor channelsContiguous(Tensor x) {
-        return x.device().isCpu() && x.strides[2] == 1 && x.strides[1] >= 0 && x.strides[0] >= 0 ? x : x.contiguous();
+    /** x as the conv kernels read it without a copy (channels contiguous, any other non-negative strides). */
+    private static Tensor channelsContiguous(Tensor x) { return channelsContiguous(x.shape, x.strides) ? x : x.contiguous(); }
+
+    private static boolean channelsContiguous(int[] shape, long[] strides) {
+        return (strides[2] == 1 || shape[2] == 1) && strides[1] >= 0 && strides[0] >= 0;
     }
 
     /**

@@ -37,8 +37,9 @@ final class Pointwise {
     private static Tensor unaryGrad(UnaryOp op, Tensor g, Tensor x, Tensor y) {
         Backend backend = Backend.of(x);
         if (g.dtype == x.dtype && java.util.Arrays.equals(g.shape, x.shape) && backend.fusesUnaryBackward(op, x.dtype)) {
-            Tensor dest = Autograd.destination(0); // the CPU kernel writes any strides
-            Tensor dx = dest != null && dest.device().isCpu() && dest.dtype == x.dtype ? dest : Tensor.allocate(x.dtype, x.shape, x.device());
+            Tensor dest = Autograd.destination(0); // the fused kernels write any strides
+            Tensor dx = dest != null && dest.device().equals(x.device()) && dest.dtype == x.dtype ? dest
+                    : Tensor.allocate(x.dtype, x.shape, x.device());
             backend.unaryBackward(op, x, y, g, dx);
             return dx;
         }

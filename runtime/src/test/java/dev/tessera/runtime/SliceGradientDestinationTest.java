@@ -84,12 +84,27 @@ class SliceGradientDestinationTest {
     @Test
     void aSplitProjectionsPartsAreWrittenWhereTheyLieInF64() { splitProjection(DType.F64); }
 
+    /**
+     * The same on cuda:0 (a GPU or the CUDA emulator): the convolution reads its part of the projection in place, and
+     * it and SiLU's fused gradient write theirs where they lie; loss and gradients are the CPU's.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("gpu")
+    void onTheGpuThePartsAreWrittenWhereTheyLie() {
+        dev.tessera.runtime.cuda.Gpu.assumeAvailable();
+        for (DType t : new DType[] {DType.F32, DType.F64}) splitProjection(t, Device.cuda(0), 3);
+    }
+
+    private static void splitProjection(DType dtype) { splitProjection(dtype, Device.cpu(), 3); }
+
     /** The convolution's part has 21 channels: a whole vector of F32 lanes and a scalar tail, each written strided. */
-    private static void splitProjection(DType dtype) {
+    private static void splitProjection(DType dtype, Device device, int saved) {
         Generator gen = new Generator(11);
-        Tensor x = Tensor.randn(gen, 2, 7, 4).to(dtype).requiresGrad(true), w = Tensor.randn(gen, 4, 28).mul(0.5).to(dtype).requiresGrad(true);
-        Tensor cw = Tensor.randn(gen, 21, 3).to(dtype).requiresGrad(true), cb = Tensor.randn(gen, 21).to(dtype).requiresGrad(true);
-        Tensor mix = Tensor.randn(gen, 2, 7, 28).to(dtype);
+        Tensor x = Tensor.randn(gen, 2, 7, 4).to(dtype).to(device).requiresGrad(true);
+        Tensor w = Tensor.randn(gen, 4, 28).mul(0.5).to(dtype).to(device).requiresGrad(true);
+        Tensor cw = Tensor.randn(gen, 21, 3).to(dtype).to(device).requiresGrad(true);
+        Tensor cb = Tensor.randn(gen, 21).to(dtype).to(device).requiresGrad(true);
+        Tensor mix = Tensor.randn(gen, 2, 7, 28).to(dtype).to(device);
         Function<List<Tensor>, Tensor> loss = l -> {
             Tensor y = l.get(0).matmul(l.get(1)); // [2, 7, 28]
             Tensor gate = y.narrow(2, 0, 4).silu();
@@ -101,7 +116,27 @@ class SliceGradientDestinationTest {
         if (dtype == DType.F64) assertSameGradients64(leaves, loss);
         else assertSameGradients(leaves, loss);
         long copied = backwardCopies(false, leaves, loss), inPlace = backwardCopies(true, leaves, loss);
-        assertEquals(3, copied - inPlace, "one copy per part saved (" + copied + " copies without destinations, " + inPlace + " with)");
+        assertEquals(saved, copied - inPlace, "copies saved (" + copied + " copies without destinations, " + inPlace + " with)");
+        if (!device.isCpu()) { // and the device read and wrote the strided parts right: its loss and gradients are the CPU's
+            List<Tensor> host = leaves.stream().map(t -> t.detach().to(Device.cpu()).requiresGrad(true)).toList();
+            Function<List<Tensor>, Tensor> hostLoss = l -> {
+                Tensor y = l.get(0).matmul(l.get(1));
+                return Tensor.cat(List.of(y.narrow(2, 0, 4).silu(), Functional.causalConv1d(y.narrow(2, 4, 21), l.get(2), l.get(3), null),
+                        y.narrow(2, 25, 3).silu()), 2).mul(mix.to(Device.cpu())).sum();
+            };
+            for (Tensor t : leaves) t.zeroGrad();
+            Tensor l = loss.apply(leaves);
+            double onDevice = l.item();
+            l.backward();
+            Tensor lh = hostLoss.apply(host);
+            lh.backward();
+            double tol = dtype == DType.F64 ? 1e-10 : 1e-4;
+            assertEquals(lh.item(), onDevice, tol * Math.abs(lh.item()) + tol, "loss");
+            for (int i = 0; i < leaves.size(); i++) {
+                double[] want = host.get(i).grad().toDoubleArray(), got = leaves.get(i).grad().toDoubleArray();
+                for (int j = 0; j < want.length; j++) assertEquals(want[j], got[j], tol * (1 + Math.abs(want[j])), "leaf " + i + " [" + j + "]");
+            }
+        }
     }
 
     /**

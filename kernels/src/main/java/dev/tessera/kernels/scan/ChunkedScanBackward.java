@@ -65,12 +65,13 @@ final class ChunkedScanBackward {
     private static int roundUp(int v, int m) { return (v + m - 1) / m * m; }
 
     /**
-     * Where the results go: the incoming gradients (contiguous F32) and the outputs, F32; dx, ddt, dB and dC as rows
+     * Where the results go: the incoming gradients (contiguous F32) and the outputs, F32; dx, ddt, dz, dB and dC as rows
      * over (batch, position) at {@code xxRows.base + row·xxRows.stride} (contiguous, or parts of the gradient of the
      * projection their inputs were cut from), the others contiguous.
      */
     private record Out(MemorySegment dy, long dyOff, MemorySegment dFinal, long dFinalOff, MemorySegment dx, SelectiveScanCpu.Rows dxRows,
-                       MemorySegment ddt, SelectiveScanCpu.Rows ddtRows, MemorySegment dz, MemorySegment dInit, MemorySegment db,
+                       MemorySegment ddt, SelectiveScanCpu.Rows ddtRows, MemorySegment dz, SelectiveScanCpu.Rows dzRows, MemorySegment dInit,
+                       MemorySegment db,
                        SelectiveScanCpu.Rows dbRows, MemorySegment dc, SelectiveScanCpu.Rows dcRows, float[] dA, float[] dD, float[] dBias) {}
 
     /** How many tasks share each (sequence, group)'s heads: enough tasks for twice the CPU pool's threads. */
@@ -87,7 +88,7 @@ final class ChunkedScanBackward {
         Tensor dy = dyIn.to(DType.F32).contiguous();
         Tensor dFinal = dFinalIn == null ? null : dFinalIn.to(DType.F32).contiguous();
         Tensor dx = SelectiveScanCpu.gradientOut(X, p.yShape()), ddt = SelectiveScanCpu.gradientOut(DT, p.batch, p.length, H);
-        Tensor dz = p.has(Z) ? SelectiveScanCpu.alloc(p.yShape()) : null;
+        Tensor dz = p.has(Z) ? SelectiveScanCpu.gradientOut(Z, p.yShape()) : null;
         Tensor dInit = p.has(INIT) ? SelectiveScanCpu.alloc(p.stateShape()) : null;
         int hpg = p.headsPerGroup(), units = S * p.groups, slices = slicesPerGroup(p);
         int perSlice = (hpg + slices - 1) / slices;
@@ -102,7 +103,8 @@ final class ChunkedScanBackward {
         Out out = new Out(SelectiveScanCpu.mem(dy), KernelSupport.offset(dy),
                 dFinal == null ? null : SelectiveScanCpu.mem(dFinal), dFinal == null ? 0 : KernelSupport.offset(dFinal),
                 SelectiveScanCpu.mem(dx), SelectiveScanCpu.Rows.of(dx, 2), SelectiveScanCpu.mem(ddt), SelectiveScanCpu.Rows.of(ddt, 2),
-                dz == null ? null : SelectiveScanCpu.mem(dz), dInit == null ? null : SelectiveScanCpu.mem(dInit),
+                dz == null ? null : SelectiveScanCpu.mem(dz), dz == null ? null : SelectiveScanCpu.Rows.of(dz, 2),
+                dInit == null ? null : SelectiveScanCpu.mem(dInit),
                 SelectiveScanCpu.mem(dbPart), SelectiveScanCpu.Rows.of(dbPart, partShape.length - 2),
                 SelectiveScanCpu.mem(dcPart), SelectiveScanCpu.Rows.of(dcPart, partShape.length - 2),
                 new float[S * H], new float[S * H], new float[S * H]);
@@ -252,7 +254,7 @@ final class ChunkedScanBackward {
                 long r = row0 + i;
                 SelectiveScanCpu.write(dxRows, i * n, out.dx, out.dxRows.at(r) + (long) h0 * P, n);
                 SelectiveScanCpu.write(ddtRows, i * nh, out.ddt, out.ddtRows.at(r) + h0, nh);
-                if (dzRows != null) SelectiveScanCpu.write(dzRows, i * n, out.dz, (r * H + h0) * P, n);
+                if (dzRows != null) SelectiveScanCpu.write(dzRows, i * n, out.dz, out.dzRows.at(r) + (long) h0 * P, n);
             }
         }
 

@@ -28,9 +28,9 @@ final class ScanProblem {
     /** The device of every input (x's). */
     final Device device;
     /**
-     * The inputs in the order of {@link #NAMES}, contiguous, except that for the CPU's F32 kernels x, dt, Bm, Cm and z
-     * may be row-strided views ({@link #rowStrided}: slices of one projection, say), read in place instead of copied;
-     * absent optional inputs are null.
+     * The inputs in the order of {@link #NAMES}, contiguous, except that for the CUDA kernels and the CPU's F32 kernels
+     * x, dt, Bm, Cm and z may be row-strided views ({@link #rowStrided}: slices of one projection, say), read in place
+     * instead of copied; absent optional inputs are null.
      */
     final Tensor[] t;
     /** Sequence s covers rows [seqStart[s], seqEnd[s]) of batch row seqBatch[s]. */
@@ -114,7 +114,7 @@ final class ScanProblem {
             }
         }
         t = new Tensor[COUNT];
-        boolean inPlace = device.isCpu() && dtype == DType.F32 && KernelSupport.vectorAvailable();
+        boolean inPlace = !device.isCpu() || (dtype == DType.F32 && KernelSupport.vectorAvailable());
         try (Grad.Region g = Grad.noGrad()) {
             for (int i = 0; i < COUNT; i++) {
                 Tensor v = all[i];

@@ -146,10 +146,34 @@ final class SelectiveScanCuda {
         return k;
     }
 
+    /** The row strides (elements between positions b·L + t) of the per-position inputs x, dt, Bm, Cm and z (0: absent). */
+    private static KernelLaunch rowStrides(KernelLaunch k, ScanProblem p) {
+        for (int i : new int[] {X, DT, BM, CM, Z}) k.i64(p.t[i] == null ? 0 : p.rowStride(i));
+        return k;
+    }
+
+    /** Elements between positions of a per-position gradient output. */
+    private static long rowStride(Tensor t) { return KernelSupport.rowStride(t, 2); }
+
+    /**
+     * Where the gradient of per-position input i goes: the runtime's destination for it (its part of the gradient of
+     * the projection it was sliced from) when that is on this device in this dtype with i's shape and evenly spaced
+     * positions, else a fresh tensor. The kernels write either in full.
+     */
+    private static Tensor gradientOut(ScanProblem p, int i) {
+        int[] shape = p.t[i].shape();
+        Tensor d = SelectiveScanCpu.writeInPlace ? KernelSupport.gradientDestination(i) : null;
+        if (d != null && d.dtype() == p.dtype && d.device().equals(p.device) && java.util.Arrays.equals(d.shape(), shape)
+                && rowStride(d) >= 0) {
+            return d;
+        }
+        return KernelSupport.allocateUninitialized(p.dtype, shape, p.device);
+    }
+
     private static void scan(CudaDevice d, ScanProblem p, Geometry g, int chunks, int q, int mode, long cu, long y, long fin, long init,
                              long e, long pi) {
         KernelLaunch k = d.kernel(FusedPtx.SOURCE, MODULE, "ss_forward_" + sfx(p)).grid(g.tiles, chunks, p.batch).block(THREADS);
-        inputs(k, p).ptr(init).ptr(y).ptr(fin).ptr(e).ptr(pi).ptr(cu).i32(p.sequences())
+        rowStrides(inputs(k, p).ptr(init).ptr(y).ptr(fin).ptr(e).ptr(pi).ptr(cu).i32(p.sequences()), p)
                 .i32(p.length).i32(p.heads).i32(p.headDim).i32(p.groups).i32(p.stateSize).i32(p.aPerState ? 1 : 0).i32(p.softplus ? 1 : 0)
                 .i32(g.r()).i32(g.hpb()).i32(g.tph()).i32(q).i32(mode).launch();
     }
@@ -188,7 +212,9 @@ final class SelectiveScanCuda {
         long partials = (atomic ? 1 : g.tilesPerGroup()) * blgn * acc;
 
         Tensor[] out = new Tensor[COUNT];
-        for (int i = 0; i < COUNT; i++) if (p.has(i)) out[i] = KernelSupport.allocate(p.dtype, p.t[i].shape(), p.device);
+        for (int i = 0; i < COUNT; i++) {
+            if (p.has(i)) out[i] = perPosition(i) ? gradientOut(p, i) : KernelSupport.allocate(p.dtype, p.t[i].shape(), p.device);
+        }
         if (out[INIT] != null && dFinal != null) out[INIT].copyFrom(dFinal); // an empty packed sequence passes it through
         int[] cu = cuSeqlens(p);
         String sfx = sfx(p);
@@ -211,17 +237,21 @@ final class SelectiveScanCuda {
             String fn = "ss_backward_" + sfx;
             if (shared > 48 * 1024) d.allowSharedMemory(FusedPtx.SOURCE, MODULE, fn, shared);
             KernelLaunch k = d.kernel(FusedPtx.SOURCE, MODULE, fn).grid(g.tiles(), 1, p.batch).block(THREADS).sharedBytes(shared);
-            inputs(k, p).ptr(addr(p.t[INIT])).ptr(addr(dy)).ptr(addr(dFinal)).ptr(addr(e)).ptr(addr(cuBuf)).i32(p.sequences())
-                    .ptr(addr(out[X])).ptr(addr(out[Z])).ptr(addr(out[INIT])).ptr(dBp.address()).ptr(dCp.address()).i32(atomic ? 1 : 0)
+            rowStrides(inputs(k, p).ptr(addr(p.t[INIT])).ptr(addr(dy)).ptr(addr(dFinal)).ptr(addr(e)).ptr(addr(cuBuf))
+                    .i32(p.sequences()), p)
+                    .ptr(addr(out[X])).i64(rowStride(out[X])).ptr(addr(out[Z])).i64(out[Z] == null ? 0 : rowStride(out[Z]))
+                    .ptr(addr(out[INIT])).ptr(dBp.address()).ptr(dCp.address()).i32(atomic ? 1 : 0)
                     .ptr(ddtp.address()).ptr(dAp.address()).ptr(dDp.address())
                     .i32(p.batch).i32(p.length).i32(p.heads).i32(p.headDim).i32(p.groups).i32(p.stateSize)
                     .i32(p.aPerState ? 1 : 0).i32(p.softplus ? 1 : 0).i32(g.r()).i32(g.hpb()).i32(g.tph()).i32(tsub).i32(m).launch();
             int rows = atomic ? 1 : g.tilesPerGroup();
-            colsum(d, sfx, dBp.address(), out[BM], rows, blgn);
-            colsum(d, sfx, dCp.address(), out[CM], rows, blgn);
+            long gn = (long) p.groups * p.stateSize;
+            colsum(d, sfx, dBp.address(), out[BM], rows, blgn, gn, rowStride(out[BM]));
+            colsum(d, sfx, dCp.address(), out[CM], rows, blgn, gn, rowStride(out[CM]));
             int grid = (int) Math.max(1, Math.min((blh + 255) / 256, 32L * d.multiprocessorCount()));
             d.kernel(FusedPtx.SOURCE, MODULE, "ss_ddt_finish_" + sfx).grid(grid).block(256)
-                    .ptr(ddtp.address()).ptr(addr(p.t[DT])).ptr(addr(p.t[DT_BIAS])).ptr(addr(out[DT])).i64(blh).i32(p.heads)
+                    .ptr(ddtp.address()).ptr(addr(p.t[DT])).i64(p.rowStride(DT)).ptr(addr(p.t[DT_BIAS])).ptr(addr(out[DT]))
+                    .i64(rowStride(out[DT])).i64(blh).i32(p.heads)
                     .i32(g.tph()).i32(p.softplus ? 1 : 0).launch();
             if (out[DT_BIAS] != null) colsum(d, sfx, ddtp.address(), out[DT_BIAS], (long) p.batch * p.length, p.heads);
             colsum(d, sfx, dAp.address(), out[A], (long) p.batch * g.tph(), (long) p.heads * na);
@@ -230,11 +260,16 @@ final class SelectiveScanCuda {
         return out;
     }
 
-    /** out[c] = Σ_r partial[r·cols + c], in a fixed order. */
+    /** out[c] = Σ_r partial[r·cols + c], in a fixed order; out contiguous. */
     private static void colsum(CudaDevice d, String sfx, long partial, Tensor out, long rows, long cols) {
+        colsum(d, sfx, partial, out, rows, cols, cols, cols);
+    }
+
+    /** The same into a row-strided out: column c at (c / width)·stride + c % width. */
+    private static void colsum(CudaDevice d, String sfx, long partial, Tensor out, long rows, long cols, long width, long stride) {
         int block = rows >= 256 ? 1024 : 256;
         int grid = (int) Math.max(1, Math.min((cols + 31) / 32, 32L * d.multiprocessorCount()));
         d.kernel(FusedPtx.SOURCE, MODULE, "ss_colsum_" + sfx).grid(grid).block(block)
-                .ptr(partial).ptr(out.deviceAddress()).i64(rows).i64(cols).launch();
+                .ptr(partial).ptr(out.deviceAddress()).i64(rows).i64(cols).i64(width).i64(stride).launch();
     }
 }

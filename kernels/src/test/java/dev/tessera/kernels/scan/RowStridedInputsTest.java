@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Profiler;
 import dev.tessera.runtime.Scope;
@@ -25,8 +26,8 @@ class RowStridedInputsTest {
     void chunkedForm() { check(new ScanFixture(31, 2, 70, 4, 3, 2, 5).all()); }
 
     /**
-     * Slices of a projection's output (not of a leaf): the chunked backward writes dx, dt, dB and dC straight into
-     * their parts of the projection's gradient (dz is still copied there), with the same bits.
+     * Slices of a projection's output (not of a leaf): the chunked backward writes dx, dt, dz, dB and dC straight into
+     * their parts of the projection's gradient, with the same bits.
      */
     @Test
     void chunkedFormWritesGradientsWhereTheyLie() {
@@ -46,7 +47,7 @@ class RowStridedInputsTest {
                 Tensor[] in = f.inputs(DType.F32);
                 slices = ChunkedScanBackward.slicesPerGroup(ScanProblem.of("t", in[0], in[1], in[2], in[3], in[4], f.options(in)));
             }
-            assertEquals(slices == 1 ? 4 : 2, copied - copies, "copies saved: dx's and dt's (and dB's and dC's with one task per group: "
+            assertEquals(slices == 1 ? 5 : 3, copied - copies, "copies saved: dx's, dt's and dz's (and dB's and dC's with one task per group: "
                     + slices + " here)");
         }
     }
@@ -65,43 +66,45 @@ class RowStridedInputsTest {
 
     private static void check(ScanFixture f) { check(f, false); }
 
-    /** Checks f's inputs cut from one tensor, a leaf or (when {@code projected}) a product; the backward's copies. */
-    private static long check(ScanFixture f, boolean projected) {
+    private static long check(ScanFixture f, boolean projected) { return check(f, projected, Device.cpu(), DType.F32); }
+
+    /**
+     * Checks f's per-position inputs as slices of wider tensors, leaves or (when {@code projected}) products, on
+     * {@code device} in {@code dtype} against contiguous copies of them: the same bits forward and backward. Returns
+     * the backward's copies.
+     */
+    static long check(ScanFixture f, boolean projected, Device device, DType dtype) {
         try (Scope s = Scope.open()) {
             f.draw();
-            Tensor[] contiguous = f.inputs(DType.F32);
+            Tensor[] contiguous = on(f.inputs(dtype), device);
             for (Tensor t : contiguous) if (t != null) t.requiresGrad(true);
-            // one [B, L, W] leaf holding every per-position input side by side, with a gap after each
-            int[] widths = new int[PER_POSITION.length];
-            int total = 0;
+            // each per-position input a slice of its own wider [B, L, w + gap] leaf, with a different gap (row stride)
+            // for each, so that mixing up two inputs' strides cannot pass
+            Tensor[] packed = new Tensor[PER_POSITION.length], strided = on(f.inputs(dtype), device);
+            int[] widths = new int[PER_POSITION.length], at = new int[PER_POSITION.length];
             for (int k = 0; k < PER_POSITION.length; k++) {
-                int[] sh = f.f32[PER_POSITION[k]].shape();
-                widths[k] = (int) (f.f32[PER_POSITION[k]].numel() / ((long) sh[0] * sh[1]));
-                total += widths[k] + 3;
-            }
-            Tensor packed = Tensor.randn(new Generator(9), f.b, f.l, total);
-            try (dev.tessera.runtime.Grad.Region g = dev.tessera.runtime.Grad.noGrad()) {
-                for (int k = 0, at = 0; k < PER_POSITION.length; at += widths[k] + 3, k++) {
-                    packed.narrow(2, at, widths[k]).copyFrom(contiguous[PER_POSITION[k]].reshape(f.b, f.l, widths[k]));
-                }
-            }
-            packed.requiresGrad(true);
-            Tensor source = projected ? packed.mul(1) : packed;
-            Tensor[] strided = f.inputs(DType.F32);
-            for (Tensor t : strided) if (t != null) t.requiresGrad(true);
-            for (int k = 0, at = 0; k < PER_POSITION.length; at += widths[k] + 3, k++) {
                 int i = PER_POSITION[k];
-                Tensor view = source.narrow(2, at, widths[k]).reshape(f.f32[i].shape());
+                int[] sh = f.f32[i].shape();
+                widths[k] = (int) (f.f32[i].numel() / ((long) sh[0] * sh[1]));
+                at[k] = k + 1;
+                packed[k] = Tensor.randn(new Generator(9 + k), f.b, f.l, widths[k] + 2 * k + 3).to(dtype).to(device);
+                try (dev.tessera.runtime.Grad.Region g = dev.tessera.runtime.Grad.noGrad()) {
+                    packed[k].narrow(2, at[k], widths[k]).copyFrom(contiguous[i].reshape(f.b, f.l, widths[k]));
+                }
+                packed[k].requiresGrad(true);
+                Tensor source = projected ? packed[k].mul(1) : packed[k];
+                Tensor view = source.narrow(2, at[k], widths[k]).reshape(sh);
                 assertTrue(ScanProblem.rowStrided(view) && (!view.isContiguous() || f.l * f.b == 1), ScanProblem.NAMES[i]);
                 strided[i] = view;
             }
+            for (Tensor t : strided) if (t != null && t.isLeaf()) t.requiresGrad(true);
             ScanProblem p = ScanProblem.of("t", strided[0], strided[1], strided[2], strided[3], strided[4], f.options(strided));
             for (int i : PER_POSITION) assertSame(strided[i], p.t[i], ScanProblem.NAMES[i] + " is read in place, not copied");
             assertFalse(p.t[ScanProblem.X].isContiguous() && f.b * f.l > 1);
 
             Tensor want = f.runFlat(contiguous), got = f.runFlat(strided);
-            assertArrayEquals(want.toFloatArray(), got.toFloatArray(), "outputs");
-            Tensor dy = Tensor.randn(new Generator(3), want.shape());
+            assertArrayEquals(want.toDoubleArray(), got.toDoubleArray(), "outputs");
+            Tensor dy = Tensor.randn(new Generator(3), want.shape()).to(dtype).to(device);
             want.backward(dy);
             Profiler.reset();
             Profiler.enable();
@@ -111,15 +114,22 @@ class RowStridedInputsTest {
                 Profiler.disable();
             }
             Profiler.OpStats copies = Profiler.snapshot().get("copy");
-            for (int k = 0, at = 0; k < PER_POSITION.length; at += widths[k] + 3, k++) {
+            for (int k = 0; k < PER_POSITION.length; k++) {
                 int i = PER_POSITION[k];
-                Tensor slice = packed.grad().narrow(2, at, widths[k]).contiguous();
-                assertArrayEquals(contiguous[i].grad().reshape(f.b, f.l, widths[k]).toFloatArray(), slice.toFloatArray(), "d" + ScanProblem.NAMES[i]);
+                Tensor slice = packed[k].grad().narrow(2, at[k], widths[k]).contiguous();
+                assertArrayEquals(contiguous[i].grad().reshape(f.b, f.l, widths[k]).toDoubleArray(), slice.toDoubleArray(), "d" + ScanProblem.NAMES[i]);
             }
             for (int i : new int[] {ScanProblem.A, ScanProblem.DT_BIAS, ScanProblem.D_SKIP, ScanProblem.INIT}) {
-                assertArrayEquals(contiguous[i].grad().toFloatArray(), strided[i].grad().toFloatArray(), "d" + ScanProblem.NAMES[i]);
+                if (contiguous[i] == null) continue;
+                assertArrayEquals(contiguous[i].grad().toDoubleArray(), strided[i].grad().toDoubleArray(), "d" + ScanProblem.NAMES[i]);
             }
             return copies == null ? 0 : copies.calls();
         }
+    }
+
+    private static Tensor[] on(Tensor[] in, Device device) {
+        Tensor[] out = new Tensor[in.length];
+        for (int i = 0; i < in.length; i++) out[i] = in[i] == null ? null : in[i].to(device).detach();
+        return out;
     }
 }

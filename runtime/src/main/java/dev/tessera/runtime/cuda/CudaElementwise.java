@@ -89,6 +89,27 @@ public final class CudaElementwise {
                 .i32(op.ordinal()).f64(a).f64(b).struct(j.layout(0)).struct(j.layout(1)).launch();
     }
 
+    /**
+     * {@code dx = g · op'(x)} in one pass for the ops the CPU's {@code UnaryGrad} fuses (sigmoid and tanh read y =
+     * op(x), SiLU and softplus read x; y may be x then), any strides (dx may be a slice of a wider gradient); all
+     * four operands share one float dtype.
+     */
+    public static void unaryBackward(CudaDevice d, UnaryOp op, DeviceOperand x, DeviceOperand y, DeviceOperand g, DeviceOperand dx) {
+        if (!dev.tessera.runtime.cpu.UnaryGrad.supports(op)) throw new IllegalArgumentException("unary_backward: no fused gradient for " + op);
+        checkShapes("unary_backward " + op, dx, x, y, g);
+        DType t = dx.dtype();
+        if (!t.isFloating() || x.dtype() != t || y.dtype() != t || g.dtype() != t) {
+            throw new IllegalArgumentException("unary_backward " + op + ": x, y, g and dx must share one float dtype, got "
+                    + x.dtype() + ", " + y.dtype() + ", " + g.dtype() + ", " + t);
+        }
+        long n = dx.numel();
+        if (n == 0) return;
+        Joint j = Joint.of(dx.shape(), x.strides(), y.strides(), g.strides(), dx.strides());
+        d.kernel(MODULE, needsDouble(t) ? "unary_backward_strided_f64" : "unary_backward_strided_f32").grid(blocks(d, n)).block(BLOCK)
+                .ptr(x.address()).ptr(y.address()).ptr(g.address()).ptr(dx.address()).i32(dx.dtypeCode()).i64(n).i32(op.ordinal())
+                .struct(j.layout(0)).struct(j.layout(1)).struct(j.layout(2)).struct(j.layout(3)).launch();
+    }
+
     /** {@code out = op(x, y)}, as the CPU's {@code Elementwise.binary}: comparisons write 1/0 (out is normally BOOL). */
     public static void binary(CudaDevice d, BinaryOp op, DeviceOperand x, DeviceOperand y, DeviceOperand out) {
         checkShapes("binary " + op, out, x, y);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.List;
+import java.util.Map;
 import java.util.function.BinaryOperator;
 import java.util.function.UnaryOperator;
 
@@ -13,6 +14,7 @@ import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.Profiler;
 import dev.tessera.runtime.Tensor;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -98,6 +100,41 @@ class CudaElementwiseTest {
                 checkUnary(op.name + " expanded " + t, op, src.narrow(0, 2, 1).expand(5, 13), op.exact);
             }
         }
+    }
+
+    /**
+     * The fused gradients of sigmoid, tanh, SiLU and softplus (one kernel, {@code unary_backward}) against the CPU's
+     * (fused in F32 and F64, composed in BF16), on contiguous and transposed inputs, with a weighted and with a
+     * broadcast (stride 0) incoming gradient, over values past softplus's threshold of 20.
+     */
+    @Test
+    void activationGradientsAreFusedAndMatchTheCpu() {
+        Gpu.assumeAvailable();
+        Tensor base = Tensor.randn(new Generator(14), 37, 29).mul(8);
+        Tensor weight = Tensor.randn(new Generator(15), 29, 37);
+        Map<String, UnaryOperator<Tensor>> ops = Map.of("SIGMOID", Tensor::sigmoid, "TANH", Tensor::tanh, "SILU", Tensor::silu,
+                "SOFTPLUS", Tensor::softplus);
+        for (DType t : new DType[] {DType.F32, DType.F64, DType.BF16}) {
+            double tol = t == DType.F64 ? 1e-12 : t == DType.F32 ? 1e-5 : 3e-2;
+            for (var op : ops.entrySet()) {
+                for (boolean weighted : new boolean[] {true, false}) {
+                    String what = op.getKey() + " " + t + (weighted ? " weighted" : " broadcast");
+                    Tensor xc = base.to(t).detach().requiresGrad(true), xg = base.to(t).to(CUDA).detach().requiresGrad(true);
+                    Tensor yc = op.getValue().apply(xc.transpose(0, 1)), yg = op.getValue().apply(xg.transpose(0, 1));
+                    (weighted ? yc.mul(weight.to(t)) : yc).sum().backward();
+                    Profiler.reset();
+                    Profiler.enable();
+                    try {
+                        (weighted ? yg.mul(weight.to(t).to(CUDA)) : yg).sum().backward();
+                    } finally {
+                        Profiler.disable();
+                    }
+                    assertEquals(1, Profiler.snapshot().get("unary_backward." + op.getKey()).calls(), what + ": one fused kernel");
+                    CudaExpect.close(what, xc.grad(), xg.grad(), tol);
+                }
+            }
+        }
+        Profiler.reset();
     }
 
     @Test
