@@ -4,13 +4,15 @@ import dev.tessera.kernels.optim.AdamWStep;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Adam with decoupled weight decay (Loshchilov &amp; Hutter, arXiv 1711.05101):
  * m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p·(1 − lr·λ) − lr·m̂/(√v̂ + ε) with bias-corrected m̂, v̂.
  * Parameters flagged no-weight-decay (biases, norm weights) are not decayed. Contiguous F32/F64 parameters take the
- * fused {@link AdamWStep} (one pass over w, g, m, v); others (BF16 weights) the same update from runtime ops.
+ * fused {@link AdamWStep} (one pass over w, g, m, v; on a GPU one launch for all of them); others (BF16 weights) the same
+ * update from runtime ops.
  */
 public final class AdamW extends Optimizer {
     private final double beta1, beta2, eps, weightDecay;
@@ -33,6 +35,7 @@ public final class AdamW extends Optimizer {
     public void step() {
         step++;
         double c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
+        List<AdamWStep.Update> fused = new ArrayList<>();
         try (Grad.Region ng = Grad.noGrad()) {
             for (Group g : groups) {
                 double glr = lr * g.lrMultiplier();
@@ -43,8 +46,8 @@ public final class AdamW extends Optimizer {
                     Tensor m = stateFor("exp_avg." + e.getKey(), p), v = stateFor("exp_avg_sq." + e.getKey(), p);
                     Tensor w0 = p.value();
                     double decay = weightDecay != 0 && !p.noWeightDecay() ? weightDecay : 0;
-                    if (AdamWStep.supports(w0, grad, m, v)) { // one pass (and one launch on a GPU) per parameter
-                        AdamWStep.apply(w0, grad, m, v, new AdamWStep.Hyper(glr, beta1, beta2, eps, decay, c1, c2));
+                    if (AdamWStep.supports(w0, grad, m, v)) { // one pass per parameter, one launch for them all on a GPU
+                        fused.add(new AdamWStep.Update(w0, grad, m, v, glr, decay));
                         continue;
                     }
                     try (Scope s = Scope.open()) {
@@ -57,6 +60,7 @@ public final class AdamW extends Optimizer {
                     }
                 }
             }
+            AdamWStep.applyAll(fused, beta1, beta2, eps, c1, c2);
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.tessera.kernels.optim;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.tessera.kernels.CudaTests;
+import dev.tessera.kernels.testing.DryRunDevices;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
@@ -28,6 +29,21 @@ class SquaredNormCudaTest {
             double want = SquaredNorm.of(cpu), got = SquaredNorm.of(gpu);
             assertEquals(want, got, 1e-12 * want);
             assertEquals(got, SquaredNorm.of(gpu), 0);
+        }
+    }
+
+    /** One launch of partial sums per dtype present (empty tensors take none), one to finish. */
+    @Test
+    void oneLaunchPerDtype() {
+        CudaTests.assumeGpu();
+        DryRunDevices.install(7);
+        DryRunDevices.clearLaunches(7);
+        try (Scope s = Scope.open()) {
+            Device dry = Device.cuda(7);
+            List<Tensor> ts = List.of(Tensor.zeros(3).to(dry), Tensor.zeros(2, 700).to(DType.F64).to(dry), Tensor.zeros(0).to(DType.BF16).to(dry),
+                    Tensor.zeros(300_000).to(dry), Tensor.zeros(9).to(DType.F64).to(dry));
+            SquaredNorm.of(ts);
+            assertEquals(List.of("sq_partials_f32", "sq_partials_f64", "sq_finish"), DryRunDevices.launchLog(7));
         }
     }
 }
