@@ -24,17 +24,18 @@ final class Linalg {
                         + " cannot be broadcast together (" + Shape.str(ab) + " vs " + Shape.str(bb) + ")");
             }
         }
-        if (a.dtype != b.dtype) {
-            DType t = DType.promote(a.dtype, b.dtype);
-            return matmul(a.to(t), b.to(t));
-        }
         DType outType = a.dtype;
-        if (Autocast.active() && a.dtype == DType.F32 && !a.device().isCpu()) {
+        if (Autocast.active() && !a.device().isCpu() && autocastable(a.dtype, b.dtype)) {
             // BF16 operands on the tensor cores, F32 accumulation and an F32 result written by cuBLAS itself; the
-            // casts are recorded, so the gradients reach the F32 tensors as F32.
+            // casts are recorded, so the gradients reach the F32 tensors as F32. An operand already in BF16 (the
+            // backward's saved operands) is taken as it is: promoting it to F32 first, only to cast it back, would
+            // give the same bits for two more kernels.
             a = a.to(DType.BF16);
             b = b.to(DType.BF16);
             outType = DType.F32;
+        } else if (a.dtype != b.dtype) {
+            DType t = DType.promote(a.dtype, b.dtype);
+            return matmul(a.to(t), b.to(t));
         }
         if (a.shape.length == 1 && b.shape.length == 1) {
             checkInner(a.shape, b.shape, a.shape[0], b.shape[0]);
@@ -43,6 +44,11 @@ final class Linalg {
         if (a.shape.length == 1) return core(a.unsqueeze(0), b, outType).squeeze(-2);
         if (b.shape.length == 1) return core(a, b.unsqueeze(1), outType).squeeze(-1);
         return core(a, b, outType);
+    }
+
+    /** Autocast takes F32 products, and products of F32 with BF16: at least one F32 operand, the other F32 or BF16. */
+    private static boolean autocastable(DType a, DType b) {
+        return (a == DType.F32 && (b == DType.F32 || b == DType.BF16)) || (b == DType.F32 && a == DType.BF16);
     }
 
     private static void checkInner(int[] as, int[] bs, int ka, int kb) {

@@ -174,6 +174,35 @@ class CudaDeviceTest {
         }
     }
 
+    /**
+     * Under autocast, a product of an F32 and a BF16 operand (as a backward multiplies an F32 gradient by a saved BF16
+     * operand) casts only the F32 one: the bits of both cast to BF16, with one cast kernel instead of three.
+     */
+    @Test
+    void autocastTakesABf16OperandAsItIs() {
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(9);
+            Tensor a = Tensor.randn(g, 24, 40).to(GPU), b = Tensor.randn(g, 40, 12).to(DType.BF16).to(GPU);
+            Tensor want, got;
+            try (Autocast ac = Autocast.bf16()) {
+                want = a.matmul(b.to(DType.F32)); // both F32: both cast to BF16
+            }
+            dev.tessera.runtime.Profiler.reset();
+            dev.tessera.runtime.Profiler.enable();
+            try (Autocast ac = Autocast.bf16()) {
+                got = a.matmul(b);
+                assertEquals(DType.F32, b.t().matmul(a.t()).dtype(), "the other order");
+            } finally {
+                dev.tessera.runtime.Profiler.disable();
+            }
+            assertEquals(DType.F32, got.dtype());
+            assertArrayEquals(want.toDoubleArray(), got.toDoubleArray(), "the same bits as with the BF16 operand widened first");
+            var copies = dev.tessera.runtime.Profiler.snapshot().get("copy");
+            assertEquals(2, copies == null ? 0 : copies.calls(), "one cast per product (a, then a.t())");
+            dev.tessera.runtime.Profiler.reset();
+        }
+    }
+
     @Test
     void fusedCrossEntropyMatchesTheCpuIncludingIgnoredTargets() {
         try (Scope s = Scope.open()) {
