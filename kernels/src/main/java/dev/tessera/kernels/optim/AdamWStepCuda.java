@@ -4,18 +4,19 @@ import dev.tessera.kernels.FusedPtx;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.cuda.CudaDevice;
 import dev.tessera.runtime.cuda.CudaLayout;
-import dev.tessera.runtime.cuda.DeviceBuffer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.List;
 
 /**
  * Launches native/cuda/kernels/adamw.cu on contiguous CUDA tensors (F32, F64): one launch for one parameter, or one
- * for a list of them (a table of their addresses, lengths, blocks, learning rates and decays, uploaded per call). A
- * tensor gets the same blocks either way.
+ * per {@link #BATCH} parameters of a list (their addresses, lengths, blocks, learning rates and decays passed by value
+ * as a struct). A tensor gets the same blocks either way.
  */
 final class AdamWStepCuda {
     private static final int THREADS = 256;
-    /** Words per tensor in adamw_multi's table (ADAMW_FIELDS in adamw.cu). */
-    private static final int FIELDS = 9;
+    /** Tensors per adamw_multi launch (ADAMW_BATCH in adamw.cu); its struct has nine arrays of this many 8-byte words. */
+    static final int BATCH = 48;
 
     private AdamWStepCuda() {}
 
@@ -32,20 +33,22 @@ final class AdamWStepCuda {
     static void stepAll(List<AdamWStep.Update> updates, double beta1, double beta2, double eps, double c1, double c2) {
         Tensor w0 = updates.get(0).w();
         CudaDevice d = CudaDevice.get(w0.device().index());
-        long[] table = new long[updates.size() * FIELDS];
-        long first = 0;
-        for (int i = 0; i < updates.size(); i++) {
-            AdamWStep.Update u = updates.get(i);
-            long n = u.w().numel(), blocks = blocks(d, n);
-            long[] row = {u.w().deviceAddress(), u.g().deviceAddress(), u.m().deviceAddress(), u.v().deviceAddress(), n, first, blocks,
-                Double.doubleToRawLongBits(u.lr()), Double.doubleToRawLongBits(u.weightDecay())};
-            System.arraycopy(row, 0, table, i * FIELDS, FIELDS);
-            first += blocks;
-        }
-        if (first > Integer.MAX_VALUE) throw new IllegalArgumentException("adamw_step: " + first + " blocks exceed one launch's grid");
-        try (DeviceBuffer t = d.upload(table)) {
-            d.kernel(FusedPtx.SOURCE, "adamw", "adamw_multi_" + CudaLayout.suffix(w0.dtype())).grid((int) first).block(THREADS)
-                    .ptr(t.address()).i32(updates.size()).f64(beta1).f64(beta2).f64(eps).f64(c1).f64(c2).launch();
+        String kernel = "adamw_multi_" + CudaLayout.suffix(w0.dtype());
+        for (int from = 0; from < updates.size(); from += BATCH) {
+            List<AdamWStep.Update> part = updates.subList(from, Math.min(updates.size(), from + BATCH));
+            ByteBuffer batch = ByteBuffer.allocate(9 * BATCH * 8).order(ByteOrder.nativeOrder());
+            long first = 0;
+            for (int i = 0; i < part.size(); i++) {
+                AdamWStep.Update u = part.get(i);
+                long n = u.w().numel(), blocks = blocks(d, n);
+                long[] words = {u.w().deviceAddress(), u.g().deviceAddress(), u.m().deviceAddress(), u.v().deviceAddress(), n, first, blocks};
+                for (int f = 0; f < words.length; f++) batch.putLong((f * BATCH + i) * 8, words[f]);
+                batch.putDouble((7 * BATCH + i) * 8, u.lr());
+                batch.putDouble((8 * BATCH + i) * 8, u.weightDecay());
+                first += blocks;
+            }
+            d.kernel(FusedPtx.SOURCE, "adamw", kernel).grid((int) first).block(THREADS)
+                    .struct(batch.array()).i32(part.size()).f64(beta1).f64(beta2).f64(eps).f64(c1).f64(c2).launch();
         }
     }
 }

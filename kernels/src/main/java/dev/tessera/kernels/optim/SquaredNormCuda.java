@@ -8,48 +8,59 @@ import dev.tessera.runtime.cuda.CudaDevice;
 import dev.tessera.runtime.cuda.CudaLayout;
 import dev.tessera.runtime.cuda.DeviceBuffer;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Launches native/cuda/kernels/squared_norm.cu: the per-block partial sums of every tensor of one dtype in one launch
- * (a table of the tensors, uploaded per call), one finishing block over all the partials in order, one read-back.
+ * Launches native/cuda/kernels/squared_norm.cu: the per-block partial sums of up to {@link #BATCH} tensors of one dtype
+ * per launch (their addresses, lengths and blocks passed by value as a struct), one finishing block over all the
+ * partials in order, one read-back.
  */
 final class SquaredNormCuda {
     private static final int THREADS = 256, FINISH_THREADS = 1024;
+    /** Tensors per sq_partials launch (SQ_BATCH in squared_norm.cu); its struct has four arrays of this many words. */
+    static final int BATCH = 64;
 
     private SquaredNormCuda() {}
 
     static double sum(List<Tensor> tensors) {
         CudaDevice d = CudaDevice.get(tensors.get(0).device().index());
         try (Scope s = Scope.open()) {
-            // per dtype, in first-seen order: table rows (address, length, first block, blocks) and the block count
-            Map<DType, List<long[]>> rows = new LinkedHashMap<>();
-            Map<DType, Long> blocksOf = new LinkedHashMap<>();
+            // per dtype, in first-seen order: (address, length, blocks) of each tensor that has elements
+            Map<DType, List<long[]>> byType = new LinkedHashMap<>();
             long total = 0;
             for (Tensor t0 : tensors) {
                 long n = t0.numel();
                 long blocks = Math.min((n + THREADS - 1) / THREADS, 4L * d.multiprocessorCount());
                 if (blocks == 0) continue;
                 Tensor t = t0.contiguous();
-                long first = blocksOf.getOrDefault(t.dtype(), 0L);
-                rows.computeIfAbsent(t.dtype(), k -> new ArrayList<>()).add(new long[] {t.deviceAddress(), n, first, blocks});
-                blocksOf.put(t.dtype(), first + blocks);
+                byType.computeIfAbsent(t.dtype(), k -> new ArrayList<>()).add(new long[] {t.deviceAddress(), n, blocks});
                 total += blocks;
             }
             if (total == 0) return 0;
             double[] out = new double[1];
             try (DeviceBuffer partials = d.temporary(8 * total); DeviceBuffer result = d.temporary(8)) {
-                long base = 0;
-                for (var e : rows.entrySet()) {
-                    long blocks = blocksOf.get(e.getKey());
-                    try (DeviceBuffer table = d.upload(flatten(e.getValue()))) {
-                        d.kernel(FusedPtx.SOURCE, "squared_norm", "sq_partials_" + CudaLayout.suffix(e.getKey())).grid((int) blocks).block(THREADS)
-                                .ptr(table.address()).i32(e.getValue().size()).ptr(partials.address() + 8 * base).launch();
+                long slot = 0;
+                for (var e : byType.entrySet()) {
+                    List<long[]> all = e.getValue();
+                    for (int from = 0; from < all.size(); from += BATCH) {
+                        List<long[]> part = all.subList(from, Math.min(all.size(), from + BATCH));
+                        ByteBuffer batch = ByteBuffer.allocate(4 * BATCH * 8).order(ByteOrder.nativeOrder());
+                        long first = 0;
+                        for (int i = 0; i < part.size(); i++) {
+                            long[] t = part.get(i);
+                            long[] words = {t[0], t[1], first, t[2]};
+                            for (int f = 0; f < words.length; f++) batch.putLong((f * BATCH + i) * 8, words[f]);
+                            first += t[2];
+                        }
+                        d.kernel(FusedPtx.SOURCE, "squared_norm", "sq_partials_" + CudaLayout.suffix(e.getKey())).grid((int) first).block(THREADS)
+                                .struct(batch.array()).i32(part.size()).ptr(partials.address() + 8 * slot).launch();
+                        slot += first;
                     }
-                    base += blocks;
                 }
                 d.kernel(FusedPtx.SOURCE, "squared_norm", "sq_finish").grid(1).block(FINISH_THREADS)
                         .ptr(partials.address()).i64(total).ptr(result.address()).launch();
@@ -57,13 +68,5 @@ final class SquaredNormCuda {
             }
             return out[0];
         }
-    }
-
-    /** Table rows laid end to end. */
-    static long[] flatten(List<long[]> rows) {
-        int width = rows.get(0).length;
-        long[] out = new long[rows.size() * width];
-        for (int i = 0; i < rows.size(); i++) System.arraycopy(rows.get(i), 0, out, i * width, width);
-        return out;
     }
 }

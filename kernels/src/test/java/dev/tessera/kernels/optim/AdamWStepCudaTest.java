@@ -96,6 +96,46 @@ class AdamWStepCudaTest {
         }
     }
 
+    /** 100 parameters: three launches of at most 48, the bits of one apply each. */
+    @Test
+    void manyParametersGoInBatchesOfFortyEight() {
+        Device gpu = CudaTests.assumeGpu();
+        try (Scope s = Scope.open()) {
+            Generator gen = new Generator(23);
+            List<Tensor[]> one = new ArrayList<>(), all = new ArrayList<>();
+            List<AdamWStep.Update> updates = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                int n = i * 37 % 500 + 1;
+                Tensor[] t = {Tensor.randn(gen, n), Tensor.randn(gen, n).mul(0.1), Tensor.randn(gen, n).mul(0.01), Tensor.rand(gen, n).mul(0.001)};
+                Tensor[] a = new Tensor[4], b = new Tensor[4];
+                for (int k = 0; k < 4; k++) {
+                    a[k] = t[k].to(gpu);
+                    b[k] = t[k].to(gpu);
+                }
+                double lr = 1e-3 * (1 + i % 7);
+                AdamWStep.apply(a[0], a[1], a[2], a[3], new AdamWStep.Hyper(lr, 0.9, 0.95, 1e-8, 0.05, 0.19, 0.0975));
+                updates.add(new AdamWStep.Update(b[0], b[1], b[2], b[3], lr, 0.05));
+                one.add(a);
+                all.add(b);
+            }
+            AdamWStep.applyAll(updates, 0.9, 0.95, 1e-8, 0.19, 0.0975);
+            for (int i = 0; i < 100; i++) {
+                for (int k : new int[] {0, 2, 3}) assertArrayEquals(one.get(i)[k].toDoubleArray(), all.get(i)[k].toDoubleArray(), "parameter " + i);
+            }
+        }
+        DryRunDevices.install(7);
+        DryRunDevices.clearLaunches(7);
+        try (Scope s = Scope.open()) {
+            List<AdamWStep.Update> updates = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                Tensor w = Tensor.zeros(3).to(Device.cuda(7));
+                updates.add(new AdamWStep.Update(w, w.clone(), w.clone(), w.clone(), 1e-3, 0));
+            }
+            AdamWStep.applyAll(updates, 0.9, 0.95, 1e-8, 0.19, 0.0975);
+            assertEquals(List.of("adamw_multi_f32", "adamw_multi_f32", "adamw_multi_f32"), DryRunDevices.launchLog(7));
+        }
+    }
+
     @Test
     void applyAllRefusesAMismatchBeforeApplyingAny() {
         Device gpu = CudaTests.assumeGpu();

@@ -32,6 +32,31 @@ class SquaredNormCudaTest {
         }
     }
 
+    /** 150 tensors of two dtypes: batches of at most 64 per launch, the CPU's sum. */
+    @Test
+    void manyTensorsMatchTheCpu() {
+        CudaTests.assumeGpu();
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(8);
+            List<Tensor> cpu = new ArrayList<>(), gpu = new ArrayList<>();
+            for (int i = 0; i < 150; i++) {
+                Tensor t = Tensor.randn(g, i * 53 % 900 + 1).to(i % 3 == 0 ? DType.F64 : DType.F32);
+                cpu.add(t);
+                gpu.add(t.to(Device.cuda(0)));
+            }
+            double want = SquaredNorm.of(cpu), got = SquaredNorm.of(gpu);
+            assertEquals(want, got, 1e-12 * want);
+        }
+        DryRunDevices.install(7);
+        DryRunDevices.clearLaunches(7);
+        try (Scope s = Scope.open()) {
+            List<Tensor> ts = new ArrayList<>();
+            for (int i = 0; i < 150; i++) ts.add(Tensor.zeros(5).to(i % 3 == 0 ? DType.F64 : DType.F32).to(Device.cuda(7)));
+            SquaredNorm.of(ts);
+            assertEquals(List.of("sq_partials_f64", "sq_partials_f32", "sq_partials_f32", "sq_finish"), DryRunDevices.launchLog(7));
+        }
+    }
+
     /** One launch of partial sums per dtype present (empty tensors take none), one to finish. */
     @Test
     void oneLaunchPerDtype() {
