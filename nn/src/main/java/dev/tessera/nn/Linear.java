@@ -1,7 +1,6 @@
 package dev.tessera.nn;
 
 import dev.tessera.runtime.Generator;
-import dev.tessera.runtime.Autocast;
 import dev.tessera.runtime.Functional;
 import dev.tessera.runtime.Tensor;
 
@@ -39,11 +38,11 @@ public final class Linear extends Module {
                     + " does not end in " + in);
         }
         Tensor w = weight.value(), b = bias == null ? null : bias.value();
-        if ((Autocast.active() && !x.device().isCpu()) || x.dtype() != w.dtype()) {
-            // Mixed precision: the product's own casts and promotion, as established for the GPU's BF16 path.
+        if (x.dtype() != w.dtype() || (b != null && b.dtype() != w.dtype())) {
+            // Mixed dtypes: the product's own promotion (and casts, under autocast).
             Tensor y = x.matmul(w.t());
             return b == null ? y : y.add(b);
         }
-        return Functional.linear(x, w, b);
+        return Functional.linear(x, w, b); // one recorded op; under autocast on CUDA its BF16 products keep their casts
     }
 }

@@ -58,6 +58,19 @@ final class Linalg {
         }
     }
 
+    /**
+     * a·b (ranks ≥ 2) with its result in {@code outType}, not recorded: for ops that record their own backward, as
+     * the mixed-precision path of {@link Functional#linear} (BF16 operands, F32 result, on CUDA).
+     */
+    static Tensor productNoGrad(Tensor a, Tensor b, DType outType) {
+        int ra = a.shape.length, rb = b.shape.length;
+        int m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
+        checkInner(a.shape, b.shape, k, b.shape[rb - 2]);
+        try (Grad.Region g = Grad.noGrad()) {
+            return compute(a, b, m, k, n, outType);
+        }
+    }
+
     /** Both operands have rank >= 2; the result is of {@code outType} (a's dtype, or F32 for BF16 operands on CUDA). */
     private static Tensor core(Tensor a, Tensor b, DType outType) {
         int ra = a.shape.length, rb = b.shape.length;

@@ -203,6 +203,54 @@ class CudaDeviceTest {
         }
     }
 
+    /**
+     * A linear layer under autocast casts x and the weight once and the incoming gradient once (three casts), keeps the
+     * BF16 copies for its backward, and gives y and dx the bits of the composed {@code x.matmul(w.t()) + b}; dW is one
+     * product over all rows in the weight's layout (no batched gradient to sum), equal to the float64 product of the
+     * same BF16 values to F32 rounding.
+     */
+    @Test
+    void autocastLinearCastsEachOperandOnce() {
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(10);
+            Tensor x0 = Tensor.randn(g, 3, 5, 24), w0 = Tensor.randn(g, 10, 24), b0 = Tensor.randn(g, 10), mix = Tensor.randn(g, 3, 5, 10).to(GPU);
+            Tensor x = x0.to(GPU).requiresGrad(true), w = w0.to(GPU).requiresGrad(true), b = b0.to(GPU).requiresGrad(true);
+            Tensor xc = x0.to(GPU).requiresGrad(true), wc = w0.to(GPU).requiresGrad(true), bc = b0.to(GPU).requiresGrad(true);
+            Tensor y;
+            dev.tessera.runtime.Profiler.reset();
+            dev.tessera.runtime.Profiler.enable();
+            try (Autocast ac = Autocast.bf16()) {
+                y = dev.tessera.runtime.Functional.linear(x, w, b);
+                y.mul(mix).sum().backward();
+            } finally {
+                dev.tessera.runtime.Profiler.disable();
+            }
+            var copies = dev.tessera.runtime.Profiler.snapshot().get("copy");
+            dev.tessera.runtime.Profiler.reset();
+            // the three casts, and the bias gradient's sum over rows (which copies its operand on the GPU)
+            assertEquals(4, copies == null ? 0 : copies.calls(), "copies: casts of x, w and the incoming gradient, and db's sum");
+            Tensor yc;
+            try (Autocast ac = Autocast.bf16()) {
+                yc = xc.matmul(wc.t()).add(bc);
+                yc.mul(mix).sum().backward();
+            }
+            assertEquals(DType.F32, y.dtype());
+            assertArrayEquals(yc.toDoubleArray(), y.toDoubleArray(), "y: the composed product's bits");
+            assertArrayEquals(xc.grad().toDoubleArray(), x.grad().toDoubleArray(), "dx: the composed product's bits");
+            assertArrayEquals(bc.grad().toDoubleArray(), b.grad().toDoubleArray(), "db");
+            assertEquals(DType.F32, w.grad().dtype());
+            assertTrue(w.grad().isContiguous(), "dW in the weight's own layout");
+            double[] gb = mix.to(DType.BF16).to(Device.cpu()).toDoubleArray(), xb = x0.to(DType.BF16).toDoubleArray(), dw = w.grad().toDoubleArray();
+            for (int o = 0; o < 10; o++) {
+                for (int i = 0; i < 24; i++) {
+                    double want = 0;
+                    for (int r = 0; r < 15; r++) want += gb[r * 10 + o] * xb[r * 24 + i];
+                    assertEquals(want, dw[o * 24 + i], 1e-5 * (1 + Math.abs(want)), "dW[" + o + ", " + i + "]");
+                }
+            }
+        }
+    }
+
     @Test
     void fusedCrossEntropyMatchesTheCpuIncludingIgnoredTargets() {
         try (Scope s = Scope.open()) {
