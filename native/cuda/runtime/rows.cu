@@ -346,6 +346,27 @@ template <typename A> struct TsSum2 {
     __device__ TsSum2 shfl(int o) const { return {__shfl_xor_sync(0xffffffffu, a, o), __shfl_xor_sync(0xffffffffu, b, o)}; }
 };
 
+// ------------------------------------------------------------------------------------------------ sums over leading dims
+// out[c] = Σ_r x[r·cols + c] for r < n: a sum over the leading dims of a dense tensor (bias gradients, [B·L, D] → [D]),
+// read in place instead of transposed into rows first. Block (32, 8) covers 32 columns: row lane ty adds rows ty,
+// ty + 8, … in order, then lane 0 adds the 8 lane sums in order (a fixed order: the same bits every run).
+template <typename T>
+__device__ void sum_leading_impl(const T* __restrict__ x, T* __restrict__ out, long long n, long long cols) {
+    typedef typename TsAcc<T>::type A;
+    __shared__ A part[8][32];
+    const long long c = (long long) blockIdx.x * 32 + threadIdx.x;
+    A acc = 0;
+    if (c < cols) for (long long r = threadIdx.y; r < n; r += 8) acc += ts_acc(x[r * cols + c]);
+    part[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+        A sum = 0;
+        for (int k = 0; k < 8; k++) sum += part[k][threadIdx.x];
+        out[c] = ts_from_acc<T>(sum);
+    }
+}
+TS_FLOAT_ENTRIES(sum_leading, (const void* x, void* out, long long n, long long cols), ((const T*) x, (T*) out, n, cols))
+
 // ------------------------------------------------------------------------------------------------ row reductions
 
 // Reduces each row of x [rows, n] into out[row · outStride] (out of any dtype), or — when splits > 1 — each of the

@@ -85,6 +85,14 @@ final class CudaBackend implements Backend {
         if (t0 != 0) Profiler.stop("reduce." + kind, t0);
     }
 
+    @Override public boolean sumLeading(Tensor x, int n, int cols, Tensor out) {
+        if (!x.dtype.isFloating()) return false;
+        long t0 = Profiler.start();
+        CudaRows.sumLeading(device, op(x), n, cols, op(out));
+        if (t0 != 0) Profiler.stop("reduce.SUM_leading", t0);
+        return true;
+    }
+
     @Override public void matmul(Tensor a, Tensor b, Tensor out) {
         long t0 = Profiler.start();
         Tensor.checkSameDtype("matmul", a, b);

@@ -34,6 +34,17 @@ public final class CudaRows {
 
     // ------------------------------------------------------------------ reductions
 
+    /** out[c] = Σ_r x[r·cols + c] over n rows, in a fixed order; x and out dense, of one float dtype. */
+    public static void sumLeading(CudaDevice d, DeviceOperand x, int n, int cols, DeviceOperand out) {
+        requireContiguous("sum over leading dims", x, (long) n * cols);
+        requireContiguous("sum over leading dims", out, cols);
+        if (!x.dtype().isFloating() || out.dtype() != x.dtype()) {
+            throw new IllegalArgumentException("sum over leading dims: x and out must share one float dtype, got " + x.dtype() + " and " + out.dtype());
+        }
+        if (cols == 0) return;
+        d.kernel(MODULE, "sum_leading_" + x.suffix()).grid((cols + 31) / 32).block(32, 8, 1).ptr(x.address()).ptr(out.address()).i64(n).i64(cols).launch();
+    }
+
     /**
      * Reduces each row of x [rows, n] into out[r · out.strides[0]]. SUM of an empty row is 0; the other kinds need
      * n ≥ 1. Any input dtype; the output dtype is the caller's choice (I64 for ARGMAX / ARGMIN).

@@ -89,6 +89,40 @@ class CudaRowsTest {
         }
     }
 
+    /**
+     * Sums over leading dims of a dense tensor (bias gradients) are added column by column in place, in one launch
+     * and no copy: the CPU's values in every float dtype, one to many rows, ragged column counts, the same bits twice.
+     */
+    @Test
+    void sumsOverLeadingDimsReadTheTensorInPlace() {
+        Gpu.assumeAvailable();
+        Generator g = new Generator(41);
+        int[][] shapes = {{1, 5}, {300, 70}, {3, 4, 33}, {5000, 3}, {2, 1, 64}};
+        for (DType t : new DType[] {DType.F32, DType.F64, DType.BF16}) {
+            for (int[] shape : shapes) {
+                Tensor x = Tensor.randn(g, shape).to(t);
+                int lead = shape.length - 1;
+                int[] dims = new int[lead];
+                for (int i = 0; i < lead; i++) dims[i] = i;
+                Tensor xg = gpu(x);
+                double[] want = host(x.to(DType.F64).sum(dims, false).to(t)), got = host(xg.sum(dims, false));
+                close(want, got, 4 * tol(t), t + " sum over the leading dims of " + java.util.Arrays.toString(shape));
+                assertArrayEquals(got, host(xg.sum(dims, false)), "the same bits twice");
+            }
+        }
+        dev.tessera.runtime.Profiler.reset();
+        dev.tessera.runtime.Profiler.enable();
+        try {
+            gpu(Tensor.randn(g, 6, 7, 40)).sum(new int[] {0, 1}, false);
+        } finally {
+            dev.tessera.runtime.Profiler.disable();
+        }
+        var stats = dev.tessera.runtime.Profiler.snapshot();
+        dev.tessera.runtime.Profiler.reset();
+        assertEquals(1, stats.get("reduce.SUM_leading").calls(), "the column sum ran");
+        assertTrue(stats.get("copy") == null, "no copy: " + stats.keySet());
+    }
+
     @Test
     void integerReductions() {
         Gpu.assumeAvailable();
