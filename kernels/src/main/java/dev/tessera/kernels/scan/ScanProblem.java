@@ -123,6 +123,12 @@ final class ScanProblem {
         }
     }
 
+    /**
+     * Whether the backwards (CPU and CUDA) write per-position gradients into the runtime's destinations; off only in
+     * tests that count the copies the destinations save.
+     */
+    static boolean writeGradientsInPlace = true;
+
     /** Inputs with one block of values per (batch row, position): x, dt, Bm, Cm and z. */
     static boolean perPosition(int i) { return i == X || i == DT || i == BM || i == CM || i == Z; }
 

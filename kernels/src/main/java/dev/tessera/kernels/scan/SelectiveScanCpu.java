@@ -87,15 +87,12 @@ final class SelectiveScanCpu {
     /** An F32 CPU tensor the kernel writes in full (uninitialised: no zero-fill pass; poisoned in the tests). */
     static Tensor alloc(int... shape) { return KernelSupport.allocateUninitialized(DType.F32, shape, dev.tessera.runtime.Device.cpu()); }
 
-    /** Off only in tests that count the copies the runtime's destinations save. */
-    static boolean writeInPlace = true;
-
     /**
      * The tensor the gradient of input {@code input} (of this shape) is written into: the runtime's destination for
      * it when that is F32 on the CPU laid out as rows over (batch, position), else a fresh contiguous one.
      */
     static Tensor gradientOut(int input, int... shape) {
-        Tensor d = writeInPlace ? KernelSupport.gradientDestination(input) : null;
+        Tensor d = ScanProblem.writeGradientsInPlace ? KernelSupport.gradientDestination(input) : null;
         if (d != null && d.dtype() == DType.F32 && d.device().isCpu() && java.util.Arrays.equals(d.shape(), shape)
                 && KernelSupport.rowStride(d, 2) >= 0) {
             return d;

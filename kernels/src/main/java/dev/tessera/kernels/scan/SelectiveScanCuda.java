@@ -162,7 +162,7 @@ final class SelectiveScanCuda {
      */
     private static Tensor gradientOut(ScanProblem p, int i) {
         int[] shape = p.t[i].shape();
-        Tensor d = SelectiveScanCpu.writeInPlace ? KernelSupport.gradientDestination(i) : null;
+        Tensor d = ScanProblem.writeGradientsInPlace ? KernelSupport.gradientDestination(i) : null;
         if (d != null && d.dtype() == p.dtype && d.device().equals(p.device) && java.util.Arrays.equals(d.shape(), shape)
                 && rowStride(d) >= 0) {
             return d;

@@ -40,10 +40,10 @@ class RowStridedCudaInputsTest {
         for (ScanFixture f : new ScanFixture[] {new ScanFixture(45, 2, 70, 4, 3, 2, 5).all(), new ScanFixture(46, 1, 40, 6, 2, 3, 4).all().packed(0, 9, 40)}) {
             long copied;
             try {
-                SelectiveScanCpu.writeInPlace = false;
+                ScanProblem.writeGradientsInPlace = false;
                 copied = RowStridedInputsTest.check(f, true, gpu, DType.F32);
             } finally {
-                SelectiveScanCpu.writeInPlace = true;
+                ScanProblem.writeGradientsInPlace = true;
             }
             long copies = RowStridedInputsTest.check(f, true, gpu, DType.F32);
             assertEquals(5, copied - copies, "copies saved: dx's, d dt's, dBm's, dCm's and dz's");

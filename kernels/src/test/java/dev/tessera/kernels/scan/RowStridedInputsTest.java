@@ -34,10 +34,10 @@ class RowStridedInputsTest {
         for (ScanFixture f : new ScanFixture[] {new ScanFixture(35, 2, 70, 4, 3, 2, 5).all(), new ScanFixture(36, 1, 40, 6, 2, 3, 4).all().packed(0, 9, 40)}) {
             long copies, copied;
             try {
-                SelectiveScanCpu.writeInPlace = false;
+                ScanProblem.writeGradientsInPlace = false;
                 copied = check(f, true);
             } finally {
-                SelectiveScanCpu.writeInPlace = true;
+                ScanProblem.writeGradientsInPlace = true;
             }
             copies = check(f, true);
             // dB and dC go in place when one task covers a group's heads; else its partial sums are added, then copied
