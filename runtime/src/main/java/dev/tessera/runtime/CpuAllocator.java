@@ -6,8 +6,6 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * A caching allocator for host memory. Fresh native memory is expensive to touch the first time (every page
@@ -82,7 +80,10 @@ final class CpuAllocator {
     }
 
     private static final long CACHE_LIMIT = Long.getLong("tessera.cpu.cacheBytes", 2L << 30);
-    private static final Map<Long, Bin> BINS = new HashMap<>();
+    /** Indices {@link #classIndex} can give: up to the four classes above 2⁶² bytes. */
+    static final int CLASS_COUNT = 129 + 4 * (62 - 16) + 4;
+    /** The bins by {@link #classIndex}: an array, since a map keyed by the class boxed a Long on every acquire and release. */
+    private static final Bin[] BINS = new Bin[CLASS_COUNT];
     private static Block oldest, newest; // the eviction order of cached blocks
     private static long cachedBytes, cachedBlocks;
 
@@ -99,9 +100,26 @@ final class CpuAllocator {
         return (bytes + step - 1) / step * step;
     }
 
+    /**
+     * A dense index of size class {@code cls}: 0 for the 64-byte class of empty tensors, 1–128 for the multiples of 512
+     * bytes up to 64 KiB, then four per power of two (so {@link #CLASS_COUNT} covers every long size).
+     */
+    static int classIndex(long cls) {
+        if (cls <= (64 << 10)) return (int) (cls / 512);
+        int log = 63 - Long.numberOfLeadingZeros(cls - 1);
+        return 129 + 4 * (log - 16) + (int) (cls >>> (log - 2)) - 5;
+    }
+
+    private static Bin bin(long cls) {
+        int i = classIndex(cls);
+        Bin b = BINS[i];
+        if (b == null) BINS[i] = b = new Bin();
+        return b;
+    }
+
     static synchronized Block acquire(long bytes) {
         long cls = sizeClass(bytes);
-        Bin bin = BINS.get(cls);
+        Bin bin = BINS[classIndex(cls)];
         if (bin != null && bin.head != null) {
             Block b = bin.head;
             uncache(b, bin);
@@ -128,7 +146,7 @@ final class CpuAllocator {
         b.cached = true;
         cachedBytes += b.classBytes;
         cachedBlocks++;
-        Bin bin = BINS.computeIfAbsent(b.classBytes, k -> new Bin());
+        Bin bin = bin(b.classBytes);
         b.binNext = bin.head;
         if (bin.head != null) bin.head.binPrev = b;
         bin.head = b;
@@ -158,7 +176,7 @@ final class CpuAllocator {
     static synchronized void trim(long limit) {
         while (cachedBytes > limit && oldest != null) {
             Block b = oldest;
-            uncache(b, BINS.get(b.classBytes));
+            uncache(b, bin(b.classBytes));
             Native.free(b.segment);
         }
     }

@@ -53,6 +53,25 @@ class CpuAllocatorTest {
         assertEquals(4 * 8, classes.size(), "four classes per power of two from 64 KiB to 16 MiB");
     }
 
+    /** The bins' array index: one per class, increasing with the class, inside the array for any size up to 2⁶² bytes. */
+    @Test
+    void everySizeClassHasItsOwnBin() {
+        long previousClass = -1;
+        int previousIndex = -1;
+        java.util.List<Long> sizes = new java.util.ArrayList<>(java.util.List.of(0L, 1L, 511L, 512L, 513L));
+        for (long bytes = 1000; bytes < (1L << 62); bytes += bytes / 7 + 1) sizes.add(bytes);
+        sizes.add(1L << 62);
+        for (long bytes : sizes) {
+            long c = CpuAllocator.sizeClass(bytes);
+            int i = CpuAllocator.classIndex(c);
+            assertTrue(i >= 0 && i < CpuAllocator.CLASS_COUNT, bytes + " → class " + c + " → index " + i);
+            if (c == previousClass) assertEquals(previousIndex, i, "class " + c);
+            else assertTrue(c > previousClass && i > previousIndex, "class " + c + " → " + i + " after " + previousClass + " → " + previousIndex);
+            previousClass = c;
+            previousIndex = i;
+        }
+    }
+
     @Test
     void trimmingFreesTheOldestReleasesFirstAndForgetsThem() {
         CpuAllocator.trim(0);
