@@ -11,7 +11,7 @@ import java.util.List;
  * Adam with decoupled weight decay (Loshchilov &amp; Hutter, arXiv 1711.05101):
  * m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p·(1 − lr·λ) − lr·m̂/(√v̂ + ε) with bias-corrected m̂, v̂.
  * Parameters flagged no-weight-decay (biases, norm weights) are not decayed. Contiguous F32/F64 parameters take the
- * fused {@link AdamWStep} (one pass over w, g, m, v; on a GPU one launch for all of them); others (BF16 weights) the same
+ * fused {@link AdamWStep} (one pass over w, g, m, v; on a GPU one launch per 48 parameters); others (BF16 weights) the same
  * update from runtime ops.
  */
 public final class AdamW extends Optimizer {
@@ -46,7 +46,7 @@ public final class AdamW extends Optimizer {
                     Tensor m = stateFor("exp_avg." + e.getKey(), p), v = stateFor("exp_avg_sq." + e.getKey(), p);
                     Tensor w0 = p.value();
                     double decay = weightDecay != 0 && !p.noWeightDecay() ? weightDecay : 0;
-                    if (AdamWStep.supports(w0, grad, m, v)) { // one pass per parameter, one launch for them all on a GPU
+                    if (AdamWStep.supports(w0, grad, m, v)) { // one pass per parameter, one launch per 48 on a GPU
                         fused.add(new AdamWStep.Update(w0, grad, m, v, glr, decay));
                         continue;
                     }

@@ -22,8 +22,8 @@ import java.util.Map;
  * on a GPU, launches as many kernels per parameter; this reads w, g, m, v once and writes w, m, v once. On the CPU,
  * F32 runs {@link AdamWStepCpu} (Vector API, in F32) and F64 runs {@link AdamWStepReference}, the oracle of the tests;
  * on CUDA, {@link AdamWStepCuda} runs native/cuda/kernels/adamw.cu for F32 and F64. {@link #applyAll} updates a list of
- * parameters, on a GPU in one launch per device and dtype (a small model's step is otherwise dozens of launches too
- * short to fill the GPU), with the same bits as one {@link #apply} per parameter.
+ * parameters, on a GPU in one launch per 48 parameters of a device and dtype (a small model's step is otherwise dozens
+ * of launches too short to fill the GPU), with the same bits as one {@link #apply} per parameter.
  */
 public final class AdamWStep {
     private AdamWStep() {}
@@ -71,7 +71,7 @@ public final class AdamWStep {
 
     /**
      * Applies every update, each exactly as {@link #apply} with {@code Hyper(u.lr(), beta1, beta2, eps, u.weightDecay(),
-     * c1, c2)} would; on a GPU, the updates of one device and dtype in one launch.
+     * c1, c2)} would; on a GPU, the updates of one device and dtype in one launch per 48.
      *
      * @throws IllegalArgumentException naming the update whose tensors {@link #supports} refuses (before any is applied)
      */

@@ -4,8 +4,7 @@ import dev.tessera.kernels.FusedPtx;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.cuda.CudaDevice;
 import dev.tessera.runtime.cuda.CudaLayout;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -36,19 +35,16 @@ final class AdamWStepCuda {
         String kernel = "adamw_multi_" + CudaLayout.suffix(w0.dtype());
         for (int from = 0; from < updates.size(); from += BATCH) {
             List<AdamWStep.Update> part = updates.subList(from, Math.min(updates.size(), from + BATCH));
-            ByteBuffer batch = ByteBuffer.allocate(9 * BATCH * 8).order(ByteOrder.nativeOrder());
+            List<long[]> entries = new ArrayList<>();
             long first = 0;
-            for (int i = 0; i < part.size(); i++) {
-                AdamWStep.Update u = part.get(i);
+            for (AdamWStep.Update u : part) {
                 long n = u.w().numel(), blocks = blocks(d, n);
-                long[] words = {u.w().deviceAddress(), u.g().deviceAddress(), u.m().deviceAddress(), u.v().deviceAddress(), n, first, blocks};
-                for (int f = 0; f < words.length; f++) batch.putLong((f * BATCH + i) * 8, words[f]);
-                batch.putDouble((7 * BATCH + i) * 8, u.lr());
-                batch.putDouble((8 * BATCH + i) * 8, u.weightDecay());
+                entries.add(new long[] {u.w().deviceAddress(), u.g().deviceAddress(), u.m().deviceAddress(), u.v().deviceAddress(), n, first,
+                    blocks, Double.doubleToRawLongBits(u.lr()), Double.doubleToRawLongBits(u.weightDecay())});
                 first += blocks;
             }
             d.kernel(FusedPtx.SOURCE, "adamw", kernel).grid((int) first).block(THREADS)
-                    .struct(batch.array()).i32(part.size()).f64(beta1).f64(beta2).f64(eps).f64(c1).f64(c2).launch();
+                    .struct(StructOfArrays.pack(BATCH, entries)).i32(part.size()).f64(beta1).f64(beta2).f64(eps).f64(c1).f64(c2).launch();
         }
     }
 }

@@ -8,8 +8,6 @@ import dev.tessera.runtime.cuda.CudaDevice;
 import dev.tessera.runtime.cuda.CudaLayout;
 import dev.tessera.runtime.cuda.DeviceBuffer;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,16 +47,14 @@ final class SquaredNormCuda {
                     List<long[]> all = e.getValue();
                     for (int from = 0; from < all.size(); from += BATCH) {
                         List<long[]> part = all.subList(from, Math.min(all.size(), from + BATCH));
-                        ByteBuffer batch = ByteBuffer.allocate(4 * BATCH * 8).order(ByteOrder.nativeOrder());
+                        List<long[]> entries = new ArrayList<>();
                         long first = 0;
-                        for (int i = 0; i < part.size(); i++) {
-                            long[] t = part.get(i);
-                            long[] words = {t[0], t[1], first, t[2]};
-                            for (int f = 0; f < words.length; f++) batch.putLong((f * BATCH + i) * 8, words[f]);
+                        for (long[] t : part) {
+                            entries.add(new long[] {t[0], t[1], first, t[2]});
                             first += t[2];
                         }
                         d.kernel(FusedPtx.SOURCE, "squared_norm", "sq_partials_" + CudaLayout.suffix(e.getKey())).grid((int) first).block(THREADS)
-                                .struct(batch.array()).i32(part.size()).ptr(partials.address() + 8 * slot).launch();
+                                .struct(StructOfArrays.pack(BATCH, entries)).i32(part.size()).ptr(partials.address() + 8 * slot).launch();
                         slot += first;
                     }
                 }
