@@ -86,11 +86,12 @@ public final class CausalSelfAttention extends Module implements Mixer {
     }
 
     /**
-     * Flash attention; inside a BF16 {@link Autocast} region on a GPU it reads BF16 copies of F32 q, k, v (the
-     * tensor-core kernel, as the products around it) and returns F32, the casts recorded so gradients stay F32.
+     * Flash attention; inside a BF16 {@link Autocast} region on a GPU it reads BF16 copies of F32 q, k, v when the
+     * tensor-core kernel takes them (as the products around it) and returns F32, the casts recorded so gradients stay
+     * F32. Head dims and options that kernel does not take run in F32 (see {@link FlashAttention#tensorCoresTakeBf16}).
      */
     private static Tensor attend(Tensor q, Tensor k, Tensor v, AttentionOptions options) {
-        if (Autocast.active() && q.dtype() == DType.F32 && !q.device().isCpu()) {
+        if (Autocast.active() && q.dtype() == DType.F32 && FlashAttention.tensorCoresTakeBf16(q, k, v, options)) {
             return FlashAttention.apply(q.to(DType.BF16), k.to(DType.BF16), v.to(DType.BF16), options).to(DType.F32);
         }
         return FlashAttention.apply(q, k, v, options);

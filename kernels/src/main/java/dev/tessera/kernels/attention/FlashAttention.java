@@ -44,6 +44,16 @@ public final class FlashAttention {
     /** Attention with the given options; differentiable in q, k, v, the key bias and log p. */
     public static Tensor apply(Tensor q, Tensor k, Tensor v, AttentionOptions o) { return forward(q, k, v, o).output(); }
 
+    /**
+     * Whether BF16 copies of these inputs would run on the GPU's tensor cores: on a CUDA device, head dim 48, 64, 96
+     * or 128, no key bias, window, existence or packed documents, more than one query per row. Mixed precision casts
+     * F32 q, k and v to BF16 only then: every other path computes in F32 whatever it reads, so there the casts (three
+     * in and one out, four more in the backward) would cost eight kernels per call and precision for nothing.
+     */
+    public static boolean tensorCoresTakeBf16(Tensor q, Tensor k, Tensor v, AttentionOptions o) {
+        return !q.device().isCpu() && FlashAttentionCuda.tensorCoresTakeBf16(Geometry.of(q, k, v, o));
+    }
+
     /** Attention returning the logsumexp too (not differentiable). */
     @SuppressWarnings("try") // the region only switches gradient recording off
     public static Result forward(Tensor q, Tensor k, Tensor v, AttentionOptions o) {

@@ -30,9 +30,19 @@ final class FlashAttentionCuda {
 
     /** The tensor-core kernel applies: BF16, head dim 48, 64, 96 or 128, only causal and key-length masks. */
     static boolean fastEligible(Geometry g) {
-        return g.dtype == DType.BF16 && (g.headDim == 48 || g.headDim == 64 || g.headDim == 96 || g.headDim == 128) && g.biasHeads == 0
+        return g.dtype == DType.BF16 && fastShape(g);
+    }
+
+    /** The shape and options the tensor-core kernel takes, whatever the dtype. */
+    static boolean fastShape(Geometry g) {
+        return (g.headDim == 48 || g.headDim == 64 || g.headDim == 96 || g.headDim == 128) && g.biasHeads == 0
                 && !g.existence && g.window < 0
                 && g.docId == null;
+    }
+
+    /** Whether the forward in BF16 would run on tensor cores (the decode kernel takes one query per row first). */
+    static boolean tensorCoresTakeBf16(Geometry g) {
+        return fastShape(g) && !decodeEligible(g);
     }
 
     /** The decode kernel applies: one query per row, head dim ≤ 256, no bias, existence or packed documents. */
