@@ -42,9 +42,9 @@ public record IsotropicConfig(String layout, int dModel, int dIntermediate, int 
     }
 
     /**
-     * {@code transformer-tiny} and {@code mamba-tiny}: roughly hnet-tiny's compute per byte. hnet-tiny runs two
-     * Mamba-2 layers at width 64 on every byte and two Transformer layers at width 96 on about a quarter of them;
-     * the baselines run their whole stack at width 64 on every byte.
+     * {@code transformer-tiny} and {@code mamba-tiny}: roughly hnet-tiny's compute per byte. hnet-tiny runs four
+     * Mamba-2 layers at width 64 on every byte (two on each side of its main network) and two Transformer layers at
+     * width 96 on about a quarter of them; the baselines run their whole stack at width 64 on every byte.
      */
     public static IsotropicConfig preset(String name) {
         return switch (name) {
