@@ -116,7 +116,7 @@ class FlashAttentionTest {
      */
     @Test
     void singleQueryDecodingReadsKeysInPlace() {
-        for (int p : new int[] {1, 8, 16, 24, 40, 64}) {
+        for (int p : new int[] {1, 8, 16, 24, 32, 40, 64, 100}) {
             for (AttentionOptions.Builder o : List.of(opts().causal(true), opts().causal(true).window(5), opts().scale(0.3),
                     opts().causal(true).keyLengths(70, 0, 33), opts().causal(true).window(40).keyLengths(21, 70, 1))) {
                 try (Scope s = Scope.open()) {
