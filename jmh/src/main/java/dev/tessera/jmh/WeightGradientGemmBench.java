@@ -16,13 +16,14 @@ import org.openjdk.jmh.annotations.TearDown;
  * left operand transposed), Tessera's GEMM (packing included) against OpenBLAS's {@code cblas_sgemm} with
  * {@code CblasTrans}, on all cores of the pool. Shapes from hnet-tiny, 2,048 rows a step: its input projection
  * (m = 296, n = 64), and the same transposed the other way (m = 64, n = 296), which is how {@code Functional.linear}
- * now computes a widening layer's gradient before copying the small result transposed.
+ * now computes a widening layer's gradient before copying the small result transposed; its output projection (64 ×
+ * 128) and its router's and residual's (64 × 64).
  */
 @State(Scope.Benchmark)
 public class WeightGradientGemmBench extends JmhDefaults {
     @Param({"2048"})
     int rows;
-    @Param({"296x64", "64x296"})
+    @Param({"296x64", "64x296", "64x128", "64x64"})
     String shape;
 
     private int m, n;

@@ -2,6 +2,7 @@ package dev.tessera.runtime.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.lang.foreign.Arena;
@@ -115,6 +116,48 @@ class GemmTest {
         return Stream.of(Arguments.of(301, 530, 700, false, false), Arguments.of(13, 2000, 1100, true, false),
                 Arguments.of(1000, 45, 333, false, true), Arguments.of(64, 4200, 70, true, true),
                 Arguments.of(1, 3000, 500, false, false), Arguments.of(2, 1100, 700, true, false));
+    }
+
+    /**
+     * A small C over a long reduction (a weight gradient) is split over the reduction: part 0 into C, the others into
+     * arrays of their own, added after. Ragged k and edge tiles, A or B transposed, accumulating or not.
+     */
+    @ParameterizedTest(name = "m={0} n={1} k={2} aT={3} bT={4} acc={5}")
+    @MethodSource("longReductions")
+    void aLongReductionIsSplitOverIt(int m, int n, int k, boolean aT, boolean bT, boolean acc) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(CpuInfo.VECTOR && CpuPool.threads() > 1, "needs the vector GEMM and two threads");
+        assertTrue(GemmF32Vector.splitsReduction(m, n, k, CpuPool.threads()) && (long) m * n * k >= 2 * Gemm.MIN_FMAS_PER_TASK,
+                "the shape takes the split (and is not too small to split at all)");
+        sgemm(false, m, n, k, aT, bT, acc);
+    }
+
+    static Stream<Arguments> longReductions() {
+        return Stream.of(Arguments.of(64, 296, 2048, true, false, false), Arguments.of(64, 64, 2048, true, false, true),
+                Arguments.of(9, 40, 2100, true, true, false), Arguments.of(13, 100, 1025, false, false, true),
+                Arguments.of(100, 31, 4099, true, true, true));
+    }
+
+    /**
+     * Run from inside a pool task (every part on one thread, one after another) the split gives the same bits as from
+     * the caller's thread (parts on both threads): the parts and the order they are added in depend only on the shape.
+     */
+    @Test
+    void aSplitReductionGivesTheSameBitsOnOneThread() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(CpuInfo.VECTOR && CpuPool.threads() > 1, "needs the vector GEMM and two threads");
+        int m = 64, n = 296, k = 2048;
+        try (Arena arena = Arena.ofShared()) {
+            SplittableRandom r = new SplittableRandom(5);
+            Mat a = matrix(arena, m, k, true, 3, r), b = matrix(arena, k, n, false, 5, r);
+            MemorySegment parallel = arena.allocate(4L * m * n), nested0 = arena.allocate(4L * m * n), nested1 = arena.allocate(4L * m * n);
+            Gemm.sgemm(m, n, k, a.seg, a.off, a.rs, a.cs, b.seg, b.off, b.rs, b.cs, parallel, 0, n, false);
+            MemorySegment[] outs = {nested0, nested1};
+            CpuPool.parallelFor(2, 1, (s, e) -> {
+                for (long i = s; i < e; i++) Gemm.sgemm(m, n, k, a.seg, a.off, a.rs, a.cs, b.seg, b.off, b.rs, b.cs, outs[(int) i], 0, n, false);
+            });
+            for (MemorySegment o : outs) {
+                for (long i = 0; i < (long) m * n; i++) assertEquals(parallel.getAtIndex(F, i), o.getAtIndex(F, i), "element " + i);
+            }
+        }
     }
 
     static Stream<Arguments> batches() {
