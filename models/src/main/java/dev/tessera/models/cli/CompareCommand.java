@@ -109,7 +109,7 @@ final class CompareCommand implements Callable<Integer> {
                         extra.put(CheckpointFiles.MODEL, name);
                         extra.put(CheckpointFiles.FAMILY, m.family());
                         extra.put(CheckpointFiles.CONFIG, m.configJson());
-                        TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name, 0);
+                        TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name, 0, null);
                         rows.add(new Row(name, seed, r.step(), r.parameters(), r.heldOut().bitsPerByte(), r.bytesPerSecond(),
                                 r.heldOut().bytesPerChunk(), atWordStarts(r.heldOut())));
                     }

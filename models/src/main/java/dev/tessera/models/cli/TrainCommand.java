@@ -87,8 +87,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--stop-after", description = "Stop after this step (a later --resume continues the same run).")
     Long stopAfter;
 
-    @Option(names = "--profile", description = "Print the time spent per op (forward and backward) at the end.")
+    @Option(names = "--profile", description = "Print the time per op of a training step (forward, backward, update) at the end, "
+            + "averaged over the steps after the run's first tenth (the JIT's warm-up), evaluations left out.")
     boolean profile;
+
+    private StepProfile stepProfile;
 
     @Option(names = "--quiet-summary", hidden = true, description = "Skip the closing sample and boundary snippet.")
     boolean quietSummary;
@@ -102,7 +105,7 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         Precision products = Precision.resolve(precision, target);
-        if (profile) dev.tessera.runtime.Profiler.enable();
+        if (profile) stepProfile = new StepProfile();
         if (resume) return resumeRun(target, products);
         String modelName = model != null ? model : "hnet-tiny";
         if (out == null) {
@@ -132,7 +135,7 @@ final class TrainCommand implements Callable<Integer> {
                 extra.put(CheckpointFiles.FAMILY, m.family());
                 extra.put(CheckpointFiles.CONFIG, m.configJson());
                 TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(s.seed() + 1), 0, or(stopAfter, Long.MAX_VALUE), corpus, s, products,
-                        extra, out, "train", 0);
+                        extra, out, "train", 0, stepProfile);
                 report(m, corpus, s, r);
             } finally {
                 opt.close();
@@ -172,7 +175,7 @@ final class TrainCommand implements Callable<Integer> {
                 Map<String, String> extra = new LinkedHashMap<>();
                 for (String k : List.of(CheckpointFiles.MODEL, CheckpointFiles.FAMILY, CheckpointFiles.CONFIG)) extra.put(k, meta.get(k));
                 TrainingRun.Result r = TrainingRun.run(m, opt, dataGen, start, or(stopAfter, Long.MAX_VALUE), corpus, s, products, extra, out, "train",
-                        elapsed);
+                        elapsed, stepProfile);
                 report(m, corpus, s, r);
             }
         }
@@ -181,10 +184,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The closing summary: held-out figures, a sample, and a snippet with its learned boundaries. */
     private void report(ByteLanguageModel m, ByteCorpus corpus, TrainingRun.Settings s, TrainingRun.Result r) {
-        if (profile) {
-            dev.tessera.runtime.Profiler.disable();
-            System.out.print(dev.tessera.runtime.Profiler.report());
-        }
+        if (stepProfile != null) System.out.print(stepProfile.report());
         System.out.printf(Locale.ROOT, "trained to step %d in %.1f s (%.1f kB/s)%n", r.step(), r.seconds(), r.bytesPerSecond() / 1000);
         if (r.heldOut() != null) {
             System.out.printf(Locale.ROOT, "held-out bits per byte %.4f%n", r.heldOut().bitsPerByte());

@@ -124,10 +124,11 @@ final class TrainingRun {
      * Trains from {@code startStep} (0 for a fresh run) up to {@code min(steps, stopAfter)}, writing into {@code out}.
      * {@code extra} metadata (model name, family, config) goes into every checkpoint besides the settings.
      * {@code elapsedBefore} is the wall-clock time the run trained before {@code startStep} (from its checkpoint's
-     * {@code train.elapsed_s}), which a time budget counts.
+     * {@code train.elapsed_s}), which a time budget counts. {@code profile} (or null) times the ops of the steps.
      */
     static Result run(ByteLanguageModel model, Optimizer opt, Generator data, long startStep, long stopAfter, ByteCorpus corpus,
-                      Settings s, Precision precision, Map<String, String> extra, Path out, String task, double elapsedBefore) {
+                      Settings s, Precision precision, Map<String, String> extra, Path out, String task, double elapsedBefore,
+                      StepProfile profile) {
         long end = Math.min(s.steps(), stopAfter);
         Path metrics = out.resolve("metrics.jsonl");
         trimMetrics(metrics, startStep);
@@ -159,6 +160,7 @@ final class TrainingRun {
                 double lr = s.timed() ? LrSchedule.warmupStableDecayAt(s.lr(), before, 0.1, 0.2) : schedule.at(step - 1), total, ce, norm;
                 double[] bpc;
                 opt.setLearningRate(lr);
+                if (profile != null) profile.beforeStep(step, before, end - startStep);
                 try (Scope sc = Scope.open(); Precision.Region pr = precision.enter()) {
                     ByteCorpus.Batch b = ContextWindows.fromSample(corpus.sample(data, ByteCorpus.Split.TRAIN, s.heldOut(), s.batch(), s.seqLen()));
                     ByteLanguageModel.TrainingLoss loss = model.loss(b.inputs(), b.targets());
@@ -170,6 +172,7 @@ final class TrainingRun {
                     ce = loss.crossEntropy().item();
                     bpc = loss.bytesPerChunk();
                 }
+                if (profile != null) profile.afterStep();
                 bytes += (long) s.batch() * s.seqLen();
                 double seconds = (System.nanoTime() - t0) / 1e9, bps = bytes / seconds;
                 elapsed = elapsedBefore + seconds;

@@ -64,8 +64,10 @@ class CliDryRunTest {
         if (model.equals("hnet-tiny")) expected.add("route_backward");
         for (String prefix : expected) assertTrue(kernels.stream().anyMatch(k -> k.startsWith(prefix)), prefix + "* ran on the device: " + kernels);
         if (!model.startsWith("mamba")) {
-            String attention = products.equals("bf16") ? "bf16" : "f32"; // BF16 autocast covers attention too
-            assertTrue(kernels.stream().anyMatch(k -> k.startsWith("fa_backward_") && k.endsWith(attention)), "attention in " + attention + ": " + kernels);
+            // BF16 autocast casts attention's inputs only for the tensor-core kernel (head dims 48, 64, 96, 128; see
+            // gpuSizedShapesTrainAndSampleOnACudaDevice): the tiny models' heads of 24 and 16 attend in F32 at any precision
+            assertTrue(kernels.stream().anyMatch(k -> k.startsWith("fa_backward_") && k.endsWith("f32")), "attention in f32: " + kernels);
+            assertTrue(kernels.stream().noneMatch(k -> k.startsWith("fa_") && k.endsWith("bf16")), "no BF16 attention kernel: " + kernels);
         }
     }
 

@@ -88,6 +88,28 @@ class TesseraCliTest {
         return losses;
     }
 
+    /**
+     * --profile times the training steps after the run's first tenth (the JIT's warm-up), per step, and leaves the
+     * evaluations out: every forward op of the step once per backward, the loss and the optimizer once per step.
+     */
+    @Test
+    void profileTimesTheTrainingStepsAfterTheWarmUp() {
+        Result r = succeed("train", "--data", corpus.toString(), "--steps", "20", "--batch", "2", "--seq-len", "32", "--eval-every", "3",
+                "--eval-windows", "2", "--quiet-summary", "--profile", "--out", dir.resolve("profiled").toString());
+        assertTrue(r.out().contains("profile of 18 training steps (3 to 20;"), r.out());
+        Map<String, Double> perStep = new java.util.HashMap<>();
+        for (String line : r.out().split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length == 3 && f[1].matches("[0-9.]+") && f[2].matches("[0-9.]+")) perStep.put(f[0], Double.parseDouble(f[1]));
+        }
+        assertEquals(1.0, perStep.get("chunk_route"), r.out());
+        assertEquals(1.0, perStep.get("chunk_route_backward"), r.out());
+        assertEquals(1.0, perStep.get("cross_entropy"), r.out());
+        assertEquals(1.0, perStep.get("cross_entropy_backward"), r.out());
+        assertTrue(perStep.getOrDefault("adamw_step", 0.0) > 0, "the optimizer's update is part of the step: " + r.out());
+        assertTrue(perStep.getOrDefault("matmul", 0.0) > 0, r.out());
+    }
+
     @Test
     void trainWritesCheckpointsMetricsAndCharts() throws IOException {
         for (String f : List.of("checkpoint-000002.safetensors", "checkpoint-000006.safetensors", "metrics.jsonl", "loss.png", "bpb.png",

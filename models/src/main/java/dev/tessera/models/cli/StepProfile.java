@@ -1,0 +1,56 @@
+package dev.tessera.models.cli;
+
+import dev.tessera.runtime.Profiler;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code train --profile}: the time per op of the training steps past the run's first tenth, where the JIT compiles
+ * the kernels (the first steps run several times slower) and the learning rate warms up; a run of fewer than
+ * {@link #WHOLE_RUN_BELOW} steps is profiled whole. Evaluations, checkpoints and charts fall between the profiled
+ * steps and are left out, so the table is one training step's forward and backward, reported per step beside the
+ * steps' own wall time.
+ */
+final class StepProfile {
+    /** Runs shorter than this many steps have no warm-up worth leaving out. */
+    static final int WHOLE_RUN_BELOW = 10;
+    /** The part of the run (by its progress, steps or time) left out at the start. */
+    static final double WARM_UP = 0.1;
+
+    private long steps, first, last, nanos, started;
+
+    /** Before the step {@code step} whose run has made {@code progress} (0–1) of its {@code runSteps} steps or time. */
+    void beforeStep(long step, double progress, long runSteps) {
+        if (progress < WARM_UP && runSteps >= WHOLE_RUN_BELOW) return;
+        if (steps == 0) first = step;
+        last = step;
+        Profiler.enable();
+        started = System.nanoTime();
+    }
+
+    /** After the step's forward, backward and optimizer update, before its evaluation or checkpoint. */
+    void afterStep() {
+        if (started == 0) return;
+        Profiler.disable();
+        nanos += System.nanoTime() - started;
+        steps++;
+        started = 0;
+    }
+
+    long steps() { return steps; }
+
+    /** The table: calls and milliseconds per profiled step by op, the most expensive first. */
+    String report() {
+        if (steps == 0) return "profile: no training step was profiled\n";
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                "profile of %d training steps (%d to %d; the run's first tenth and the evaluations left out): %.1f ms per step%n",
+                steps, first, last, nanos / 1e6 / steps));
+        sb.append(String.format(Locale.ROOT, "%-30s %12s %10s%n", "op", "calls/step", "ms/step"));
+        Profiler.snapshot().entrySet().stream()
+                .sorted((a, b) -> Long.compare(b.getValue().nanos(), a.getValue().nanos()))
+                .forEach((Map.Entry<String, Profiler.OpStats> e) -> sb.append(String.format(Locale.ROOT, "%-30s %12.1f %10.3f%n", e.getKey(),
+                        (double) e.getValue().calls() / steps, e.getValue().millis() / steps)));
+        sb.append("(an op's time includes the ops its kernel calls: the times overlap and do not sum to the step)\n");
+        return sb.toString();
+    }
+}
