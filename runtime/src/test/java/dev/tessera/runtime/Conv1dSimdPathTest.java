@@ -26,9 +26,12 @@ class Conv1dSimdPathTest {
         for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 2e-5 * scale, what + "[" + i + "]");
     }
 
+    /** Widths 2 to 4, channels below, at and around the vector width and over many blocks (hnet-tiny's 160). */
     @Test
     void channelsAroundTheVectorWidth() {
-        for (int ch : new int[] {5, 16, 37, 64}) compare(2, 19, ch, 4, null);
+        for (int k : new int[] {2, 3, 4}) {
+            for (int ch : new int[] {5, 16, 37, 64, 160}) compare(2, 19, ch, k, null);
+        }
     }
 
     @Test

@@ -95,75 +95,70 @@ final class Conv1dF32 {
             }
         });
         if (dw == null && db == null) return;
-        int blocks = (ch + l - 1) / l;
+        int blocks = (ch + l - 1) / l, fullBlocks = ch / l;
         CpuPool.parallelFor(blocks, 1, (s, e) -> {
-            float[] aw = new float[k * l], ab = new float[l];
-            for (long blk = s; blk < e; blk++) {
-                int c0 = (int) blk * l, n = Math.min(l, ch - c0);
-                java.util.Arrays.fill(aw, 0);
-                java.util.Arrays.fill(ab, 0);
-                boolean full = n == l;
-                if (full && k == 4) { // Mamba's width: the five sums stay in registers (same order, same bits)
-                    sumsOfFour(x, g, batch, len, ch, c0, starts, aw, ab);
-                } else for (long b = 0; b < batch; b++) {
+            // The full blocks of this task in one pass down the rows (see sumsOfRows), then a ragged last block alone.
+            int from = (int) s, to = (int) Math.min(e, fullBlocks);
+            float[] acc = new float[Math.max(0, to - from) * (k + 1) * l];
+            if (to > from) sumsOfRows(x, g, batch, len, ch, k, from, to, starts, acc);
+            for (int blk = from; blk < to; blk++) write(dw, db, acc, (blk - from) * (k + 1) * l, blk * l, l, k, l);
+            if (e > fullBlocks) {
+                int c0 = fullBlocks * l, n = ch - c0;
+                float[] aw = new float[(k + 1) * l];
+                for (long b = 0; b < batch; b++) {
                     for (int t = 0; t < len; t++) {
                         long go = g.offset() + (b * len + t) * ch + c0;
                         int lo = starts == null ? 0 : starts[t];
-                        if (full) {
-                            FloatVector gv = FloatVector.fromMemorySegment(S, gs, go * 4, NO);
-                            gv.add(FloatVector.fromArray(S, ab, 0)).intoArray(ab, 0);
+                        for (int c = 0; c < n; c++) {
+                            float gv = gs.getAtIndex(Elements.F, go + c);
+                            aw[k * l + c] += gv;
                             for (int j = 0; j < k; j++) {
                                 int src = t - (k - 1) + j;
-                                if (src < lo) continue;
-                                FloatVector xv = FloatVector.fromMemorySegment(S, xs, (x.offset() + b * xb + src * xt + c0) * 4, NO);
-                                gv.fma(xv, FloatVector.fromArray(S, aw, j * l)).intoArray(aw, j * l);
-                            }
-                        } else {
-                            for (int c = 0; c < n; c++) {
-                                float gv = gs.getAtIndex(Elements.F, go + c);
-                                ab[c] += gv;
-                                for (int j = 0; j < k; j++) {
-                                    int src = t - (k - 1) + j;
-                                    if (src >= lo) aw[j * l + c] += gv * xs.getAtIndex(Elements.F, x.offset() + b * xb + src * xt + c0 + c);
-                                }
+                                if (src >= lo) aw[j * l + c] += gv * xs.getAtIndex(Elements.F, x.offset() + b * xb + src * xt + c0 + c);
                             }
                         }
                     }
                 }
-                for (int c = 0; c < n; c++) {
-                    if (dw != null) for (int j = 0; j < k; j++) dw.seg().setAtIndex(Elements.F, dw.offset() + (long) (c0 + c) * k + j, aw[j * l + c]);
-                    if (db != null) db.seg().setAtIndex(Elements.F, db.offset() + c0 + c, ab[c]);
-                }
+                write(dw, db, aw, 0, c0, n, k, l);
             }
         });
     }
 
+    /** dw[c0 + c, j] = acc[at + j·l + c] and db[c0 + c] = acc[at + k·l + c] for c &lt; n (either may be null). */
+    private static void write(Operand dw, Operand db, float[] acc, int at, int c0, int n, int k, int l) {
+        for (int c = 0; c < n; c++) {
+            if (dw != null) for (int j = 0; j < k; j++) dw.seg().setAtIndex(Elements.F, dw.offset() + (long) (c0 + c) * k + j, acc[at + j * l + c]);
+            if (db != null) db.seg().setAtIndex(Elements.F, db.offset() + c0 + c, acc[at + k * l + c]);
+        }
+    }
+
     /**
-     * The weight and bias gradients of one full block of channels from c0 for a width-4 kernel, summed over (b, t) in
-     * the order of the general loop: aw[j·L ..] += g·x[t − 3 + j] for each tap j whose input lies in the sequence,
-     * ab += g. The general loop reads and writes the five sums in memory at every position.
+     * The weight and bias gradients of the full channel blocks [from, to), summed over (b, t) in order: acc holds, per
+     * block, the k taps' sums and then the bias sum, a vector each: acc[i·l ..] += g·x[t − (k − 1) + j] for each tap j
+     * whose input lies in the sequence, and the bias' += g. Every row is read once, for all the task's blocks together
+     * (a row's channels are contiguous): one block at a time down all the rows read each row's cache lines again per
+     * block with a stride of a row, which made this loop the slowest part of a training step's convolution. Each sum
+     * still runs over (b, t) in order, so the bits do not depend on how the blocks are split between threads.
      */
-    private static void sumsOfFour(Operand x, Operand g, int batch, int len, int ch, int c0, int[] starts, float[] aw, float[] ab) {
-        int l = S.length();
+    private static void sumsOfRows(Operand x, Operand g, int batch, int len, int ch, int k, int from, int to, int[] starts, float[] acc) {
+        int l = S.length(), per = (k + 1) * l;
         MemorySegment xs = x.seg(), gs = g.seg();
         long xb = x.strides()[0], xt = x.strides()[1];
-        FloatVector w0 = FloatVector.zero(S), w1 = w0, w2 = w0, w3 = w0, sb = w0;
         for (long b = 0; b < batch; b++) {
-            long xrow = x.offset() + b * xb + c0;
+            long xrow = x.offset() + b * xb;
             for (int t = 0; t < len; t++) {
                 int lo = starts == null ? 0 : starts[t];
-                FloatVector gv = FloatVector.fromMemorySegment(S, gs, (g.offset() + (b * len + t) * ch + c0) * 4, NO);
-                sb = gv.add(sb);
-                if (t - 3 >= lo) w0 = gv.fma(FloatVector.fromMemorySegment(S, xs, (xrow + (t - 3) * xt) * 4, NO), w0);
-                if (t - 2 >= lo) w1 = gv.fma(FloatVector.fromMemorySegment(S, xs, (xrow + (t - 2) * xt) * 4, NO), w1);
-                if (t - 1 >= lo) w2 = gv.fma(FloatVector.fromMemorySegment(S, xs, (xrow + (t - 1) * xt) * 4, NO), w2);
-                w3 = gv.fma(FloatVector.fromMemorySegment(S, xs, (xrow + t * xt) * 4, NO), w3);
+                long grow = g.offset() + (b * len + t) * ch;
+                for (int blk = from, a = 0; blk < to; blk++, a += per) {
+                    int c0 = blk * l;
+                    FloatVector gv = FloatVector.fromMemorySegment(S, gs, (grow + c0) * 4, NO);
+                    gv.add(FloatVector.fromArray(S, acc, a + k * l)).intoArray(acc, a + k * l);
+                    for (int j = Math.max(0, lo - t + k - 1); j < k; j++) {
+                        FloatVector xv = FloatVector.fromMemorySegment(S, xs, (xrow + (long) (t - (k - 1) + j) * xt + c0) * 4, NO);
+                        gv.fma(xv, FloatVector.fromArray(S, acc, a + j * l)).intoArray(acc, a + j * l);
+                    }
+                }
             }
         }
-        w0.intoArray(aw, 0);
-        w1.intoArray(aw, l);
-        w2.intoArray(aw, 2 * l);
-        w3.intoArray(aw, 3 * l);
-        sb.intoArray(ab, 0);
     }
 }
