@@ -19,6 +19,9 @@ final class StepProfile {
 
     private long steps, first, last, nanos, started;
 
+    /** Clears the op counters: the report covers this run's steps only. */
+    StepProfile() { Profiler.reset(); }
+
     /** Before the step {@code step} whose run has made {@code progress} (0–1) of its {@code runSteps} steps or time. */
     void beforeStep(long step, double progress, long runSteps) {
         if (progress < WARM_UP && runSteps >= WHOLE_RUN_BELOW) return;
@@ -36,8 +39,6 @@ final class StepProfile {
         steps++;
         started = 0;
     }
-
-    long steps() { return steps; }
 
     /** The table: calls and milliseconds per profiled step by op, the most expensive first. */
     String report() {
