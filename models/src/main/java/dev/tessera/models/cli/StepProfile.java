@@ -5,7 +5,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * {@code train --profile}: the time per op of the training steps past the run's first tenth, where the JIT compiles
+ * {@code train --profile}: the time per op of the training steps past the first tenth of the run (of what is left of it
+ * when resumed), where the JIT compiles
  * the kernels (the first steps run several times slower) and the learning rate warms up; a run of fewer than
  * {@link #WHOLE_RUN_BELOW} steps is profiled whole. Evaluations, checkpoints and charts fall between the profiled
  * steps and are left out, so the table is one training step's forward and backward, reported per step beside the
@@ -18,13 +19,20 @@ final class StepProfile {
     static final double WARM_UP = 0.1;
 
     private long steps, first, last, nanos, started;
+    /** The run's progress when this process trained its first step (0 for a fresh run, more for a resumed one). */
+    private double startedAt = Double.NaN;
 
     /** Clears the op counters: the report covers this run's steps only. */
     StepProfile() { Profiler.reset(); }
 
-    /** Before the step {@code step} whose run has made {@code progress} (0–1) of its {@code runSteps} steps or time. */
+    /**
+     * Before the step {@code step} whose run has made {@code progress} (0–1) of its steps or time; this process trains
+     * {@code runSteps} steps at most. A resumed run warms its JIT up again, so the tenth left out is of what this process
+     * trains: from the progress of its first step to the end.
+     */
     void beforeStep(long step, double progress, long runSteps) {
-        if (progress < WARM_UP && runSteps >= WHOLE_RUN_BELOW) return;
+        if (Double.isNaN(startedAt)) startedAt = progress;
+        if (progress - startedAt < WARM_UP * (1 - startedAt) && runSteps >= WHOLE_RUN_BELOW) return;
         if (steps == 0) first = step;
         last = step;
         Profiler.enable();
@@ -44,7 +52,7 @@ final class StepProfile {
     String report() {
         if (steps == 0) return "profile: no training step was profiled\n";
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
-                "profile of %d training steps (%d to %d; the run's first tenth and the evaluations left out): %.1f ms per step%n",
+                "profile of %d training steps (%d to %d; the first tenth of those trained here and the evaluations left out): %.1f ms per step%n",
                 steps, first, last, nanos / 1e6 / steps));
         sb.append(String.format(Locale.ROOT, "%-30s %12s %10s%n", "op", "calls/step", "ms/step"));
         Profiler.snapshot().entrySet().stream()

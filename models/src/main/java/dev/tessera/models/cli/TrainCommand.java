@@ -88,7 +88,7 @@ final class TrainCommand implements Callable<Integer> {
     Long stopAfter;
 
     @Option(names = "--profile", description = "Print the time per op of a training step (forward, backward, update) at the end, "
-            + "averaged over the steps after the run's first tenth (the JIT's warm-up), evaluations left out.")
+            + "averaged over the steps after the first tenth of those trained (the JIT's warm-up), evaluations left out.")
     boolean profile;
 
     private StepProfile stepProfile;

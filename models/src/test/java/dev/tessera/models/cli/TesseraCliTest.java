@@ -97,6 +97,9 @@ class TesseraCliTest {
         Result r = succeed("train", "--data", corpus.toString(), "--steps", "20", "--batch", "2", "--seq-len", "32", "--eval-every", "3",
                 "--eval-windows", "2", "--quiet-summary", "--profile", "--out", dir.resolve("profiled").toString());
         assertTrue(r.out().contains("profile of 18 training steps (3 to 20;"), r.out());
+        // Resumed to 40 steps, the new process warms up again: the tenth of its 20 steps is left out, not of the run's 40.
+        Result resumed = succeed("train", "--resume", "--out", dir.resolve("profiled").toString(), "--steps", "40", "--profile");
+        assertTrue(resumed.out().contains("profile of 18 training steps (23 to 40;"), resumed.out());
         Map<String, Double> perStep = new java.util.HashMap<>();
         for (String line : r.out().split("\n")) {
             String[] f = line.trim().split("\\s+");
