@@ -36,16 +36,6 @@ public final class Profiler {
         return out;
     }
 
-    /** A table of the ops sorted by total time. */
-    public static String report() {
-        StringBuilder sb = new StringBuilder(String.format(java.util.Locale.ROOT, "%-24s %10s %12s%n", "op", "calls", "ms"));
-        snapshot().entrySet().stream()
-                .sorted((a, b) -> Long.compare(b.getValue().nanos(), a.getValue().nanos()))
-                .forEach(e -> sb.append(String.format(java.util.Locale.ROOT, "%-24s %10d %12.3f%n", e.getKey(), e.getValue().calls(),
-                        e.getValue().millis())));
-        return sb.toString();
-    }
-
     /** Start of a timed region: 0 when profiling is off. */
     static long start() { return enabled ? System.nanoTime() : 0; }
 
