@@ -35,8 +35,14 @@ public class SelectiveScanBench extends JmhDefaults {
     @Param({"64"}) public int p;
     @Param({"64"}) public int n;
     @Param({"1"}) public int g;
+    /**
+     * {@code none}: the bare recurrence on Δ = dt. {@code layer}: what the Mamba-2 layer passes — Δ = softplus(dt +
+     * dt_bias) and the skip term D·x (the unfused form computes both with runtime ops around its recurrence).
+     */
+    @Param({"none"}) public String options;
 
-    private Tensor x, dt, a, bm, cm;
+    private Tensor x, dt, a, bm, cm, dtBias, dSkip;
+    private ScanOptions scanOptions;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -46,24 +52,31 @@ public class SelectiveScanBench extends JmhDefaults {
         a = in[2];
         bm = in[3];
         cm = in[4];
+        dtBias = Tensor.rand(new Generator(2), h).mul(-4).add(-1);
+        dSkip = Tensor.ones(h);
+        scanOptions = switch (options) {
+            case "none" -> ScanOptions.NONE;
+            case "layer" -> ScanOptions.builder().dtBias(dtBias).softplus(true).dSkip(dSkip).build();
+            default -> throw new IllegalArgumentException("options: none or layer, got " + options);
+        };
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        for (Tensor t : new Tensor[] {x, dt, a, bm, cm}) t.close();
+        for (Tensor t : new Tensor[] {x, dt, a, bm, cm, dtBias, dSkip}) t.close();
     }
 
     @Benchmark
     public long tessera() {
         try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open()) {
-            return SelectiveScan.apply(x, dt, a, bm, cm, ScanOptions.NONE).y().numel();
+            return SelectiveScan.apply(x, dt, a, bm, cm, scanOptions).y().numel();
         }
     }
 
     @Benchmark
     public long reference() {
         try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open()) {
-            return SelectiveScanReference.forward(x, dt, a, bm, cm, ScanOptions.NONE).y().numel();
+            return SelectiveScanReference.forward(x, dt, a, bm, cm, scanOptions).y().numel();
         }
     }
 
@@ -71,7 +84,9 @@ public class SelectiveScanBench extends JmhDefaults {
     @Benchmark
     public long unfused() {
         try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open()) {
-            return Unfused.scan(x, dt, a, bm, cm, g).numel();
+            if (scanOptions == ScanOptions.NONE) return Unfused.scan(x, dt, a, bm, cm, g).numel();
+            Tensor delta = dt.add(dtBias.reshape(1, 1, h)).softplus();
+            return Unfused.scan(x, delta, a, bm, cm, g).add(x.mul(dSkip.reshape(1, 1, h, 1))).numel();
         }
     }
 }

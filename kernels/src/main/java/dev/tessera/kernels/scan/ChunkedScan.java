@@ -4,6 +4,7 @@ import static dev.tessera.kernels.scan.ScanProblem.*;
 
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
+import dev.tessera.runtime.spi.VectorMath;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -109,6 +110,8 @@ final class ChunkedScan {
         final float[] yb, lrow, cin, step, row, state;
         /** Δ and, when kept for the backward, dΔ/dv of the head's rows. */
         final float[] delta, deriv;
+        /** Δ's pre-activations dt + dtBias of the head's rows. */
+        final float[] pre;
         /**
          * The chunk's rows of x, Δ's pre-activation and z for the task's heads, and its rows of y, each copied in one
          * piece per row: a head's part of a row is a few dozen bytes of a row hundreds long (x is usually a slice of the
@@ -137,6 +140,7 @@ final class ChunkedScan {
             step = new float[Q];
             delta = new float[Q];
             deriv = new float[Q];
+            pre = new float[Q];
             row = new float[Math.max(P, N)];
             state = new float[P * N];
             xRows = new float[Q * heads * P];
@@ -218,20 +222,29 @@ final class ChunkedScan {
             }
         }
 
-        /** Head h's rows (the task's hi-th of nh): X̃ = Δ·x, the step factors a_i = exp(Δ_i·A) and their running product cin. */
+        /**
+         * Head h's rows (the task's hi-th of nh): Δ, the step factors a_i = exp(Δ_i·A) and dΔ/dv over whole vectors of
+         * positions ({@link StepSizeF32}: an exponential and a logarithm per position and head were a third of the
+         * forward's time as scalar calls), then X̃ = Δ·x and the running product cin of the a_i.
+         */
         private void loadHead(int len, int h, int hi, int nh) {
-            if (len < Q) Arrays.fill(xs, len * Pp, Q * Pp, 0f);
-            float aH = in.a[h], bias = in.dtBias[h], decayIn = 1;
+            if (len < Q) {
+                Arrays.fill(xs, len * Pp, Q * Pp, 0f);
+                Arrays.fill(pre, len, Q, 0f); // lanes past the chunk's end: computed, never read
+            }
+            float aH = in.a[h], bias = in.dtBias[h];
+            for (int i = 0; i < len; i++) pre[i] = dtRows[i * nh + hi] + bias;
+            for (int i = 0; i < len; i += F.length()) {
+                FloatVector v = FloatVector.fromArray(F, pre, i), d = StepSizeF32.of(v, p.softplus);
+                d.intoArray(delta, i);
+                VectorMath.exp(d.mul(aH)).intoArray(step, i);
+                if (keep != null) StepSizeF32.derivative(v, p.softplus).intoArray(deriv, i);
+            }
+            float decayIn = 1;
             for (int i = 0; i < len; i++) {
-                float v = dtRows[i * nh + hi] + bias;
-                float delta = StepSize.ofFloat(v, p.softplus);
-                float a = (float) Math.exp(delta * aH);
-                scaled(xRows, (i * nh + hi) * P, xs, i * Pp, P, delta);
-                this.delta[i] = delta;
-                if (keep != null) deriv[i] = (float) StepSize.derivative(v, p.softplus);
-                decayIn = flushTiny(decayIn * a);
+                scaled(xRows, (i * nh + hi) * P, xs, i * Pp, P, delta[i]);
+                decayIn = flushTiny(decayIn * step[i]);
                 cin[i] = decayIn;
-                step[i] = a;
             }
         }
 

@@ -6,6 +6,7 @@ import static dev.tessera.kernels.scan.ScanProblem.*;
 import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
+import dev.tessera.runtime.spi.VectorMath;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
@@ -198,7 +199,7 @@ final class SelectiveScanCpu {
     private static void stepColumns(float[] st, float[] x, float[] b, float[] c, float[] decay, float delta, float aScalar,
                                     boolean perState, int P, int N, float[] y) {
         int vl = F.length(), bound = F.loopBound(P);
-        float a = perState ? 0 : (float) Math.exp(delta * aScalar);
+        float a = perState ? 0 : VectorMath.exp(delta * aScalar);
         int q = 0;
         for (; q + 4 * vl <= P; q += 4 * vl) {
             FloatVector d0 = FloatVector.fromArray(F, x, q).mul(delta), d1 = FloatVector.fromArray(F, x, q + vl).mul(delta);
@@ -258,11 +259,11 @@ final class SelectiveScanCpu {
     /** Reads row {@code row}'s B, C and x for head h, fills the per-state decay when A is [H,N], and returns Δ. */
     private static float readStep(ScanProblem p, Raw in, long row, int h, float[] b, float[] c, float[] x, float[] decay) {
         int H = p.heads, N = p.stateSize, g = h / p.headsPerGroup();
-        float delta = StepSize.ofFloat(in.get(DT, in.at(DT, row, h)) + in.dtBias[h], p.softplus);
+        float delta = StepSizeF32.of(in.get(DT, in.at(DT, row, h)) + in.dtBias[h], p.softplus);
         in.read(BM, in.at(BM, row, (long) g * N), b, N);
         in.read(CM, in.at(CM, row, (long) g * N), c, N);
         in.read(X, in.at(X, row, (long) h * p.headDim), x, p.headDim);
-        if (p.aPerState) for (int n = 0; n < N; n++) decay[n] = (float) Math.exp(delta * in.a[h * N + n]);
+        if (p.aPerState) for (int n = 0; n < N; n++) decay[n] = VectorMath.exp(delta * in.a[h * N + n]);
         return delta;
     }
 
@@ -274,7 +275,7 @@ final class SelectiveScanCpu {
                                  boolean perState, int P, int N, float[] y) {
         int bound = F.loopBound(N);
         if (!perState) {
-            float a = (float) Math.exp(delta * aScalar);
+            float a = VectorMath.exp(delta * aScalar);
             FloatVector av = FloatVector.broadcast(F, a);
             for (int q = 0; q < P; q++) {
                 float xd = delta * x[q];
@@ -394,7 +395,7 @@ final class SelectiveScanCpu {
                             write(dzRow, dzS, xi, P);
                         }
                         for (int q = 0; q < P; q++) dDAcc += g[q] * x[q];
-                        float a = p.aPerState ? 0 : (float) Math.exp(delta * in.a[h]);
+                        float a = p.aPerState ? 0 : VectorMath.exp(delta * in.a[h]);
                         float dDelta = adjointRows(buf, j * pn, (j - 1) * pn, adj, x, g, b, c, decay, a, p.aPerState, delta, dSkip,
                                 P, N, dxRow, db, dc, qa);
                         if (p.aPerState) {
@@ -408,7 +409,7 @@ final class SelectiveScanCpu {
                             dDelta += in.a[h] * a * qs;
                             dAAcc[0] += delta * a * qs;
                         }
-                        float dPre = dDelta * (float) StepSize.derivative(pre, p.softplus);
+                        float dPre = dDelta * StepSizeF32.derivative(pre, p.softplus);
                         ddtS.setAtIndex(ValueLayout.JAVA_FLOAT, row * H + h, dPre);
                         dBiasAcc += dPre;
                         for (int n = 0; n < N; n++) db[n] *= delta;
