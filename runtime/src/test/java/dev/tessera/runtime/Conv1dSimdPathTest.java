@@ -40,6 +40,39 @@ class Conv1dSimdPathTest {
     }
 
     /**
+     * The backward sums dw and db per part of the rows and adds the parts in order: many parts (and a packed batch
+     * whose sequence starts fall inside parts) agree with float64, and the result is the same bit for bit when every
+     * part runs on one thread (the call nested in a pool task) as when the parts are spread over the pool.
+     */
+    @Test
+    void manyPartsOfRowsGiveTheFloat64GradientsAndTheSameBitsOnOneThread() {
+        compare(3, 300, 37, 4, null);
+        compare(1, 700, 48, 4, new int[] {0, 250, 251, 333, 700});
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(9);
+            Tensor x = Tensor.randn(g, 4, 500, 160), w = Tensor.randn(g, 160, 4), b = Tensor.randn(g, 160), dy = Tensor.randn(g, 4, 500, 160);
+            double[][] spread = gradients(x, w, b, dy);
+            double[][][] nested = new double[2][][];
+            dev.tessera.runtime.spi.KernelSupport.parallelFor(2, 1, (lo, hi) -> {
+                for (long i = lo; i < hi; i++) {
+                    try (Scope inner = Scope.open()) {
+                        nested[(int) i] = gradients(x, w, b, dy);
+                    }
+                }
+            });
+            for (double[][] one : nested) {
+                for (int i = 0; i < 3; i++) org.junit.jupiter.api.Assertions.assertArrayEquals(spread[i], one[i], "gradient " + i);
+            }
+        }
+    }
+
+    private static double[][] gradients(Tensor x, Tensor w, Tensor b, Tensor dy) {
+        Tensor[] in = {x.clone().requiresGrad(true), w.clone().requiresGrad(true), b.clone().requiresGrad(true)};
+        Functional.causalConv1d(in[0], in[1], in[2], null).backward(dy);
+        return new double[][] {in[0].grad().toDoubleArray(), in[1].grad().toDoubleArray(), in[2].grad().toDoubleArray()};
+    }
+
+    /**
      * x a slice of a wider projection (Mamba's xBC of in_proj's output) is read where it lies: the same outputs and
      * gradients as its contiguous copy, on the F32 SIMD path and the F64 scalar one; a layout whose channels are not
      * contiguous is copied first.

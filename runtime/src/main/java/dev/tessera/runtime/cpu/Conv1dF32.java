@@ -9,7 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
  * The F32 SIMD path of {@link Conv1dKernel}: channels last means the C channels of a position are contiguous (x may
  * have any batch and position strides, as a slice of a wider projection has), so every
  * loop runs across channels with the taps' weights transposed to [K][C] once per call. The weight and bias gradients
- * are split by channel blocks, each summed over (b, t) in order by one thread, so they do not depend on timing.
+ * are summed per part of the rows and the parts added in order ({@link #backward}): the bits depend on the shape, not
+ * on the thread count or timing.
  */
 final class Conv1dF32 {
     private Conv1dF32() {}
@@ -63,101 +64,92 @@ final class Conv1dF32 {
         });
     }
 
+    /**
+     * Rows per part of the backward's single pass: parts of whole rows, at most {@link #MAX_PARTS} of them, so the
+     * partial weight and bias sums (one array per part) stay small. Depends on the shape only, never on the thread
+     * count, so the sums' rounding does not either.
+     */
+    static int rowsPerPart(long rows) { return (int) Math.max(MIN_ROWS_PER_PART, (rows + MAX_PARTS - 1) / MAX_PARTS); }
+
+    private static final int MIN_ROWS_PER_PART = 32, MAX_PARTS = 64;
+
+    /**
+     * dx, dw and db in one pass down the rows: each part of {@link #rowsPerPart} rows writes its rows of dx and sums its
+     * rows' contributions to dw and db into an array of its own; the parts' sums are then added in part order. Two
+     * passes (dx by rows, then dw and db by channel blocks down all the rows) read x and g twice, and inside a training
+     * step, where neither is still in cache, that second read was half of the backward's time.
+     */
     static void backward(Operand x, Operand w, Operand g, Operand dx, Operand dw, Operand db, int batch, int len, int ch, int k, int[] starts) {
         float[][] wt = transposedWeights(w, ch, k);
-        MemorySegment xs = x.seg(), gs = g.seg(), dxs = dx.seg();
-        long xb = x.strides()[0], xt = x.strides()[1];
-        int l = S.length(), vn = ch - ch % l;
-        CpuPool.parallelFor((long) batch * len, Math.max(1, 2048 / Math.max(1, ch)), (s, e) -> {
-            for (long bt = s; bt < e; bt++) {
-                int t = (int) (bt % len);
-                long b = bt / len;
-                long dxo = (dx.offset() + b * dx.strides()[0] + t * dx.strides()[1]) * 4;
-                for (int c = 0; c < vn; c += l) {
-                    FloatVector acc = FloatVector.zero(S);
-                    for (int j = 0; j < k; j++) {
-                        int dst = t + (k - 1) - j; // the output that read x[t] through tap j
-                        if (dst >= len || (starts != null && starts[dst] > t)) continue;
-                        FloatVector gv = FloatVector.fromMemorySegment(S, gs, (g.offset() + (b * len + dst) * ch + c) * 4, NO);
-                        acc = FloatVector.fromArray(S, wt[j], c).fma(gv, acc);
-                    }
-                    acc.intoMemorySegment(dxs, dxo + c * 4L, NO);
-                }
-                for (int c = vn; c < ch; c++) {
-                    float acc = 0;
-                    for (int j = 0; j < k; j++) {
-                        int dst = t + (k - 1) - j;
-                        if (dst >= len || (starts != null && starts[dst] > t)) continue;
-                        acc += wt[j][c] * gs.getAtIndex(Elements.F, g.offset() + (b * len + dst) * ch + c);
-                    }
-                    dxs.setAtIndex(Elements.F, dxo / 4 + c, acc);
-                }
+        long rows = (long) batch * len;
+        int per = rowsPerPart(rows), parts = (int) ((rows + per - 1) / per);
+        boolean sums = dw != null || db != null;
+        float[][] partial = new float[sums ? parts : 0][];
+        CpuPool.parallelFor(parts, 1, (s, e) -> {
+            for (long part = s; part < e; part++) {
+                float[] acc = sums ? new float[(k + 1) * ch] : null;
+                rows(x, wt, g, dx, acc, part * per, Math.min(rows, (part + 1) * per), len, ch, k, starts);
+                if (sums) partial[(int) part] = acc;
             }
         });
-        if (dw == null && db == null) return;
-        int blocks = (ch + l - 1) / l, fullBlocks = ch / l;
-        CpuPool.parallelFor(blocks, 1, (s, e) -> {
-            // The full blocks of this task in one pass down the rows (see sumsOfRows), then a ragged last block alone.
-            int from = (int) s, to = (int) Math.min(e, fullBlocks);
-            float[] acc = new float[Math.max(0, to - from) * (k + 1) * l];
-            if (to > from) sumsOfRows(x, g, batch, len, ch, k, from, to, starts, acc);
-            for (int blk = from; blk < to; blk++) write(dw, db, acc, (blk - from) * (k + 1) * l, blk * l, l, k, l);
-            if (e > fullBlocks) {
-                int c0 = fullBlocks * l, n = ch - c0;
-                float[] aw = new float[(k + 1) * l];
-                for (long b = 0; b < batch; b++) {
-                    for (int t = 0; t < len; t++) {
-                        long go = g.offset() + (b * len + t) * ch + c0;
-                        int lo = starts == null ? 0 : starts[t];
-                        for (int c = 0; c < n; c++) {
-                            float gv = gs.getAtIndex(Elements.F, go + c);
-                            aw[k * l + c] += gv;
-                            for (int j = 0; j < k; j++) {
-                                int src = t - (k - 1) + j;
-                                if (src >= lo) aw[j * l + c] += gv * xs.getAtIndex(Elements.F, x.offset() + b * xb + src * xt + c0 + c);
-                            }
-                        }
-                    }
-                }
-                write(dw, db, aw, 0, c0, n, k, l);
-            }
-        });
-    }
-
-    /** dw[c0 + c, j] = acc[at + j·l + c] and db[c0 + c] = acc[at + k·l + c] for c &lt; n (either may be null). */
-    private static void write(Operand dw, Operand db, float[] acc, int at, int c0, int n, int k, int l) {
-        for (int c = 0; c < n; c++) {
-            if (dw != null) for (int j = 0; j < k; j++) dw.seg().setAtIndex(Elements.F, dw.offset() + (long) (c0 + c) * k + j, acc[at + j * l + c]);
-            if (db != null) db.seg().setAtIndex(Elements.F, db.offset() + c0 + c, acc[at + k * l + c]);
+        if (!sums) return;
+        float[] total = partial[0];
+        int l = S.length(), n = total.length, vn = n - n % l;
+        for (int part = 1; part < parts; part++) {
+            float[] add = partial[part];
+            int i = 0;
+            for (; i < vn; i += l) FloatVector.fromArray(S, total, i).add(FloatVector.fromArray(S, add, i)).intoArray(total, i);
+            for (; i < n; i++) total[i] += add[i];
+        }
+        for (int c = 0; c < ch; c++) {
+            if (dw != null) for (int j = 0; j < k; j++) dw.seg().setAtIndex(Elements.F, dw.offset() + (long) c * k + j, total[j * ch + c]);
+            if (db != null) db.seg().setAtIndex(Elements.F, db.offset() + c, total[k * ch + c]);
         }
     }
 
     /**
-     * The weight and bias gradients of the full channel blocks [from, to), summed over (b, t) in order: acc holds, per
-     * block, the k taps' sums and then the bias sum, a vector each: acc[i·l ..] += g·x[t − (k − 1) + j] for each tap j
-     * whose input lies in the sequence, and the bias' += g. Every row is read once, for all the task's blocks together
-     * (a row's channels are contiguous): one block at a time down all the rows read each row's cache lines again per
-     * block with a stride of a row, which made this loop the slowest part of a training step's convolution. Each sum
-     * still runs over (b, t) in order, so the bits do not depend on how the blocks are split between threads.
+     * Rows [from, to) of (b, t): dx[t] = Σ_j w_j·g[t + (k − 1) − j] over the outputs in the same sequence, and, when
+     * {@code acc} is given, acc[j·ch + c] += g[t]·x[t − (k − 1) + j] for each tap j whose input lies in the sequence
+     * and acc[k·ch + c] += g[t] (each sum over the rows in order).
      */
-    private static void sumsOfRows(Operand x, Operand g, int batch, int len, int ch, int k, int from, int to, int[] starts, float[] acc) {
-        int l = S.length(), per = (k + 1) * l;
-        MemorySegment xs = x.seg(), gs = g.seg();
-        long xb = x.strides()[0], xt = x.strides()[1];
-        for (long b = 0; b < batch; b++) {
-            long xrow = x.offset() + b * xb;
-            for (int t = 0; t < len; t++) {
-                int lo = starts == null ? 0 : starts[t];
-                long grow = g.offset() + (b * len + t) * ch;
-                for (int blk = from, a = 0; blk < to; blk++, a += per) {
-                    int c0 = blk * l;
-                    FloatVector gv = FloatVector.fromMemorySegment(S, gs, (grow + c0) * 4, NO);
-                    gv.add(FloatVector.fromArray(S, acc, a + k * l)).intoArray(acc, a + k * l);
-                    for (int j = Math.max(0, lo - t + k - 1); j < k; j++) {
-                        FloatVector xv = FloatVector.fromMemorySegment(S, xs, (xrow + (long) (t - (k - 1) + j) * xt + c0) * 4, NO);
-                        gv.fma(xv, FloatVector.fromArray(S, acc, a + j * l)).intoArray(acc, a + j * l);
-                    }
+    private static void rows(Operand x, float[][] wt, Operand g, Operand dx, float[] acc, long from, long to, int len, int ch, int k, int[] starts) {
+        MemorySegment xs = x.seg(), gs = g.seg(), dxs = dx.seg();
+        long xb = x.strides()[0], xt = x.strides()[1], dxb = dx.strides()[0], dxt = dx.strides()[1];
+        int l = S.length(), vn = ch - ch % l;
+        for (long bt = from; bt < to; bt++) {
+            int t = (int) (bt % len);
+            long b = bt / len, grow = g.offset() + bt * ch, xrow = x.offset() + b * xb;
+            long dxo = (dx.offset() + b * dxb + t * dxt) * 4;
+            int first = Math.max(0, (starts == null ? 0 : starts[t]) - t + k - 1); // the first tap inside the sequence
+            for (int c = 0; c < vn; c += l) {
+                FloatVector sum = FloatVector.zero(S);
+                for (int j = 0; j < k; j++) {
+                    int dst = t + (k - 1) - j; // the output that read x[t] through tap j
+                    if (dst >= len || (starts != null && starts[dst] > t)) continue;
+                    FloatVector gv = FloatVector.fromMemorySegment(S, gs, (grow + (long) (dst - t) * ch + c) * 4, NO);
+                    sum = FloatVector.fromArray(S, wt[j], c).fma(gv, sum);
                 }
+                sum.intoMemorySegment(dxs, dxo + c * 4L, NO);
+                if (acc == null) continue;
+                FloatVector gv = FloatVector.fromMemorySegment(S, gs, (grow + c) * 4, NO);
+                gv.add(FloatVector.fromArray(S, acc, k * ch + c)).intoArray(acc, k * ch + c);
+                for (int j = first; j < k; j++) {
+                    FloatVector xv = FloatVector.fromMemorySegment(S, xs, (xrow + (long) (t - (k - 1) + j) * xt + c) * 4, NO);
+                    gv.fma(xv, FloatVector.fromArray(S, acc, j * ch + c)).intoArray(acc, j * ch + c);
+                }
+            }
+            for (int c = vn; c < ch; c++) {
+                float sum = 0;
+                for (int j = 0; j < k; j++) {
+                    int dst = t + (k - 1) - j;
+                    if (dst >= len || (starts != null && starts[dst] > t)) continue;
+                    sum += wt[j][c] * gs.getAtIndex(Elements.F, grow + (long) (dst - t) * ch + c);
+                }
+                dxs.setAtIndex(Elements.F, dxo / 4 + c, sum);
+                if (acc == null) continue;
+                float gv = gs.getAtIndex(Elements.F, grow + c);
+                acc[k * ch + c] += gv;
+                for (int j = first; j < k; j++) acc[j * ch + c] += gv * xs.getAtIndex(Elements.F, xrow + (long) (t - (k - 1) + j) * xt + c);
             }
         }
     }
