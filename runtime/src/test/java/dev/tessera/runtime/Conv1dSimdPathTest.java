@@ -48,6 +48,7 @@ class Conv1dSimdPathTest {
     void manyPartsOfRowsGiveTheFloat64GradientsAndTheSameBitsOnOneThread() {
         compare(3, 300, 37, 4, null);
         compare(1, 700, 48, 4, new int[] {0, 250, 251, 333, 700});
+        compare(2, 0, 37, 4, null); // no rows at all: zero weight and bias gradients
         try (Scope s = Scope.open()) {
             Generator g = new Generator(9);
             Tensor x = Tensor.randn(g, 4, 500, 160), w = Tensor.randn(g, 160, 4), b = Tensor.randn(g, 160), dy = Tensor.randn(g, 4, 500, 160);

@@ -69,7 +69,7 @@ final class Conv1dF32 {
      * partial weight and bias sums (one array per part) stay small. Depends on the shape only, never on the thread
      * count, so the sums' rounding does not either.
      */
-    static int rowsPerPart(long rows) { return (int) Math.max(MIN_ROWS_PER_PART, (rows + MAX_PARTS - 1) / MAX_PARTS); }
+    private static int rowsPerPart(long rows) { return (int) Math.max(MIN_ROWS_PER_PART, (rows + MAX_PARTS - 1) / MAX_PARTS); }
 
     private static final int MIN_ROWS_PER_PART = 32, MAX_PARTS = 64;
 
@@ -93,7 +93,7 @@ final class Conv1dF32 {
             }
         });
         if (!sums) return;
-        float[] total = partial[0];
+        float[] total = parts == 0 ? new float[(k + 1) * ch] : partial[0]; // no rows: zero gradients
         int l = S.length(), n = total.length, vn = n - n % l;
         for (int part = 1; part < parts; part++) {
             float[] add = partial[part];
