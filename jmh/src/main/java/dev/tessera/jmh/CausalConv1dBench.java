@@ -24,6 +24,15 @@ import org.openjdk.jmh.annotations.TearDown;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 public class CausalConv1dBench extends JmhDefaults {
     @Param({"160"}) public int ch;
+    /**
+     * {@code true}: 64 MB of other data go through the caches before every call (untimed), as in a training step,
+     * where the layer's input and gradient were written long before the convolution's backward reads them. Hot, the
+     * operands stay in L2 between calls and memory traffic is invisible.
+     */
+    @Param({"false"}) public boolean coldCache;
+
+    private final float[] flush = new float[16 << 20];
+    private float sink;
 
     private Tensor wide, w, b, dy;
 
@@ -34,6 +43,14 @@ public class CausalConv1dBench extends JmhDefaults {
         w = Tensor.randn(g, ch, 4).requiresGrad(true);
         b = Tensor.randn(g, ch).requiresGrad(true);
         dy = Tensor.randn(g, 8, 256, ch);
+    }
+
+    @Setup(Level.Invocation)
+    public void evict() {
+        if (!coldCache) return;
+        float s = 0;
+        for (int i = 0; i < flush.length; i += 16) s += flush[i] += 1; // a store per cache line: every line is evicted
+        sink += s;
     }
 
     @TearDown(Level.Trial)
