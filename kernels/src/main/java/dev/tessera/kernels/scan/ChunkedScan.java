@@ -235,10 +235,11 @@ final class ChunkedScan {
             float aH = in.a[h], bias = in.dtBias[h];
             for (int i = 0; i < len; i++) pre[i] = dtRows[i * nh + hi] + bias;
             for (int i = 0; i < len; i += F.length()) {
-                FloatVector v = FloatVector.fromArray(F, pre, i), d = StepSizeF32.of(v, p.softplus);
+                FloatVector v = FloatVector.fromArray(F, pre, i), t = StepSizeF32.expNegAbs(v);
+                FloatVector d = StepSizeF32.of(v, t, p.softplus);
                 d.intoArray(delta, i);
                 VectorMath.exp(d.mul(aH)).intoArray(step, i);
-                if (keep != null) StepSizeF32.derivative(v, p.softplus).intoArray(deriv, i);
+                if (keep != null) StepSizeF32.derivative(v, t, p.softplus).intoArray(deriv, i);
             }
             float decayIn = 1;
             for (int i = 0; i < len; i++) {

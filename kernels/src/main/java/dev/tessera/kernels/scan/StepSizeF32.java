@@ -24,10 +24,15 @@ final class StepSizeF32 {
     // exact softplus (StepSizeTest).
     private static final float A3 = 1f / 3, A5 = 1f / 5, A7 = 1f / 7, A9 = 1f / 9, A11 = 1f / 11, A13 = 1f / 13;
 
-    /** Δ for each lane of the pre-activations v (see {@link #of(float, boolean)}). */
-    static FloatVector of(FloatVector v, boolean softplus) {
+    /**
+     * e^−|v| for each lane, computed once for both {@link #of(FloatVector, FloatVector, boolean)} and
+     * {@link #derivative(FloatVector, FloatVector, boolean)}.
+     */
+    static FloatVector expNegAbs(FloatVector v) { return VectorMath.exp(v.abs().neg()); }
+
+    /** Δ for each lane of the pre-activations v, given t = {@link #expNegAbs}(v) (see {@link #of(float, boolean)}). */
+    static FloatVector of(FloatVector v, FloatVector t, boolean softplus) {
         if (!softplus) return v;
-        FloatVector t = VectorMath.exp(v.abs().neg());
         FloatVector s = t.div(t.add(2f)), s2 = s.mul(s), twoS = s.add(s);
         var sp = v.species();
         FloatVector poly = s2.fma(A13, A11);
@@ -57,11 +62,10 @@ final class StepSizeF32 {
         return Math.max(v, 0f) + log1p;
     }
 
-    /** dΔ/dv for each lane (see {@link #derivative(float, boolean)}). */
-    static FloatVector derivative(FloatVector v, boolean softplus) {
+    /** dΔ/dv for each lane, given t = {@link #expNegAbs}(v) (see {@link #derivative(float, boolean)}). */
+    static FloatVector derivative(FloatVector v, FloatVector t, boolean softplus) {
         FloatVector one = FloatVector.broadcast(v.species(), 1f);
         if (!softplus) return one;
-        FloatVector t = VectorMath.exp(v.abs().neg());
         VectorMask<Float> positive = v.compare(VectorOperators.GE, 0f);
         FloatVector sigma = one.blend(t, positive.not()).div(t.add(1f));
         return sigma.blend(one, v.compare(VectorOperators.GT, LINEAR_ABOVE));
