@@ -1,29 +1,49 @@
 package dev.tessera.nn;
 
+import java.io.Console;
 import java.time.Duration;
+import java.util.function.Consumer;
+import me.tongfei.progressbar.DelegatingProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
-/** The console progress bar of a training run: steps done, elapsed, ETA and a line of current metrics. */
+/**
+ * The console progress of a training run: steps done, a line of current metrics, elapsed time and ETA, on standard
+ * error. On a terminal it is a bar redrawn in place twice a second; when the output goes to a file or a pipe it is a
+ * plain line every {@link #LOG_INTERVAL_MILLIS} ms and at the end, so that logs stay readable.
+ */
 public final class TrainingProgress implements AutoCloseable {
+    static final int LOG_INTERVAL_MILLIS = 10_000;
+    /** The width of a logged line: wide enough for every metric of a three-stage model. */
+    static final int LOG_WIDTH = 240;
+
     private final ProgressBar bar;
 
     public TrainingProgress(String task, long totalSteps, long startStep) {
-        this(task, totalSteps, startStep, " steps", true);
+        this(task, totalSteps, startStep, false);
     }
 
-    private TrainingProgress(String task, long max, long start, String unit, boolean speed) {
+    private TrainingProgress(String task, long max, long start, boolean timed) {
+        boolean terminal = onTerminal();
         ProgressBarBuilder b = new ProgressBarBuilder()
                 .setTaskName(task)
                 .setInitialMax(max)
-                .setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(500)
                 .startsFrom(start, Duration.ZERO)
-                .setUnit(unit, 1)
+                .setRenderer(new ProgressLine(timed, terminal))
                 .continuousUpdate();
-        if (speed) b.showSpeed();
+        if (terminal) {
+            b.setUpdateIntervalMillis(500);
+        } else {
+            b.setUpdateIntervalMillis(LOG_INTERVAL_MILLIS)
+             .setConsumer(new DelegatingProgressBarConsumer(new LogLines(), LOG_WIDTH));
+        }
         this.bar = b.build();
+    }
+
+    /** Whether a person is watching: a console that is a terminal (Java 22's {@code Console.isTerminal}). */
+    private static boolean onTerminal() {
+        Console c = System.console();
+        return c != null && c.isTerminal();
     }
 
     /**
@@ -32,7 +52,7 @@ public final class TrainingProgress implements AutoCloseable {
      */
     public static TrainingProgress timed(String task, double seconds, double elapsedSeconds) {
         long max = Math.max(1, Math.round(seconds));
-        return new TrainingProgress(task, max, Math.min(max, (long) elapsedSeconds), " s", false);
+        return new TrainingProgress(task, max, Math.min(max, (long) elapsedSeconds), true);
     }
 
     /**
@@ -45,4 +65,15 @@ public final class TrainingProgress implements AutoCloseable {
     }
 
     @Override public void close() { bar.close(); }
+
+    /** Prints each line to standard error once: closing the bar renders the last line again. */
+    private static final class LogLines implements Consumer<String> {
+        private String last;
+
+        @Override public void accept(String line) {
+            if (line.equals(last)) return;
+            last = line;
+            System.err.println(line);
+        }
+    }
 }
