@@ -28,6 +28,11 @@ final class AttentionTiles {
     /** max(log p, log 1e−20), −∞ kept; the key rows padded to Lk + BC. Null outside existence mode. */
     final float[][] lpq, lpk;
     final int[][] lo, hi;
+    /**
+     * Starts of the query tiles (≤ {@link TileKernels#BR} rows) and of the key tiles (≤ {@link TileKernels#BC} keys),
+     * each ending where the next starts; with packed documents no tile spans two ({@link Geometry#tileStarts}).
+     */
+    final int[] qTiles, kTiles;
 
     AttentionTiles(Geometry g, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logpQ, Tensor logpK) {
         this.g = g;
@@ -40,6 +45,8 @@ final class AttentionTiles {
         this.bias = bias == null ? null : read(bias, (int) (bias.numel() / g.kLen), g.kLen, BC);
         lpq = logpQ == null ? null : clamped(read(logpQ, g.batch, g.qLen, 0));
         lpk = logpK == null ? null : clamped(read(logpK, g.batch, g.kLen, BC));
+        qTiles = g.tileStarts(g.qLen, TileKernels.BR);
+        kTiles = g.tileStarts(g.kLen, BC);
         lo = new int[g.batch][g.qLen];
         hi = new int[g.batch][g.qLen];
         for (int b = 0; b < g.batch; b++) {

@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The tiled F32 forward of FlashAttention-2 (arXiv 2307.08691, Algorithm 1) on the CPU.
  *
- * <p>One task per (batch, query head, block of {@link TileKernels#BR} queries). A task walks the key tiles its rows can
+ * <p>One task per (batch, query head, tile of at most {@link TileKernels#BR} queries; packed documents start their
+ * own tiles). A task walks the key tiles its rows can
  * see (causal and window masks skip the rest), keeps per row a running max m, a running sum l and an unnormalised
  * output in a [BR, P] accumulator, and writes {@code o = acc / l} and {@code L = m + log l} once at the end. No Lq×Lk
  * matrix exists; the work per task is O(BR·Lk·P) with O(BR·(BC + P)) memory.
@@ -27,7 +28,7 @@ final class FlashForwardCpu {
     /** Fills {@code out} [B·Hq][Lq·P] and {@code lse} [B·Hq][Lq]. */
     static void run(AttentionTiles t, float[][] out, float[][] lse) {
         Geometry g = t.g;
-        int blocks = (g.qLen + BR - 1) / BR, tasks = g.batch * g.qHeads * blocks;
+        int blocks = t.qTiles.length - 1, tasks = g.batch * g.qHeads * blocks;
         AtomicInteger next = new AtomicInteger();
         // A decoding step's attention is a few thousand multiply-adds: waking a pool thread for it took longer (a
         // batch-1 step of hnet-tiny's inner attention spent 88 µs here, 4 of its 5 in the handoff).
@@ -39,7 +40,7 @@ final class FlashForwardCpu {
             for (int task; (task = next.getAndIncrement()) < tasks; ) {
                 int qb = blocks - 1 - task % blocks, bh = task / blocks; // later query blocks see more keys: start them first
                 int b = bh / g.qHeads, h = bh % g.qHeads;
-                int i0 = qb * BR, rows = Math.min(BR, g.qLen - i0);
+                int i0 = t.qTiles[qb], rows = t.qTiles[qb + 1] - i0;
                 Arrays.fill(acc, 0f);
                 Arrays.fill(m, Float.NEGATIVE_INFINITY);
                 Arrays.fill(l, 0f);

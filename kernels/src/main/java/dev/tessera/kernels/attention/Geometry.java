@@ -24,6 +24,8 @@ final class Geometry {
     final int[] docId;
     /** First and one-past-last packed position of each position's document, or null (the CUDA kernels take these). */
     final int[] docStart, docEnd;
+    /** The packed documents' boundaries {0, …, Lk}, or null. */
+    final int[] cuSeqlens;
     /** 0: no key bias; 1: [B,Lk] shared by the heads; Hq: [B,Hq,Lk]. */
     final int biasHeads;
     /** Existence mode (Zonkey); {@code crossExistence} when queries and keys carry different log p. */
@@ -43,8 +45,9 @@ final class Geometry {
         causal = o.causal();
         window = o.window();
         keyLength = o.keyLengths() == null ? filled(batch, kLen) : o.keyLengths().clone();
-        if (o.cuSeqlens() != null) {
-            int[] c = o.cuSeqlens();
+        cuSeqlens = o.cuSeqlens() == null ? null : o.cuSeqlens().clone();
+        if (cuSeqlens != null) {
+            int[] c = cuSeqlens;
             docId = new int[kLen];
             docStart = new int[kLen];
             docEnd = new int[kLen];
@@ -67,6 +70,23 @@ final class Geometry {
         int[] a = new int[n];
         Arrays.fill(a, v);
         return a;
+    }
+
+    /**
+     * The starts of the tiles of {@code size} positions that cover {@code [0, length)}: every {@code size} positions,
+     * or with packed documents every {@code size} positions from each document's start, so that no tile spans two
+     * documents (a tile across a boundary computes scores that its causal mask then throws away; at H-Net's chunk
+     * lengths, about one tile per document, that was two thirds of the work). The last entry is {@code length}.
+     */
+    int[] tileStarts(int length, int size) {
+        int[] c = cuSeqlens == null ? new int[] {0, length} : cuSeqlens;
+        int n = 0;
+        for (int d = 0; d + 1 < c.length; d++) n += (c[d + 1] - c[d] + size - 1) / size;
+        int[] starts = new int[n + 1];
+        int i = 0;
+        for (int d = 0; d + 1 < c.length; d++) for (int t = c[d]; t < c[d + 1]; t += size) starts[i++] = t;
+        starts[n] = length;
+        return starts;
     }
 
     /** Query heads per key/value head (GQA). */
