@@ -96,7 +96,7 @@ public final class HNet extends Module {
         Tensor h = widened(x);
         Tensor out;
         if (innermost) {
-            out = mainStack.forward(h);
+            out = outer != null && outer.counts().length > 1 ? packedMain(h, outer.counts()) : mainStack.forward(h);
         } else {
             Tensor xhat = encoder.forward(h);
             Tensor residual = residualProj.forward(xhat);
@@ -205,6 +205,40 @@ public final class HNet extends Module {
             out = decoder.prefill(dechunked.add(residual), st.decoder, row);
         }
         return narrowed(out);
+    }
+
+    /**
+     * The main network over the outer stage's chunks h [B, M, width] packed end to end into one row of documents
+     * ([1, Σ counts, width], each batch row's chunks one document that attention, convolution and scan never cross), so
+     * that none of its work goes to the padding after the shorter rows (a third of the rows of hnet-tiny's main network
+     * in training); the output is padded back to [B, M, width] with zeros, which nothing reads.
+     */
+    private Tensor packedMain(Tensor h, long[] counts) {
+        int b = h.size(0), m = h.size(1), d = h.size(2);
+        List<Tensor> docs = new ArrayList<>(b);
+        int[] cu = new int[1];
+        for (int r = 0; r < b; r++) {
+            int n = Math.toIntExact(counts[r]);
+            if (n == 0) continue;
+            docs.add(h.narrow(0, r, 1).narrow(1, 0, n));
+            cu = java.util.Arrays.copyOf(cu, cu.length + 1);
+            cu[cu.length - 1] = cu[cu.length - 2] + n;
+        }
+        if (docs.isEmpty()) return mainStack.forward(h);
+        Tensor y = mainStack.forward(Tensor.cat(docs, 1), cu);
+        List<Tensor> rows = new ArrayList<>(b);
+        int at = 0;
+        for (int r = 0; r < b; r++) {
+            int n = Math.toIntExact(counts[r]);
+            Tensor row = n == 0 ? null : y.narrow(1, at, n);
+            at += n;
+            if (n == m) rows.add(row);
+            else {
+                Tensor pad = Tensor.zeros(y.dtype(), y.device(), 1, m - n, d);
+                rows.add(row == null ? pad : Tensor.cat(List.of(row, pad), 1));
+            }
+        }
+        return Tensor.cat(rows, 0);
     }
 
     /** x [B, L, inWidth] with the learned pad vector appended to every position, [B, L, width]. */
