@@ -96,7 +96,8 @@ public final class HNet extends Module {
         Tensor h = widened(x);
         Tensor out;
         if (innermost) {
-            out = outer != null && outer.counts().length > 1 ? packedMain(h, outer.counts()) : mainStack.forward(h);
+            // Packed on the CPU only: on a GPU the tensor-core attention takes padded rows, not packed documents.
+            out = outer != null && outer.counts().length > 1 && h.device().isCpu() ? packedMain(h, outer.counts()) : mainStack.forward(h);
         } else {
             Tensor xhat = encoder.forward(h);
             Tensor residual = residualProj.forward(xhat);
