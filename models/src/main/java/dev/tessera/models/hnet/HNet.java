@@ -217,16 +217,15 @@ public final class HNet extends Module {
     private Tensor packedMain(Tensor h, long[] counts) {
         int b = h.size(0), m = h.size(1), d = h.size(2);
         List<Tensor> docs = new ArrayList<>(b);
-        int[] cu = new int[1];
+        int[] cu = new int[b + 1]; // over the rows that have chunks
         for (int r = 0; r < b; r++) {
             int n = Math.toIntExact(counts[r]);
             if (n == 0) continue;
             docs.add(h.narrow(0, r, 1).narrow(1, 0, n));
-            cu = java.util.Arrays.copyOf(cu, cu.length + 1);
-            cu[cu.length - 1] = cu[cu.length - 2] + n;
+            cu[docs.size()] = cu[docs.size() - 1] + n;
         }
         if (docs.isEmpty()) return mainStack.forward(h);
-        Tensor y = mainStack.forward(Tensor.cat(docs, 1), cu);
+        Tensor y = mainStack.forward(Tensor.cat(docs, 1), java.util.Arrays.copyOf(cu, docs.size() + 1));
         List<Tensor> rows = new ArrayList<>(b);
         int at = 0;
         for (int r = 0; r < b; r++) {
