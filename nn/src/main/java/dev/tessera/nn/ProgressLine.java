@@ -43,7 +43,7 @@ final class ProgressLine implements ProgressBarRenderer {
     }
 
     /**
-     * One progress line: task, percent, an optional bar, the counts (steps, or seconds of a time budget as m:ss),
+     * One progress line: task, percent, an optional bar, the counts (steps, or time spent of a time budget as m:ss),
      * {@code message}, then elapsed time and ETA ({@code eta} null while unknown), cut to {@code width} columns.
      */
     static String format(String task, long current, long max, boolean timed, Duration elapsed, Duration eta,
@@ -51,7 +51,7 @@ final class ProgressLine implements ProgressBarRenderer {
         double fraction = max > 0 ? Math.min(1, Math.max(0, (double) current / max)) : 0;
         String head = String.format(Locale.ROOT, "%s %3d%%", task, (int) Math.floor(fraction * 100));
         String counts = timed ? clock(Duration.ofSeconds(current)) + "/" + clock(Duration.ofSeconds(max))
-                : current + "/" + max + " steps";
+                : current + "/" + max; // steps; no unit, so that the metrics of one stage fit 80 columns
         String msg = message == null ? "" : message.strip();
         String times = "(" + clock(elapsed) + ", ETA " + (eta == null ? "?" : clock(eta)) + ")";
         String tail = counts + (msg.isEmpty() ? "" : " " + msg) + " " + times;
