@@ -5,6 +5,7 @@
 module dev.tessera.runtime {
     requires static jdk.incubator.vector;
     requires java.logging;
+    requires static jdk.management; // the physical memory size (HostMemoryLimit); read from /proc where it is absent
     requires jcuda;
     exports dev.tessera.runtime;
     exports dev.tessera.runtime.spi to dev.tessera.kernels;

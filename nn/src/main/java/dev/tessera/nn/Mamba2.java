@@ -47,7 +47,7 @@ public final class Mamba2 extends Module implements Mixer {
 
     /** softplus⁻¹(Δ) for Δ = exp(U[ln 1e-3, ln 0.1]) floored at 1e-4 (the reference init). */
     static Tensor initDtBias(Generator gen, int heads) {
-        float[] u = Tensor.rand(gen, heads).toFloatArray(), out = new float[heads];
+        float[] u = uniform(gen, heads), out = new float[heads];
         for (int h = 0; h < heads; h++) {
             double dt = Math.max(1e-4, Math.exp(Math.log(1e-3) + u[h] * (Math.log(0.1) - Math.log(1e-3))));
             out[h] = (float) (dt + Math.log(-Math.expm1(-dt)));
@@ -55,9 +55,16 @@ public final class Mamba2 extends Module implements Mixer {
         return Tensor.of(out, heads);
     }
 
+    /** {@code n} draws of U[0, 1) from {@code gen}; the tensor they came in is released here, not left to the GC. */
+    private static float[] uniform(Generator gen, int n) {
+        try (Tensor u = Tensor.rand(gen, n)) {
+            return u.toFloatArray();
+        }
+    }
+
     /** ln A with A ~ U[1, 16]. */
     static Tensor initALog(Generator gen, int heads) {
-        float[] u = Tensor.rand(gen, heads).toFloatArray(), out = new float[heads];
+        float[] u = uniform(gen, heads), out = new float[heads];
         for (int h = 0; h < heads; h++) out[h] = (float) Math.log(1 + 15 * u[h]);
         return Tensor.of(out, heads);
     }

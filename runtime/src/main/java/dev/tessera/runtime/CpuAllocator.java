@@ -11,7 +11,9 @@ import java.lang.invoke.MethodHandle;
  * A caching allocator for host memory. Fresh native memory is expensive to touch the first time (every page
  * faults in), so freed blocks are kept in size-class bins and handed out again; a training loop that
  * allocates the same shapes every step reaches a steady state with no new memory at all. Blocks beyond
- * {@link #cacheLimit()} cached bytes are returned to the system, oldest first.
+ * {@link #cacheLimit()} cached bytes are returned to the system, oldest first. What it takes from the system is kept
+ * within {@link HostMemoryLimit}: past it, the cache is emptied and, if that is not enough, the request fails with a
+ * {@link DeviceOutOfMemoryException} instead of the kernel killing the process later.
  */
 final class CpuAllocator {
     /**
@@ -86,6 +88,8 @@ final class CpuAllocator {
     private static final Bin[] BINS = new Bin[CLASS_COUNT];
     private static Block oldest, newest; // the eviction order of cached blocks
     private static long cachedBytes, cachedBlocks;
+    /** Bytes taken from the C allocator and not yet freed (in use plus cached), and the other counters of {@link #stats}. */
+    private static long reservedBytes, peakAllocatedBytes, acquisitions, freshAllocations, retries;
 
     private CpuAllocator() {}
 
@@ -120,25 +124,42 @@ final class CpuAllocator {
     static synchronized Block acquire(long bytes) {
         long cls = sizeClass(bytes);
         Bin bin = BINS[classIndex(cls)];
+        Block b;
         if (bin != null && bin.head != null) {
-            Block b = bin.head;
+            b = bin.head;
             uncache(b, bin);
-            return b;
+        } else {
+            b = fresh(bytes, cls);
         }
-        return fresh(cls);
+        acquisitions++;
+        peakAllocatedBytes = Math.max(peakAllocatedBytes, reservedBytes - cachedBytes);
+        return b;
     }
 
-    private static Block fresh(long cls) {
-        MemorySegment m = Native.allocate(cls);
+    private static Block fresh(long bytes, long cls) {
+        long limit = HostMemoryLimit.bytes();
+        MemorySegment m = reservedBytes + cls <= limit ? Native.allocate(cls) : null;
         if (m == null) {
+            retries++;
             trim(0); // give back everything cached and try once more
-            m = Native.allocate(cls);
+            limit = HostMemoryLimit.bytes();
+            m = reservedBytes + cls <= limit ? Native.allocate(cls) : null;
         }
         if (m == null) {
-            throw new TesseraException("out of host memory allocating " + cls + " bytes (tensors alive: "
-                    + MemoryStats.cpuLiveBytes() + " bytes)");
+            String why = reservedBytes + cls > limit
+                    ? "over the limit of " + DeviceMemoryStats.human(limit) + " (" + HostMemoryLimit.describe() + ")"
+                    : "the C allocator has no more";
+            throw new DeviceOutOfMemoryException("cpu", bytes, stats(), why);
         }
+        reservedBytes += cls;
+        freshAllocations++;
         return new Block(m, cls);
+    }
+
+    /** The allocator's books, in the same form as a GPU's. */
+    static synchronized DeviceMemoryStats stats() {
+        return new DeviceMemoryStats(reservedBytes - cachedBytes, reservedBytes, peakAllocatedBytes, acquisitions,
+                acquisitions - freshAllocations, freshAllocations, retries);
     }
 
     static synchronized void release(Block b) {
@@ -178,6 +199,7 @@ final class CpuAllocator {
             Block b = oldest;
             uncache(b, bin(b.classBytes));
             Native.free(b.segment);
+            reservedBytes -= b.classBytes;
         }
     }
 

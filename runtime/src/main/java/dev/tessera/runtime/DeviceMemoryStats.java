@@ -5,7 +5,8 @@ import java.util.Locale;
 /**
  * A snapshot of one device's caching allocator. {@code allocatedBytes} is held by live tensors (rounded to the
  * allocator's size classes), {@code reservedBytes} is what the allocator holds from the driver (allocated plus
- * cached), {@code peakAllocatedBytes} the high-water mark of allocated.
+ * cached), {@code peakAllocatedBytes} the high-water mark of allocated, {@code driverAllocations} the requests the cache
+ * could not serve (memory fresh from the driver, or for the CPU from the C allocator).
  */
 public record DeviceMemoryStats(long allocatedBytes, long reservedBytes, long peakAllocatedBytes, long allocations,
                                 long cacheHits, long driverAllocations, long outOfMemoryRetries) {
@@ -15,7 +16,7 @@ public record DeviceMemoryStats(long allocatedBytes, long reservedBytes, long pe
     @Override public String toString() {
         return "allocated " + human(allocatedBytes) + ", reserved " + human(reservedBytes) + ", cached " + human(cachedBytes())
                 + ", peak " + human(peakAllocatedBytes) + ", " + allocations + " allocations, " + cacheHits + " from cache, "
-                + driverAllocations + " from the driver, " + outOfMemoryRetries + " out-of-memory retries";
+                + driverAllocations + " fresh, " + outOfMemoryRetries + " out-of-memory retries";
     }
 
     static String human(long bytes) {

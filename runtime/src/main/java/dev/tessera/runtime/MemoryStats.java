@@ -22,6 +22,20 @@ public final class MemoryStats {
     /** Bytes of freed host blocks the caching allocator keeps for reuse (not counted as live). */
     public static long cpuCachedBytes() { return CpuAllocator.cachedBytes(); }
 
+    /**
+     * The host allocator's books in a GPU's form: allocated (live tensors, in size classes), reserved (taken from the
+     * system: allocated plus cached), peak allocated, and the counts of requests, cache hits, fresh allocations and
+     * retries after emptying the cache.
+     */
+    public static DeviceMemoryStats cpuStats() { return CpuAllocator.stats(); }
+
+    /**
+     * The most host memory the CPU tensors may take from the system (cached blocks included) before an allocation
+     * throws {@link DeviceOutOfMemoryException}: 90 % of the physical memory less the Java heap (at least half), or
+     * {@code -Dtessera.hostMemoryLimit} (a size such as {@code 8g}, or a share such as {@code 75%}).
+     */
+    public static long cpuLimitBytes() { return HostMemoryLimit.bytes(); }
+
     /** Returns every cached host block to the system. */
     public static void emptyCpuCache() { CpuAllocator.trim(0); }
 

@@ -66,7 +66,12 @@ public final class Tensor implements AutoCloseable {
 
     static Tensor allocate(DType dtype, int[] shape, Device device, boolean zero) {
         Shape.checkShape("allocate", shape);
-        Storage s = Storage.allocate(device, Shape.numel(shape) * dtype.byteSize(), zero);
+        Storage s;
+        try {
+            s = Storage.allocate(device, Shape.numel(shape) * dtype.byteSize(), zero);
+        } catch (DeviceOutOfMemoryException e) {
+            throw e.forTensor("a tensor of " + Shape.str(shape) + " " + dtype);
+        }
         return new Tensor(s, dtype, shape.clone(), Shape.contiguousStrides(shape), 0);
     }
 

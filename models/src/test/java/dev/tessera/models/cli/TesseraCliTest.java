@@ -378,4 +378,30 @@ class TesseraCliTest {
         assertOneLineError(tessera("compare", "--time", "0s", "--data", corpus.toString()), "'0s' is not a positive duration");
         assertOneLineError(tessera(trainArgs(run)), "already holds checkpoints");
     }
+
+    /**
+     * More than the host has: the run stops with one line naming the device, the request, the tensor and the limit,
+     * instead of the kernel killing the process (which it did before the host allocator kept books against a limit).
+     * The limit here is set low so that a modest batch crosses it.
+     */
+    @Test
+    void aRunPastTheHostMemoryLimitStopsWithOneLine() {
+        String property = "tessera.hostMemoryLimit", before = System.getProperty(property);
+        long[] held = new long[3];
+        try {
+            System.setProperty(property, Long.toString(dev.tessera.runtime.MemoryStats.cpuLiveBytes() + (96L << 20)));
+            for (int attempt = 0; attempt < 3; attempt++) {
+                Result r = tessera("train", "--data", corpus.toString(), "--steps", "1", "--batch", "64", "--seq-len", "4096",
+                        "--eval-windows", "1", "--out", dir.resolve("too-big-" + attempt).toString());
+                assertOneLineError(r, "cpu: out of memory allocating ");
+                assertTrue(r.err().contains(" for a tensor of [") && r.err().contains("-Dtessera.hostMemoryLimit="), r.err());
+                held[attempt] = dev.tessera.runtime.MemoryStats.cpuLiveBytes();
+            }
+        } finally {
+            if (before == null) System.clearProperty(property);
+            else System.setProperty(property, before);
+        }
+        // The first attempt may leave what is created once per process (lookup tables); a failure itself leaks nothing.
+        assertEquals(held[1], held[2], "the failed run released what it had allocated");
+    }
 }

@@ -64,7 +64,8 @@ public final class DeviceAllocator {
                 retries++;
                 emptyCache();
                 address = memory.allocate(size);
-                if (address == 0) throw new DeviceOutOfMemoryException(device, bytes, stats(), memory.lastError());
+                if (address == 0) throw new DeviceOutOfMemoryException(device, bytes, stats(),
+                        memory.lastError() == null ? null : "driver: " + memory.lastError());
             }
             driverAllocations++;
             reserved += size;
