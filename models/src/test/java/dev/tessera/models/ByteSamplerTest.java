@@ -1,6 +1,7 @@
 package dev.tessera.models;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -71,6 +72,21 @@ class ByteSamplerTest {
                 ByteSampler.Settings settings = new ByteSampler.Settings(1, 1, topP);
                 for (float u : new float[] {0f, 0.5f, 0.9999f}) assertEquals(pickByFullSort(logits, settings, u), ByteSampler.pick(logits, settings, u));
             }
+        }
+    }
+
+    @Test
+    void onlyLogitsWithAFiniteValueAndNoNaNOrPlusInfinityCanBeSampled() {
+        float[] ok = new float[256];
+        assertTrue(ByteSampler.samplable(ok));
+        java.util.Arrays.fill(ok, Float.NEGATIVE_INFINITY);
+        assertFalse(ByteSampler.samplable(ok), "all −∞: no byte has any probability");
+        ok[9] = -3;
+        assertTrue(ByteSampler.samplable(ok), "−∞ elsewhere is a mask, not a fault");
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY}) {
+            float[] row = new float[256];
+            row[200] = bad;
+            assertFalse(ByteSampler.samplable(row), "a " + bad + " logit");
         }
     }
 

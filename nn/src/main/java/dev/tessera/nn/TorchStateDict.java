@@ -228,7 +228,8 @@ public final class TorchStateDict {
                         + " holds " + available);
             }
         }
-        if (numel == 0 || isRowMajor(shape, t.stride())) return Tensor.fromBytes(dtype, shape, data, t.offset() * es);
+        if (numel == 0) return Tensor.zeros(dtype, shape); // reads nothing, so its offset need not lie inside the storage
+        if (isRowMajor(shape, t.stride())) return Tensor.fromBytes(dtype, shape, data, t.offset() * es);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment packed = tmp.allocate(numel * es);
             gather(data, t.offset(), shape, t.stride(), es, packed);

@@ -35,5 +35,11 @@ public record Device(Kind kind, int index) {
 
     public boolean isCpu() { return kind == Kind.CPU; }
 
+    /**
+     * True for a CUDA dry-run device (launches checked, not run; see {@code CudaDevice.installDryRun}), whose numbers
+     * mean nothing: checks of the values a model computes (finite logits, a finite gradient norm) do not apply there.
+     */
+    public boolean isDryRun() { return kind == Kind.CUDA && dev.tessera.runtime.cuda.CudaDevice.isDryRun(index); }
+
     @Override public String toString() { return kind == Kind.CPU ? "cpu" : "cuda:" + index; }
 }

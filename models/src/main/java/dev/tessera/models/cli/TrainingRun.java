@@ -136,6 +136,7 @@ final class TrainingRun {
         // time budget it follows the clock, so two runs differ with the machine's speed.
         LrSchedule schedule = s.timed() ? null : LrSchedule.warmupStableDecay(s.lr(), s.steps(), 0.1, 0.2);
         List<Parameter> params = model.module().parameters();
+        boolean dryRun = !params.isEmpty() && params.get(0).value().device().isDryRun(); // its numbers mean nothing
         Map<String, String> meta = new LinkedHashMap<>(extra);
         meta.putAll(s.toMetadata());
         HeldOutEvaluation.Result lastEval = null;
@@ -166,6 +167,7 @@ final class TrainingRun {
                     ByteLanguageModel.TrainingLoss loss = model.loss(b.inputs(), b.targets());
                     loss.total().backward();
                     norm = GradClip.clipByGlobalNorm(params, CLIP);
+                    if (!Double.isFinite(norm) && !dryRun) throw diverged(step, lr, loss.total().item(), norm, lastCheckpoint, startStep);
                     opt.step();
                     opt.zeroGrad();
                     total = loss.total().item();
@@ -225,6 +227,17 @@ final class TrainingRun {
             charts.shutdownNow();
         }
         return new Result(last, lastEval, bytes / Math.max(trained, 1e-9), model.parameterCount(), lastCheckpoint, trained);
+    }
+
+    /**
+     * The gradients of a step hold NaN or infinity (the loss overflowed, or the run diverged): the run stops before
+     * that step's update, so that no checkpoint ever holds the damage, and says where it stands.
+     */
+    private static CliFailure diverged(long step, double lr, double loss, double norm, Path lastCheckpoint, long startStep) {
+        String kept = lastCheckpoint != null ? "the last checkpoint, " + lastCheckpoint + ", is intact"
+                : startStep > 0 ? "the checkpoint of step " + startStep + " it resumed from is intact" : "no checkpoint was written yet";
+        return new CliFailure(String.format(Locale.ROOT, "the gradients of step %d are not finite (loss %s, gradient norm %s, learning"
+                + " rate %.3g): stopped before its update; %s. A lower --lr usually helps", step, loss, norm, lr, kept));
     }
 
     /**

@@ -117,6 +117,15 @@ public final class CudaDevice {
         return emulator == null ? null : probe.reason() + "; " + emulator;
     }
 
+    /**
+     * True when cuda:{@code ordinal} is a {@linkplain #installDryRun dry run}: launches are checked but not run, so the
+     * numbers it holds are meaningless (the emulator, which runs the kernels, is not a dry run here).
+     */
+    public static boolean isDryRun(int ordinal) {
+        CudaDevice d = DEVICES.get(ordinal);
+        return d != null && d.driver instanceof DryRunDriver dry && !dry.emulating();
+    }
+
     /** True when cuda:{@code ordinal} is the CUDA emulator (kernels run on the CPU). */
     public static boolean isEmulated(int ordinal) {
         CudaDevice d = DEVICES.get(ordinal);
