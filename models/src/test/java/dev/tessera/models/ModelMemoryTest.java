@@ -14,13 +14,15 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Native memory is released deterministically: a model built, trained for a step, decoded from and closed gives back
  * every byte it took, with no help from the garbage collector (whose cleaner would hide a forgotten tensor by freeing
- * it some time later). Mamba-2's initialisation once left the random draws of its step sizes and decays to the GC.
+ * it some time later). Mamba-2's initialisation once left the random draws of its step sizes and decays to the GC. A
+ * failure lists where the storages still alive were allocated.
  */
 class ModelMemoryTest {
     @ParameterizedTest
     @ValueSource(strings = {"hnet-tiny", "hnet-tiny-whitespace", "hnet-2stage-tiny", "transformer-tiny", "mamba-tiny"})
     void aModelGivesBackEveryByteWhenClosed(String preset) {
         long before = MemoryStats.cpuLiveBytes();
+        MemoryStats.trackAllocations(true);
         try (ByteLanguageModel model = ModelCatalog.create(preset, new Generator(3));
              AdamW opt = new AdamW(model.parameterGroups(), 1e-3, 0.1)) {
             long[] bytes = new long[2 * 33];
@@ -35,6 +37,8 @@ class ModelMemoryTest {
                 for (int t = 0; t < 4; t++) dec.step(Tensor.of(new long[] {116, 104}, 2));
             }
         }
-        assertEquals(before, MemoryStats.cpuLiveBytes(), preset + ": native bytes still held after close");
+        String sites = MemoryStats.liveAllocationReport();
+        MemoryStats.trackAllocations(false);
+        assertEquals(before, MemoryStats.cpuLiveBytes(), preset + ": native bytes still held after close; " + sites);
     }
 }

@@ -36,6 +36,19 @@ public final class MemoryStats {
      */
     public static long cpuLimitBytes() { return HostMemoryLimit.bytes(); }
 
+    /**
+     * Starts (or stops, forgetting what it saw) recording where each tensor storage is allocated, on every device, so
+     * that {@link #liveAllocationReport} can say where the ones still alive come from. {@code -Dtessera.trackAllocations=true}
+     * starts it with the JVM. It costs a stack walk per allocation while on.
+     */
+    public static void trackAllocations(boolean on) { AllocationSites.track(on); }
+
+    /**
+     * The storages allocated while {@linkplain #trackAllocations tracking} that are still alive, grouped by the stack
+     * that allocated them (12 frames), most bytes first: what a leak looks like from the inside.
+     */
+    public static String liveAllocationReport() { return AllocationSites.report(); }
+
     /** Returns every cached host block to the system. */
     public static void emptyCpuCache() { CpuAllocator.trim(0); }
 

@@ -34,6 +34,7 @@ final class Storage {
             if (done.compareAndSet(false, true)) {
                 CpuAllocator.release(block);
                 MemoryStats.cpuFreed(bytes);
+                AllocationSites.freed(this);
             }
         }
     }
@@ -50,7 +51,10 @@ final class Storage {
         }
 
         @Override public void run() {
-            if (done.compareAndSet(false, true)) cuda.allocator().free(block);
+            if (done.compareAndSet(false, true)) {
+                cuda.allocator().free(block);
+                AllocationSites.freed(this);
+            }
         }
     }
 
@@ -76,14 +80,18 @@ final class Storage {
                 segment.fill((byte) 0xFF);
             }
             MemoryStats.cpuAllocated(byteSize);
-            this.cleanable = CLEANER.register(this, new Release(block, byteSize));
+            Release release = new Release(block, byteSize);
+            AllocationSites.allocated(release, device, byteSize);
+            this.cleanable = CLEANER.register(this, release);
         } else {
             var cuda = dev.tessera.runtime.cuda.CudaDevice.get(device.index());
             this.segment = null;
             this.deviceBlock = cuda.allocator().allocate(byteSize);
             if (zero) cuda.zero(deviceBlock.address(), byteSize);
             else if (POISON) cuda.poison(deviceBlock.address(), byteSize);
-            this.cleanable = CLEANER.register(this, new DeviceRelease(cuda, deviceBlock));
+            DeviceRelease release = new DeviceRelease(cuda, deviceBlock);
+            AllocationSites.allocated(release, device, byteSize);
+            this.cleanable = CLEANER.register(this, release);
         }
     }
 
