@@ -110,6 +110,7 @@ final class CompareCommand implements Callable<Integer> {
                         extra.put(CheckpointFiles.FAMILY, m.family());
                         extra.put(CheckpointFiles.CONFIG, m.configJson());
                         TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name, 0, null);
+                        if (r.interrupted()) return 1; // the process is exiting; the run said where it stopped
                         rows.add(new Row(name, seed, r.step(), r.parameters(), r.heldOut().bitsPerByte(), r.bytesPerSecond(),
                                 r.heldOut().bytesPerChunk(), atWordStarts(r.heldOut())));
                     }

@@ -184,6 +184,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The closing summary: held-out figures, a sample, and a snippet with its learned boundaries. */
     private void report(ByteLanguageModel m, ByteCorpus corpus, TrainingRun.Settings s, TrainingRun.Result r) {
+        if (r.interrupted()) return; // the process is exiting; the run said where it stopped
         if (stepProfile != null) System.out.print(stepProfile.report());
         System.out.printf(Locale.ROOT, "trained to step %d in %.1f s (%.1f kB/s)%n", r.step(), r.seconds(), r.bytesPerSecond() / 1000);
         if (r.heldOut() != null) {

@@ -111,7 +111,8 @@ final class TrainingRun {
     }
 
     /** Where a run ended: its last step, held-out evaluation, throughput and last checkpoint. */
-    record Result(long step, HeldOutEvaluation.Result heldOut, double bytesPerSecond, long parameters, Path checkpoint, double seconds) {}
+    record Result(long step, HeldOutEvaluation.Result heldOut, double bytesPerSecond, long parameters, Path checkpoint, double seconds,
+                  boolean interrupted) {}
 
     private TrainingRun() {}
 
@@ -154,6 +155,8 @@ final class TrainingRun {
             return t;
         });
         Future<?> drawing = null;
+        ShutdownRequest shutdown = new ShutdownRequest();
+        boolean interrupted = false;
         try (MetricsLog log = new MetricsLog(metrics);
              TrainingProgress bar = s.timed() ? TrainingProgress.timed(task, s.seconds(), elapsedBefore) : new TrainingProgress(task, s.steps(), startStep)) {
             for (long step = startStep + 1; step <= end; step++) {
@@ -179,7 +182,8 @@ final class TrainingRun {
                 double seconds = (System.nanoTime() - t0) / 1e9, bps = bytes / seconds;
                 elapsed = elapsedBefore + seconds;
                 double after = s.progress(step, elapsed);
-                boolean finished = step == s.steps() || s.timed() && after >= 1, stopping = finished || step == end;
+                interrupted = shutdown.requested(); // Ctrl-C or kill: stop here, after saving this step
+                boolean finished = step == s.steps() || s.timed() && after >= 1, stopping = finished || step == end || interrupted;
                 Map<String, Object> rec = new LinkedHashMap<>();
                 rec.put("kind", "train");
                 rec.put("step", step);
@@ -225,8 +229,13 @@ final class TrainingRun {
             log.writeCharts(out);
         } finally {
             charts.shutdownNow();
+            if (interrupted) {
+                System.out.printf("interrupted: stopped after step %d and saved %s; `tessera train --resume --out %s` continues the run%n",
+                        last, lastCheckpoint, out);
+            }
+            shutdown.close();
         }
-        return new Result(last, lastEval, bytes / Math.max(trained, 1e-9), model.parameterCount(), lastCheckpoint, trained);
+        return new Result(last, lastEval, bytes / Math.max(trained, 1e-9), model.parameterCount(), lastCheckpoint, trained, interrupted);
     }
 
     /**
