@@ -3,12 +3,9 @@ package dev.tessera.models.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -28,15 +25,9 @@ class InterruptedTrainingTest {
         Path corpus = dir.resolve("words.txt");
         Files.writeString(corpus, "the quick brown fox jumps over the lazy dog\n".repeat(60));
         Path run = dir.resolve("run");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cp = new ArrayList<>();
-        for (String property : List.of("jdk.module.path", "java.class.path")) {
-            String v = System.getProperty(property);
-            if (v != null && !v.isBlank()) cp.addAll(List.of(v.split(File.pathSeparator)));
-        }
         Path log = dir.resolve("child.log");
-        Process p = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-Djava.awt.headless=true", "-cp", String.join(File.pathSeparator, cp), TesseraCli.class.getName(),
+        Process p = new ProcessBuilder(ChildJvm.java(), "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-Djava.awt.headless=true", "-cp", ChildJvm.classPath(), TesseraCli.class.getName(),
                 "train", "--data", corpus.toString(), "--steps", "100000", "--batch", "2", "--seq-len", "32", "--eval-windows", "1",
                 "--out", run.toString())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();

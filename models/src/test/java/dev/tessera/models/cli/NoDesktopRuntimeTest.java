@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,16 +25,9 @@ class NoDesktopRuntimeTest {
     Path dir;
 
     private String child(String... args) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        // everything this test JVM has, on the class path, as ./tessera runs the command line
-        List<String> cp = new ArrayList<>();
-        for (String property : List.of("jdk.module.path", "java.class.path")) {
-            String v = System.getProperty(property);
-            if (v != null && !v.isBlank()) cp.addAll(List.of(v.split(File.pathSeparator)));
-        }
-        List<String> cmd = new ArrayList<>(List.of(java, "--limit-modules",
+        List<String> cmd = new ArrayList<>(List.of(ChildJvm.java(), "--limit-modules",
                 "java.base,java.logging,java.management,java.xml,jdk.unsupported,jdk.incubator.vector", "--add-modules", "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED", "-cp", String.join(File.pathSeparator, cp), TesseraCli.class.getName()));
+                "--enable-native-access=ALL-UNNAMED", "-cp", ChildJvm.classPath(), TesseraCli.class.getName()));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
