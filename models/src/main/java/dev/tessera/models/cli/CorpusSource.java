@@ -26,6 +26,9 @@ final class CorpusSource {
         Path p = Path.of(data);
         if (Files.isDirectory(p)) return ByteCorpus.ofDirectory(p);
         if (Files.isRegularFile(p)) return ByteCorpus.ofFile(p);
+        if (Files.exists(p)) {
+            throw new CliFailure("--data " + data + " is neither a regular file nor a folder (a device or a pipe has no fixed size to sample from)");
+        }
         throw new CliFailure("no such data file or folder: " + data + " (or use --data " + JDK_SRC + ")");
     }
 }

@@ -373,6 +373,7 @@ class TesseraCliTest {
                 "--precision bf16 needs a CUDA device");
         assertOneLineError(tessera("eval", "--checkpoint", run.toString(), "--precision", "fp8"), "unknown precision 'fp8'");
         assertOneLineError(tessera("train", "--data", dir.resolve("missing.txt").toString()), "no such data file");
+        if (Files.exists(Path.of("/dev/null"))) assertOneLineError(tessera("train", "--data", "/dev/null"), "neither a regular file nor a folder");
         assertOneLineError(tessera("train", "--steps", "many"), "--steps");
         assertOneLineError(tessera("train", "--time", "5x", "--data", corpus.toString()), "'5x' is not a duration");
         assertOneLineError(tessera("compare", "--time", "0s", "--data", corpus.toString()), "'0s' is not a positive duration");
