@@ -8,6 +8,7 @@ import dev.tessera.runtime.Generator;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
@@ -38,6 +39,16 @@ final class CheckpointFiles {
         }
     }
 
+    /** The checkpoints in {@code runDir} below {@code file}'s step, the latest first (what a damaged latest one leaves). */
+    static List<Path> earlier(Path runDir, Path file) {
+        try (Stream<Path> files = Files.list(runDir)) {
+            return files.filter(f -> NAME.matcher(f.getFileName().toString()).matches() && stepOf(f) < stepOf(file))
+                    .sorted((a, b) -> Long.compare(stepOf(b), stepOf(a))).toList();
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
     private static long stepOf(Path f) {
         Matcher m = NAME.matcher(f.getFileName().toString());
         return m.matches() ? Long.parseLong(m.group(1)) : -1;
@@ -52,7 +63,6 @@ final class CheckpointFiles {
         return fileOrRunDir;
     }
 
-    /** A model and what its checkpoint says about the run. */
     /**
      * A model built from a config file and loaded strictly with weights from a safetensors file or a PyTorch {@code .pt}
      * state dict in the reference layout (the restricted reader never runs code from the file).
@@ -78,6 +88,7 @@ final class CheckpointFiles {
         return model;
     }
 
+    /** A model and what its checkpoint says about the run. */
     record Loaded(ByteLanguageModel model, Optimizer optimizer, TrainingCheckpoint.State state, Path file) {}
 
     /**

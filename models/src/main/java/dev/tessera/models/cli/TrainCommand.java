@@ -147,7 +147,12 @@ final class TrainCommand implements Callable<Integer> {
     private int resumeRun(dev.tessera.runtime.Device target, Precision products) {
         if (out == null) throw new CliFailure("--resume needs --out, the run folder to continue", 2);
         Path file = CheckpointFiles.latest(out).orElseThrow(() -> new CliFailure("nothing to resume: no checkpoint-*.safetensors in " + out));
-        Map<String, String> meta = dev.tessera.nn.TrainingCheckpoint.metadata(file);
+        Map<String, String> meta;
+        try {
+            meta = dev.tessera.nn.TrainingCheckpoint.metadata(file);
+        } catch (dev.tessera.nn.CheckpointException e) {
+            throw damaged(file, e);
+        }
         TrainingRun.Settings saved = TrainingRun.Settings.fromMetadata(meta, file);
         if (model != null && !model.equals(meta.get(CheckpointFiles.MODEL))) {
             throw new CliFailure("--model " + model + " differs from the run's model " + meta.get(CheckpointFiles.MODEL) + "; omit --model to resume");
@@ -159,7 +164,12 @@ final class TrainCommand implements Callable<Integer> {
         double elapsed = elapsedIn(meta, file);
         Generator dataGen = new Generator(s.seed() + 1);
         try (ByteCorpus corpus = CorpusSource.open(s.data())) {
-            CheckpointFiles.Loaded loaded = CheckpointFiles.load(file, target, m -> TrainingRun.optimizer(m, s), Map.of(TrainingRun.DATA_RNG, dataGen));
+            CheckpointFiles.Loaded loaded;
+            try {
+                loaded = CheckpointFiles.load(file, target, m -> TrainingRun.optimizer(m, s), Map.of(TrainingRun.DATA_RNG, dataGen));
+            } catch (dev.tessera.nn.CheckpointException e) {
+                throw damaged(file, e);
+            }
             try (ByteLanguageModel m = loaded.model(); Optimizer opt = loaded.optimizer()) {
                 long start = loaded.state().step();
                 if (start >= s.steps()) {
@@ -180,6 +190,13 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The latest checkpoint cannot be read: say so, and how to resume from the one before it, if there is one. */
+    private CliFailure damaged(Path file, dev.tessera.nn.CheckpointException e) {
+        List<Path> earlier = CheckpointFiles.earlier(out, file);
+        return new CliFailure(e.getMessage() + (earlier.isEmpty() ? "" : "; to resume from the checkpoint before it, "
+                + earlier.get(0).getFileName() + ", move " + file.getFileName() + " out of " + out));
     }
 
     /** The closing summary: held-out figures, a sample, and a snippet with its learned boundaries. */

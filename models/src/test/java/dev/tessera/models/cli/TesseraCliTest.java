@@ -380,6 +380,25 @@ class TesseraCliTest {
         assertOneLineError(tessera(trainArgs(run)), "already holds checkpoints");
     }
 
+    /** A damaged latest checkpoint: resuming says what is wrong and which earlier checkpoint is left to resume from. */
+    @Test
+    void resumingFromADamagedCheckpointNamesTheOneBefore() throws IOException {
+        Path copy = dir.resolve("damaged-run");
+        Files.createDirectories(copy);
+        try (var files = Files.list(run)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("checkpoint-")).toList()) Files.copy(f, copy.resolve(f.getFileName()));
+        }
+        Path latest = copy.resolve("checkpoint-000006.safetensors");
+        byte[] bytes = Files.readAllBytes(latest);
+        Files.write(latest, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        Result r = tessera("train", "--resume", "--out", copy.toString(), "--quiet-summary");
+        assertOneLineError(r, "checkpoint-000006.safetensors");
+        assertTrue(r.err().contains("to resume from the checkpoint before it, checkpoint-000004.safetensors, move checkpoint-000006.safetensors out of"),
+                r.err());
+        Files.move(latest, dir.resolve("set-aside.safetensors"));
+        assertTrue(succeed("train", "--resume", "--out", copy.toString(), "--quiet-summary").out().contains("from step 4"));
+    }
+
     /**
      * A run whose gradients overflow stops before applying them (no checkpoint ever holds NaN) with one line; a
      * checkpoint whose weights hold NaN makes {@code generate} stop with one line instead of printing whatever byte
