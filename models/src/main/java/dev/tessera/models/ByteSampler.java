@@ -167,7 +167,6 @@ public final class ByteSampler {
         return a;
     }
 
-    /** Draws a byte from {@code logits} with the uniform number {@code u} in [0, 1). */
     /** Logits a byte can be drawn from: no NaN, no +∞ (whose softmax is NaN), and at least one finite value. */
     static boolean samplable(float[] logits) {
         boolean anyFinite = false;
@@ -178,6 +177,7 @@ public final class ByteSampler {
         return anyFinite;
     }
 
+    /** Draws a byte from {@code logits} with the uniform number {@code u} in [0, 1). */
     static int pick(float[] logits, Settings settings, float u) {
         int v = logits.length;
         if (settings.temperature() == 0) {
