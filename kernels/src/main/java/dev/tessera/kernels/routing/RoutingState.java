@@ -7,7 +7,6 @@ import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import dev.tessera.runtime.spi.KernelSupport;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -27,7 +26,8 @@ import java.util.Objects;
  * }</pre>
  * {@code route} and {@code dechunk} alternate. Rows without a boundary keep z̄ (the upsample repeats it); a boundary
  * row updates z̄ = P·ẑ + (1 − P)·z̄ with P = clamp(p, 1e−4, 1 − 1e−4). STE(c) is 1 forward; no autograd here.
- * The state (B·D values twice) is memory the garbage collector frees; it needs no closing.
+ * The state (B·D values twice) is tensor storage: {@link #close} releases it (on the device too), and a state never
+ * closed is freed by the storages' cleaner some time after it is collected.
  *
  * <p>On CUDA ({@link #create(int, int, DType, Device)}, or {@link #afterPrefill} of CUDA tensors) the state lives on
  * the device (z̄ in the accumulator type: F32 for BF16), both steps run as kernels and every returned tensor is on
@@ -40,10 +40,11 @@ import java.util.Objects;
  * in F32 between steps), so it matches the parallel form, which then also runs the reference, to F32 rounding rather
  * than bit for bit.
  */
-public final class RoutingState {
+public final class RoutingState implements AutoCloseable {
     private final int batch, dim;
     private final DType dtype;
-    private final MemorySegment previousQ, zbar; // [B, D] row-major (CPU)
+    private final MemorySegment previousQ, zbar; // [B, D] row-major (CPU): the memory of qPrevT and zbarT
+    private final Tensor qPrevT, zbarT; // CPU
     private final boolean[] seen; // per row: past its first position (on CUDA a host mirror of seenD)
     private final boolean vectorF32; // CPU F32 with the Vector API: the fast kernels' row functions; else the reference's
     private final Device device;
@@ -60,22 +61,39 @@ public final class RoutingState {
         this.device = device;
         this.vectorF32 = dtype == DType.F32 && device.isCpu() && KernelSupport.vectorAvailable();
         if (device.isCpu()) {
-            // Native memory freed by the GC (the Vector API reads heap segments only when they wrap byte[]).
-            Arena arena = Arena.ofAuto();
-            previousQ = arena.allocate((long) batch * dim * dtype.byteSize(), 64);
-            zbar = arena.allocate((long) batch * dim * dtype.byteSize(), 64);
+            // Zeroed tensor storage out of every scope, read through its segments (the Vector API reads heap segments
+            // only when they wrap byte[]); z̄ starts at zero, which the first dechunk of a row weighs by 1 − P ≈ 1e−4.
+            qPrevT = Scope.persist(Tensor.zeros(dtype, Device.cpu(), batch, dim));
+            zbarT = Scope.persist(Tensor.zeros(dtype, Device.cpu(), batch, dim));
+            previousQ = KernelSupport.segment(qPrevT);
+            zbar = KernelSupport.segment(zbarT);
             seen = new boolean[batch];
             qPrevD = zbarD = seenD = pStateD = null;
         } else {
             previousQ = zbar = null;
+            qPrevT = zbarT = null;
             seen = new boolean[batch];
-            // Out of every scope: the storages' cleaner returns them to the device cache when the state is collected.
+            // Out of every scope: released by close (or, never closed, by the storages' cleaner).
             DType acc = dtype == DType.F64 ? DType.F64 : DType.F32;
             qPrevD = Scope.persist(KernelSupport.allocate(dtype, new int[] {batch, dim}, device));
             zbarD = Scope.persist(KernelSupport.allocate(acc, new int[] {batch, dim}, device));
             seenD = Scope.persist(KernelSupport.allocate(DType.BOOL, new int[] {batch}, device));
             pStateD = Scope.persist(KernelSupport.allocate(dtype, new int[] {batch}, device));
         }
+    }
+
+    /** Releases the state's memory; the state must not be used afterwards. Closing twice does nothing. */
+    @Override
+    public void close() {
+        closed = true;
+        for (Tensor t : new Tensor[] {qPrevT, zbarT, qPrevD, zbarD, seenD, pStateD}) if (t != null) t.close();
+    }
+
+    private boolean closed;
+
+    /** The CPU path writes the state's memory through raw segments: after close that memory may be another tensor's. */
+    private void checkOpen(String op) {
+        if (closed) throw new IllegalStateException("RoutingState." + op + ": the state is closed");
     }
 
     /** A state for B rows of width D on the CPU, each at the start of a sequence. */
@@ -153,6 +171,7 @@ public final class RoutingState {
      */
     @SuppressWarnings("try") // the region only switches gradient recording off
     public void prefillRow(int row, Tensor q, Tensor dechunked) {
+        checkOpen("prefillRow");
         if (pendingRows != null) throw new IllegalStateException("RoutingState.prefillRow: dechunk the previous step first");
         Objects.checkIndex(row, batch);
         int len = dechunked.dim() == 3 ? dechunked.size(1) : 0;
@@ -189,6 +208,7 @@ public final class RoutingState {
 
     /** Starts a new sequence in {@code row}: its next position is a sequence start (p = 1) and z̄ = 0. */
     public void reset(int row) {
+        checkOpen("reset");
         Objects.checkIndex(row, batch);
         if (!device.isCpu()) {
             var dev = ChunkRoutingCuda.device(zbarD);
@@ -211,6 +231,7 @@ public final class RoutingState {
      * {@code rows}; the {@link #dechunk} that follows returns those n rows.
      */
     public StepRouting route(Tensor q, Tensor k, RowSubset rows) {
+        checkOpen("route");
         if (pendingRows != null) throw new IllegalStateException("RoutingState.route: dechunk the previous step first");
         checkRows("route", rows);
         int n = rows.size();
@@ -287,6 +308,7 @@ public final class RoutingState {
 
     /** {@link #routeFixed(boolean[])} for the rows {@code rows} only ({@code starts[j]} for its j-th row); see {@link #route(Tensor, Tensor, RowSubset)}. */
     public StepRouting routeFixed(boolean[] starts, RowSubset rows) {
+        checkOpen("routeFixed");
         if (pendingRows != null) throw new IllegalStateException("RoutingState.routeFixed: dechunk the previous step first");
         checkRows("routeFixed", rows);
         int n = rows.size();
@@ -355,6 +377,7 @@ public final class RoutingState {
      * output of every row that route stepped, [B, D] (or [n, D] for a subset of n rows).
      */
     public Tensor dechunk(Tensor zhat) {
+        checkOpen("dechunk");
         if (pendingRows == null) throw new IllegalStateException("RoutingState.dechunk: call route first");
         int n = pendingRows.length;
         RowSubset rows = pendingSubset;

@@ -8,6 +8,7 @@ import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.RowSubset;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -188,6 +189,23 @@ class RoutingStepTest {
             }
             st.reset(2);
             assertArrayEquals(new int[] {2}, st.routeFixed(new boolean[B]).boundaryRows(), "a reset row starts a chunk");
+        }
+    }
+
+    /** close releases the state's memory at once (it is tensor storage), and a closed state refuses every step. */
+    @Test
+    void closeReleasesTheStateAndAClosedStateRefusesToStep() {
+        long before = dev.tessera.runtime.MemoryStats.cpuLiveBytes();
+        RoutingState st = RoutingState.create(3, 8, DType.F32);
+        org.junit.jupiter.api.Assertions.assertEquals(before + 2 * 3 * 8 * 4, dev.tessera.runtime.MemoryStats.cpuLiveBytes());
+        st.close();
+        org.junit.jupiter.api.Assertions.assertEquals(before, dev.tessera.runtime.MemoryStats.cpuLiveBytes(), "released at close");
+        st.close(); // twice: nothing more
+        try (Scope s = Scope.open()) {
+            Tensor q = Tensor.ones(3, 8);
+            IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> st.route(q, q));
+            org.junit.jupiter.api.Assertions.assertEquals("RoutingState.route: the state is closed", e.getMessage());
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> st.reset(0));
         }
     }
 }

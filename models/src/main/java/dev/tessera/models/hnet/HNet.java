@@ -145,6 +145,7 @@ public final class HNet extends Module {
             for (List<Mixer.DecodeState> l : java.util.Arrays.asList(encoder, decoder, main)) {
                 if (l != null) l.forEach(Mixer.DecodeState::close);
             }
+            if (routing != null) routing.close();
             if (inner != null) inner.close();
         }
     }
