@@ -58,9 +58,9 @@ public final class RuntimeInfo {
         return m.isEmpty() ? "none embedded (built without nvcc)" : m.size() + " PTX modules (" + String.join(", ", m) + ")";
     }
 
-    /** Memory statistics of a CUDA device's caching allocator. */
+    /** Memory statistics of a device's caching allocator (the host's for the CPU: {@link MemoryStats#cpuStats}). */
     public static DeviceMemoryStats memory(Device device) {
-        if (device.isCpu()) throw new IllegalArgumentException("memory(Device): " + device + " has no caching device allocator; see MemoryStats");
+        if (device.isCpu()) return MemoryStats.cpuStats();
         return CudaDevice.get(device.index()).memoryStats();
     }
 
