@@ -27,6 +27,10 @@ public final class Mamba2 extends Module implements Mixer {
     public Mamba2(int dim, Generator gen) { this(dim, 128, 4, 2, 64, 1, gen); }
 
     public Mamba2(int dim, int dState, int dConv, int expand, int headDim, int groups, Generator gen) {
+        if (dim < 1 || dState < 1 || dConv < 1 || expand < 1 || headDim < 1 || groups < 1) {
+            throw new IllegalArgumentException("Mamba2: every size must be positive, got d_model " + dim + ", d_state " + dState + ", d_conv "
+                    + dConv + ", expand " + expand + ", headdim " + headDim + ", groups " + groups);
+        }
         this.dim = dim;
         this.dInner = expand * dim;
         if (dInner % headDim != 0) throw new IllegalArgumentException("Mamba2: d_inner " + dInner + " is not a multiple of headdim " + headDim);

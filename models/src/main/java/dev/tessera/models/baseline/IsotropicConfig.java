@@ -3,6 +3,7 @@ package dev.tessera.models.baseline;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tessera.models.ConfigJson;
 import java.io.IOException;
 
 /**
@@ -30,12 +31,13 @@ public record IsotropicConfig(String layout, int dModel, int dIntermediate, int 
 
     public static IsotropicConfig fromJson(String json) {
         try {
-            JsonNode root = JSON.readTree(json);
-            JsonNode ssm = root.path("ssm_cfg"), attn = root.path("attn_cfg");
-            return new IsotropicConfig(root.required("layout").asText(), root.required("d_model").asInt(),
-                    root.path("d_intermediate").asInt(0), attn.path("num_heads").asInt(4), attn.path("rotary_emb_dim").asInt(0),
-                    attn.path("window_size").asInt(-1), ssm.path("d_state").asInt(16), ssm.path("d_conv").asInt(4),
-                    ssm.path("expand").asInt(2), ssm.path("headdim").asInt(16));
+            JsonNode root = ConfigJson.object(JSON.readTree(json), "isotropic config");
+            JsonNode ssm = ConfigJson.section(root, "ssm_cfg"), attn = ConfigJson.section(root, "attn_cfg");
+            return new IsotropicConfig(ConfigJson.text(root.required("layout"), "layout"), ConfigJson.integer(root.required("d_model"), "d_model"),
+                    ConfigJson.intField(root, "d_intermediate", 0), ConfigJson.intField(attn, "num_heads", 4),
+                    ConfigJson.intField(attn, "rotary_emb_dim", 0), ConfigJson.intField(attn, "window_size", -1),
+                    ConfigJson.intField(ssm, "d_state", 16), ConfigJson.intField(ssm, "d_conv", 4), ConfigJson.intField(ssm, "expand", 2),
+                    ConfigJson.intField(ssm, "headdim", 16));
         } catch (IOException e) {
             throw new IllegalArgumentException("isotropic config is not valid JSON: " + e.getMessage(), e);
         }

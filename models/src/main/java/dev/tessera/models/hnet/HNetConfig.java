@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tessera.models.ConfigJson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,24 +70,39 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
         try {
             JsonNode root = JSON.readTree(json);
             List<String[]> stageLayouts = new ArrayList<>();
+            ConfigJson.object(root, "H-Net config");
             JsonNode layout = root.required("arch_layout");
-            while (layout.size() == 3) {
-                stageLayouts.add(new String[] {layout.get(0).asText(), layout.get(2).asText()});
+            while (layout.isArray() && layout.size() == 3) {
+                stageLayouts.add(new String[] {ConfigJson.text(layout.get(0), "arch_layout"), ConfigJson.text(layout.get(2), "arch_layout")});
                 layout = layout.get(1);
             }
-            if (layout.size() != 1) throw new IllegalArgumentException("arch_layout: expected [enc, inner, dec] nesting ending in [main]");
-            String inner = layout.get(0).asText();
+            if (!layout.isArray() || layout.size() != 1) throw new IllegalArgumentException("arch_layout: expected [enc, inner, dec] nesting ending in [main]");
+            String inner = ConfigJson.text(layout.get(0), "arch_layout");
             int n = stageLayouts.size() + 1;
-            JsonNode ssm = root.path("ssm_cfg"), attn = root.path("attn_cfg");
+            JsonNode ssm = ConfigJson.section(root, "ssm_cfg"), attn = ConfigJson.section(root, "attn_cfg");
             double[] ratios = new double[n - 1];
-            JsonNode given = root.path("target_ratio");
-            for (int s = 0; s < n - 1; s++) ratios[s] = given.isArray() ? given.get(s).asDouble() : (n - 1 == 1 ? 6 : 3);
-            return new HNetConfig(stageLayouts, inner, ints(root.required("d_model"), n, "d_model"),
-                    ints(root.required("d_intermediate"), n, "d_intermediate"),
-                    ssm.path("d_state").asInt(128), ssm.path("d_conv").asInt(4), ssm.path("expand").asInt(2), ssm.path("headdim").asInt(64),
-                    ints(attn.required("num_heads"), n, "num_heads"), ints(attn.required("rotary_emb_dim"), n, "rotary_emb_dim"),
-                    ints(attn.required("window_size"), n, "window_size"), root.path("vocab_size").asInt(256),
-                    root.path("tie_embeddings").asBoolean(false), ratios, Boundaries.fromJson(root.path("routing").asText("learned")));
+            JsonNode given = root.get("target_ratio");
+            if (given != null && !given.isNull() && !(given.isArray() && given.size() == n - 1)) {
+                throw new IllegalArgumentException("target_ratio: expected " + (n - 1) + " entries, got " + given);
+            }
+            for (int s = 0; s < n - 1; s++) {
+                if (given == null || given.isNull()) {
+                    ratios[s] = n - 1 == 1 ? 6 : 3;
+                } else if (given.get(s).isNumber()) {
+                    ratios[s] = given.get(s).doubleValue();
+                } else {
+                    throw new IllegalArgumentException("target_ratio: expected numbers, got " + given);
+                }
+            }
+            JsonNode tie = root.get("tie_embeddings"), routing = root.get("routing");
+            if (tie != null && !tie.isBoolean()) throw new IllegalArgumentException("tie_embeddings: expected true or false, got " + tie);
+            return new HNetConfig(stageLayouts, inner, ConfigJson.ints(root.required("d_model"), n, "d_model"),
+                    ConfigJson.ints(root.required("d_intermediate"), n, "d_intermediate"),
+                    ConfigJson.intField(ssm, "d_state", 128), ConfigJson.intField(ssm, "d_conv", 4), ConfigJson.intField(ssm, "expand", 2),
+                    ConfigJson.intField(ssm, "headdim", 64), ConfigJson.ints(attn.required("num_heads"), n, "num_heads"),
+                    ConfigJson.ints(attn.required("rotary_emb_dim"), n, "rotary_emb_dim"),
+                    ConfigJson.ints(attn.required("window_size"), n, "window_size"), ConfigJson.intField(root, "vocab_size", 256),
+                    tie != null && tie.booleanValue(), ratios, Boundaries.fromJson(routing == null ? "learned" : ConfigJson.text(routing, "routing")));
         } catch (IOException e) {
             throw new IllegalArgumentException("H-Net config is not valid JSON: " + e.getMessage(), e);
         }
@@ -102,12 +118,7 @@ public record HNetConfig(List<String[]> stageLayouts, String innerLayout, int[] 
         }
     }
 
-    private static int[] ints(JsonNode a, int n, String name) {
-        if (!a.isArray() || a.size() != n) throw new IllegalArgumentException(name + ": expected " + n + " entries, got " + a);
-        int[] out = new int[n];
-        for (int i = 0; i < n; i++) out[i] = a.get(i).asInt();
-        return out;
-    }
+
 
     /** The reference JSON (with our {@code target_ratio} and {@code headdim} added, and {@code routing} unless learned). */
     public String toJson() {
