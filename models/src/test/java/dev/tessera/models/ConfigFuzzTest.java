@@ -34,22 +34,24 @@ class ConfigFuzzTest {
         }
     }
 
-    /** Every node of the tree with the way to replace or remove it. */
-    private static void slots(JsonNode node, List<Consumer<JsonNode>> replace, List<Runnable> remove) {
+    /** Every node below {@code node} (depth first), with the way to replace or remove it. */
+    private static void slots(JsonNode node, List<JsonNode> values, List<Consumer<JsonNode>> replace, List<Runnable> remove) {
         if (node instanceof ObjectNode o) {
             List<String> names = new ArrayList<>();
             o.fieldNames().forEachRemaining(names::add);
             for (String name : names) {
+                values.add(o.get(name));
                 replace.add(v -> o.set(name, v));
                 remove.add(() -> o.remove(name));
-                slots(o.get(name), replace, remove);
+                slots(o.get(name), values, replace, remove);
             }
         } else if (node instanceof ArrayNode a) {
             for (int i = 0; i < a.size(); i++) {
                 int k = i;
+                values.add(a.get(i));
                 replace.add(v -> a.set(k, v));
                 remove.add(() -> a.remove(k));
-                slots(a.get(i), replace, remove);
+                slots(a.get(i), values, replace, remove);
             }
         }
     }
@@ -83,7 +85,7 @@ class ConfigFuzzTest {
         for (int c = 0; c < changes; c++) {
             List<Consumer<JsonNode>> replace = new ArrayList<>();
             List<Runnable> remove = new ArrayList<>();
-            slots(root, replace, remove);
+            slots(root, new ArrayList<>(), replace, remove);
             if (remove.isEmpty()) break;
             if (r.nextInt(3) == 0) remove.get(r.nextInt(remove.size())).run();
             else replace.get(r.nextInt(replace.size())).accept(randomValue(r));
@@ -140,17 +142,15 @@ class ConfigFuzzTest {
                 new String[] {"isotropic", IsotropicConfig.preset("transformer-tiny").toJson()},
                 new String[] {"isotropic", IsotropicConfig.preset("mamba-tiny").toJson()});
         for (String[] good : goods) {
-            JsonNode root = JSON.readTree(good[1]);
-            List<Consumer<JsonNode>> replace = new ArrayList<>();
-            List<Runnable> remove = new ArrayList<>();
             List<JsonNode> values = new ArrayList<>();
-            collectIntegers(root, replace, values);
-            for (int i = 0; i < replace.size(); i++) {
+            slots(JSON.readTree(good[1]), values, new ArrayList<>(), new ArrayList<>());
+            for (int i = 0; i < values.size(); i++) {
+                if (!values.get(i).isIntegralNumber()) continue;
                 for (int bad : new int[] {0, -1}) {
                     JsonNode copy = JSON.readTree(good[1]);
-                    List<Consumer<JsonNode>> slots = new ArrayList<>();
-                    collectIntegers(copy, slots, new ArrayList<>());
-                    slots.get(i).accept(JsonNodeFactory.instance.numberNode(bad));
+                    List<Consumer<JsonNode>> replace = new ArrayList<>();
+                    slots(copy, new ArrayList<>(), replace, new ArrayList<>());
+                    replace.get(i).accept(JsonNodeFactory.instance.numberNode(bad));
                     String json = copy.toString();
                     String escaped = escape(good[0] + " with " + bad + ": " + json, () -> {
                         try (ByteLanguageModel m = ModelCatalog.fromConfig(good[0], json, new dev.tessera.runtime.Generator(1))) {
@@ -162,31 +162,5 @@ class ConfigFuzzTest {
             }
         }
         org.junit.jupiter.api.Assertions.assertTrue(escapes.isEmpty(), escapes.size() + " escaped:\n" + String.join("\n", escapes));
-    }
-
-    /** The integer leaves of the tree, with the way to replace each. */
-    private static void collectIntegers(JsonNode node, List<Consumer<JsonNode>> replace, List<JsonNode> values) {
-        if (node instanceof ObjectNode o) {
-            List<String> names = new ArrayList<>();
-            o.fieldNames().forEachRemaining(names::add);
-            for (String name : names) {
-                if (o.get(name).isIntegralNumber()) {
-                    replace.add(v -> o.set(name, v));
-                    values.add(o.get(name));
-                } else {
-                    collectIntegers(o.get(name), replace, values);
-                }
-            }
-        } else if (node instanceof ArrayNode a) {
-            for (int i = 0; i < a.size(); i++) {
-                int k = i;
-                if (a.get(i).isIntegralNumber()) {
-                    replace.add(v -> a.set(k, v));
-                    values.add(a.get(i));
-                } else {
-                    collectIntegers(a.get(i), replace, values);
-                }
-            }
-        }
     }
 }
