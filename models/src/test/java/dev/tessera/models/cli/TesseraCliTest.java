@@ -374,6 +374,10 @@ class TesseraCliTest {
         assertOneLineError(tessera("eval", "--checkpoint", run.toString(), "--precision", "fp8"), "unknown precision 'fp8'");
         assertOneLineError(tessera("train", "--data", dir.resolve("missing.txt").toString()), "no such data file");
         if (Files.exists(Path.of("/dev/null"))) assertOneLineError(tessera("train", "--data", "/dev/null"), "neither a regular file nor a folder");
+        Path emptyFile = Files.writeString(dir.resolve("empty.txt"), ""), emptyDir = Files.createDirectories(dir.resolve("empty-folder"));
+        Files.writeString(emptyDir.resolve("nothing.txt"), "");
+        assertOneLineError(tessera("train", "--data", emptyFile.toString()), "is empty");
+        assertOneLineError(tessera("train", "--data", emptyDir.toString()), "holds no non-empty files");
         assertOneLineError(tessera("train", "--steps", "many"), "--steps");
         assertOneLineError(tessera("train", "--time", "5x", "--data", corpus.toString()), "'5x' is not a duration");
         assertOneLineError(tessera("compare", "--time", "0s", "--data", corpus.toString()), "'0s' is not a positive duration");
