@@ -112,22 +112,21 @@ class ConfigFuzzTest {
 
     @Test
     void damagedHNetConfigsParseOrAreRefused() throws IOException {
-        List<String> goods = List.of(resource("/hnet/configs/hnet_2stage_L.json"), resource("/hnet/configs/hnet_1stage_L.json"),
+        fuzz("H-Net config", 21, HNetConfig::fromJson, resource("/hnet/configs/hnet_2stage_L.json"), resource("/hnet/configs/hnet_1stage_L.json"),
                 HNetConfig.preset("hnet-tiny").toJson(), HNetConfig.preset("hnet-tiny-whitespace").toJson());
-        SplittableRandom r = new SplittableRandom(21);
-        for (int i = 0; i < MUTANTS; i++) {
-            String json = mutate(goods.get(i % goods.size()), r);
-            expectParsedOrRefused("H-Net config mutant " + i + ": " + json, () -> HNetConfig.fromJson(json));
-        }
     }
 
     @Test
     void damagedBaselineConfigsParseOrAreRefused() throws IOException {
-        List<String> goods = List.of(IsotropicConfig.preset("transformer-tiny").toJson(), IsotropicConfig.preset("mamba-tiny").toJson());
-        SplittableRandom r = new SplittableRandom(22);
+        fuzz("baseline config", 22, IsotropicConfig::fromJson, IsotropicConfig.preset("transformer-tiny").toJson(),
+                IsotropicConfig.preset("mamba-tiny").toJson());
+    }
+
+    private static void fuzz(String what, long seed, Consumer<String> parse, String... goods) throws IOException {
+        SplittableRandom r = new SplittableRandom(seed);
         for (int i = 0; i < MUTANTS; i++) {
-            String json = mutate(goods.get(i % goods.size()), r);
-            expectParsedOrRefused("baseline config mutant " + i + ": " + json, () -> IsotropicConfig.fromJson(json));
+            String json = mutate(goods[i % goods.length], r);
+            expectParsedOrRefused(what + " mutant " + i + ": " + json, () -> parse.accept(json));
         }
     }
 
