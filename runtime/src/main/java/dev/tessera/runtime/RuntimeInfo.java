@@ -58,6 +58,13 @@ public final class RuntimeInfo {
         return m.isEmpty() ? "none embedded (built without nvcc)" : m.size() + " PTX modules (" + String.join(", ", m) + ")";
     }
 
+    /** The host memory CPU tensors may take, and where that limit comes from (see {@link MemoryStats#cpuLimitBytes}). */
+    public static String hostMemoryDescription() {
+        long limit = HostMemoryLimit.bytes();
+        return limit == Long.MAX_VALUE ? "no limit (" + HostMemoryLimit.describe() + ")"
+                : "tensors may take " + DeviceMemoryStats.human(limit) + " (" + HostMemoryLimit.describe() + ")";
+    }
+
     /** Memory statistics of a device's caching allocator (the host's for the CPU: {@link MemoryStats#cpuStats}). */
     public static DeviceMemoryStats memory(Device device) {
         if (device.isCpu()) return MemoryStats.cpuStats();

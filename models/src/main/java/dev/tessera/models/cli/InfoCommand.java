@@ -12,6 +12,7 @@ final class InfoCommand implements Callable<Integer> {
         System.out.println("tessera " + TesseraCli.version());
         System.out.println("java    " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
         System.out.println("cpu     " + RuntimeInfo.cpuDescription());
+        System.out.println("memory  " + RuntimeInfo.hostMemoryDescription());
         System.out.println("cuda    " + RuntimeInfo.cudaDescription());
         System.out.println("cublas  " + RuntimeInfo.cublasDescription());
         System.out.println("kernels runtime: " + RuntimeInfo.kernelsDescription());

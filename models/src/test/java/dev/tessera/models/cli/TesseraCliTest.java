@@ -165,7 +165,7 @@ class TesseraCliTest {
     void infoNamesVersionCpuPathDevicesAndKernels() {
         Result r = tessera("info");
         assertEquals(0, r.exit(), r.err());
-        for (String line : new String[] {"tessera ", "java ", "cpu ", "cuda ", "cublas ", "kernels runtime: ", "fused: "}) {
+        for (String line : new String[] {"tessera ", "java ", "cpu ", "memory  tensors may take ", "cuda ", "cublas ", "kernels runtime: ", "fused: "}) {
             assertTrue(r.out().contains(line), "info lacks '" + line + "': " + r.out());
         }
         assertTrue(r.out().contains("Vector API") || r.out().contains("scalar"), r.out());
