@@ -1,13 +1,15 @@
 package dev.tessera.runtime;
 
 /**
- * A device allocation failed even after the caching allocator returned every cached block to the driver. Carries
+ * A device allocation (a GPU, or the host past its limit) failed even after the caching allocator gave back every
+ * cached block. Carries
  * the request and the allocator's statistics at the moment of failure, so the message says what was held.
  */
 public final class DeviceOutOfMemoryException extends TesseraException {
     private final String device;
     private final long requestedBytes;
     private final DeviceMemoryStats stats;
+    private final String why;
 
     /**
      * @param device "cpu" or "cuda:N"
@@ -28,8 +30,6 @@ public final class DeviceOutOfMemoryException extends TesseraException {
         this.stats = stats;
         this.why = why;
     }
-
-    private final String why;
 
     /** The same failure, its message naming the tensor that was being allocated (e.g. "a tensor of [8, 256, 296] F32"). */
     public DeviceOutOfMemoryException forTensor(String tensor) {
