@@ -2,8 +2,8 @@ package dev.tessera.runtime;
 
 /**
  * A device allocation (a GPU, or the host past its limit) failed even after the caching allocator gave back every
- * cached block. Carries
- * the request and the allocator's statistics at the moment of failure, so the message says what was held.
+ * cached block. Carries the request and the allocator's statistics at the moment of failure, so the message says
+ * what was held.
  */
 public final class DeviceOutOfMemoryException extends TesseraException {
     private final String device;
