@@ -27,18 +27,6 @@ struct TsLayout {
     long long stride[TS_MAX_DIMS];
 };
 
-// Offset in elements of the linear (row-major) index i of a view.
-__device__ __forceinline__ long long ts_offset(const TsLayout& l, long long i) {
-    long long off = 0;
-    for (int d = l.ndim - 1; d >= 0; --d) {
-        long long s = l.shape[d];
-        long long q = i / s;
-        off += (i - q * s) * l.stride[d];
-        i = q;
-    }
-    return off;
-}
-
 // Loads element i of a buffer of any dtype as Acc (float or double); integer types convert exactly
 // as far as Acc allows, the same as the CPU's conversions.
 template <typename Acc>
