@@ -1,0 +1,284 @@
+package dev.tessera.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.kernels.attention.AttentionOptions;
+import dev.tessera.kernels.attention.FlashAttention;
+import dev.tessera.kernels.norm.GatedRmsNorm;
+import dev.tessera.kernels.rotary.Rotary;
+import dev.tessera.kernels.scan.ScanOptions;
+import dev.tessera.kernels.scan.SelectiveScan;
+import dev.tessera.kernels.swiglu.SwiGlu;
+import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Device;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fused kernels' fast paths (the CPU's Vector API kernels for F32, the CUDA kernels for F32 and F64) on inputs
+ * laid out at random — selected from a wider base, permuted, narrowed, strided — against their float64 references
+ * on contiguous copies of the same values: outputs, and the gradients of every input from Σ out ⊙ W (W random).
+ * Shapes and options are drawn at random too (sizes at and off the vector length, grouped heads, gates, biases,
+ * causal and windowed attention). {@code -Dfuzz.programs=N}, {@code -Dfuzz.seed=S}; a failure names its program's
+ * seed, which {@code -Dfuzz.only=SEED} runs alone.
+ */
+class FusedKernelFuzzTest {
+    private static final long SEED = Long.getLong("fuzz.seed", 20261207L);
+    private static final Long ONLY = Long.getLong("fuzz.only");
+
+    @Test
+    void randomProgramsMatchTheReferences() { fuzz(Device.cpu(), DType.F32, Integer.getInteger("fuzz.programs", 400)); }
+
+    @Test
+    @Tag("gpu")
+    void randomProgramsMatchTheReferencesOnCuda() {
+        Device cuda = CudaTests.assumeGpu();
+        int programs = Integer.getInteger("fuzz.cudaPrograms", 120);
+        fuzz(cuda, DType.F32, programs);
+        fuzz(cuda, DType.F64, programs / 2);
+    }
+
+    private static void fuzz(Device device, DType dtype, int programs) {
+        List<String> failures = new ArrayList<>();
+        SplittableRandom seeds = new SplittableRandom(SEED);
+        int ran = 0;
+        for (int i = 0; i < programs; i++) {
+            long seed = seeds.nextLong();
+            if (ONLY != null && seed != ONLY) continue;
+            Program p = Program.random(new SplittableRandom(seed));
+            try (Scope s = Scope.open()) {
+                String failure = p.check(device, dtype);
+                if (failure != null) failures.add("program seed " + seed + " (" + p + "): " + failure);
+            } catch (RuntimeException | AssertionError e) {
+                failures.add("program seed " + seed + " (" + p + "): threw " + e);
+            }
+            ran++;
+        }
+        System.out.printf("fused kernel fuzz on %s, %s: %d programs (seed %d), %d failed%n", device, dtype, ran, SEED, failures.size());
+        assertTrue(failures.isEmpty(), failures.size() + " of " + ran + " programs failed; the first ones:\n"
+                + String.join("\n", failures.subList(0, Math.min(8, failures.size()))));
+    }
+
+    /** Sizes at and off the vector lengths. */
+    private static final int[] SIZES = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33};
+
+    private static int size(SplittableRandom r) { return SIZES[r.nextInt(SIZES.length)]; }
+
+    /**
+     * How one input sits in its base: an extra leading dim it selects one index of (or none), its dims stored in a
+     * permuted order, wider in some dims (a narrow at an offset), every second element in some (a slice of step 2).
+     */
+    record Layout(int[] shape, int select, int selectSize, int[] perm, int[] offset, int[] extra, boolean[] stepped, int[] baseShape) {
+        static Layout random(int[] shape, SplittableRandom r) {
+            int n = shape.length;
+            int[] offset = new int[n], extra = new int[n], inner = new int[n];
+            boolean[] stepped = new boolean[n];
+            for (int d = 0; d < n; d++) {
+                int s = shape[d];
+                stepped[d] = s > 1 && r.nextInt(5) == 0;
+                if (stepped[d]) s = 2 * s - 1 + r.nextInt(2);
+                if (r.nextInt(3) == 0) {
+                    extra[d] = 1 + r.nextInt(3);
+                    offset[d] = r.nextInt(extra[d] + 1);
+                }
+                inner[d] = s + extra[d];
+            }
+            int[] perm = new int[n];
+            for (int i = 0; i < n; i++) perm[i] = i;
+            if (n > 1 && r.nextInt(3) == 0) {
+                for (int i = n - 1; i > 0; i--) {
+                    int j = r.nextInt(i + 1), t = perm[i];
+                    perm[i] = perm[j];
+                    perm[j] = t;
+                }
+            }
+            int selectSize = r.nextInt(4) == 0 ? 2 + r.nextInt(2) : 0;
+            int[] stored = new int[n];
+            for (int i = 0; i < n; i++) stored[i] = inner[perm[i]];
+            int[] base = stored;
+            if (selectSize != 0) {
+                base = new int[n + 1];
+                base[0] = selectSize;
+                System.arraycopy(stored, 0, base, 1, n);
+            }
+            return new Layout(shape.clone(), selectSize == 0 ? 0 : r.nextInt(selectSize), selectSize, perm, offset, extra, stepped, base);
+        }
+
+        Tensor view(Tensor base) {
+            int n = shape.length;
+            Tensor t = selectSize != 0 ? base.select(0, select) : base;
+            int[] inverse = new int[n];
+            for (int i = 0; i < n; i++) inverse[perm[i]] = i;
+            if (n > 1) t = t.permute(inverse);
+            for (int d = 0; d < n; d++) {
+                int s = t.size(d) - extra[d];
+                if (extra[d] != 0) t = t.narrow(d, offset[d], s);
+                if (stepped[d]) t = t.slice(d, 0, s, 2);
+            }
+            return t;
+        }
+
+        @Override
+        public String toString() {
+            return Arrays.toString(shape) + (Arrays.equals(shape, baseShape) ? "" : " in " + Arrays.toString(baseShape));
+        }
+    }
+
+    /** What an input's values are drawn from. */
+    enum Values { ANY, POSITIVE, NEGATIVE }
+
+    record Input(String name, Layout layout, Values values) {}
+
+    /** One fused op with its inputs' layouts; {@code op} builds the output from the inputs in the order given. */
+    record Program(String name, Input[] inputs, Function<Tensor[], Tensor> op, long valueSeed) {
+        static Program random(SplittableRandom r) {
+            int kind = r.nextInt(5);
+            return switch (kind) {
+                case 0 -> {
+                    int[] s = lead(r, 2);
+                    s[s.length - 1] = 2 * size(r);
+                    yield new Program("swiglu", new Input[] {in("x", s, r)}, x -> SwiGlu.apply(x[0]), r.nextLong());
+                }
+                case 1 -> {
+                    int[] s = lead(r, 2);
+                    s[s.length - 1] = Math.max(4, size(r)); // rows of at least 4: see OpFuzzTest's norms
+                    yield new Program("gated_rms_norm", new Input[] {in("x", s, r), in("z", s, r), in("weight", new int[] {s[s.length - 1]}, r)},
+                            x -> GatedRmsNorm.apply(x[0], x[1], x[2], 1e-5), r.nextLong());
+                }
+                case 2 -> {
+                    int l = size(r), p = 2 * (1 + r.nextInt(12)), half = 1 + r.nextInt(p / 2);
+                    int[] s = r.nextBoolean() ? new int[] {1 + r.nextInt(2), 1 + r.nextInt(3), l, p} : new int[] {1 + r.nextInt(3), l, p};
+                    yield new Program("rotary", new Input[] {in("x", s, r), in("cos", new int[] {l, half}, r), in("sin", new int[] {l, half}, r)},
+                            x -> Rotary.apply(x[0], x[1].detach(), x[2].detach()), r.nextLong());
+                }
+                case 3 -> scan(r);
+                default -> attention(r);
+            };
+        }
+
+        /** [a, b] or [a, b, c] with small leading dims; the caller sets the last. */
+        static int[] lead(SplittableRandom r, int maxLead) {
+            int[] s = new int[1 + r.nextInt(maxLead + 1)];
+            for (int d = 0; d < s.length - 1; d++) s[d] = 1 + r.nextInt(5);
+            return s;
+        }
+
+        static Input in(String name, int[] shape, SplittableRandom r) { return new Input(name, Layout.random(shape, r), Values.ANY); }
+
+        static Program scan(SplittableRandom r) {
+            int b = 1 + r.nextInt(2), l = size(r), groups = 1 + r.nextInt(2), h = groups * (1 + r.nextInt(2)), p = size(r), n = size(r);
+            boolean softplus = r.nextBoolean(), bias = r.nextBoolean(), skip = r.nextBoolean(), gate = r.nextBoolean();
+            List<Input> ins = new ArrayList<>(List.of(
+                    in("x", new int[] {b, l, h, p}, r),
+                    new Input("dt", Layout.random(new int[] {b, l, h}, r), softplus ? Values.ANY : Values.POSITIVE),
+                    new Input("A", Layout.random(new int[] {h}, r), Values.NEGATIVE),
+                    in("B", new int[] {b, l, groups, n}, r),
+                    in("C", new int[] {b, l, groups, n}, r)));
+            if (bias) ins.add(in("dtBias", new int[] {h}, r));
+            if (skip) ins.add(in("D", new int[] {h}, r));
+            if (gate) ins.add(in("z", new int[] {b, l, h, p}, r));
+            String name = "selective_scan" + (softplus ? " softplus" : "") + (bias ? " dtBias" : "") + (skip ? " D" : "") + (gate ? " z" : "");
+            return new Program(name, ins.toArray(Input[]::new), x -> {
+                int k = 5;
+                ScanOptions.Builder o = ScanOptions.builder().softplus(softplus);
+                if (bias) o.dtBias(x[k++]);
+                if (skip) o.dSkip(x[k++]);
+                if (gate) o.z(x[k]);
+                return SelectiveScan.apply(x[0], x[1], x[2], x[3], x[4], o.build()).y();
+            }, r.nextLong());
+        }
+
+        static Program attention(SplittableRandom r) {
+            int b = 1 + r.nextInt(2), hk = 1 + r.nextInt(2), hq = hk * (1 + r.nextInt(2)), p = size(r), lk = size(r);
+            boolean causal = r.nextBoolean();
+            int lq = causal ? lk : size(r), window = causal && r.nextBoolean() ? 1 + r.nextInt(lk) : -1;
+            AttentionOptions.Builder o = AttentionOptions.builder().causal(causal);
+            if (window > 0) o.window(window);
+            AttentionOptions options = o.build();
+            String name = "flash_attention" + (causal ? " causal" : "") + (window > 0 ? " window " + window : "");
+            return new Program(name, new Input[] {in("q", new int[] {b, hq, lq, p}, r), in("k", new int[] {b, hk, lk, p}, r),
+                    in("v", new int[] {b, hk, lk, p}, r)}, x -> FlashAttention.apply(x[0], x[1], x[2], options), r.nextLong());
+        }
+
+        @Override
+        public String toString() {
+            StringBuilder sb = new StringBuilder(name);
+            for (Input i : inputs) sb.append(", ").append(i.name).append(' ').append(i.layout);
+            return sb.toString();
+        }
+
+        /** Null when outputs and gradients match the reference, else what differs. */
+        String check(Device device, DType dtype) {
+            SplittableRandom r = new SplittableRandom(valueSeed);
+            int n = inputs.length;
+            double[][] baseValues = new double[n][];
+            for (int i = 0; i < n; i++) {
+                int[] bs = inputs[i].layout.baseShape;
+                double[] v = new double[Math.toIntExact(Arrays.stream(bs).asLongStream().reduce(1, (a, c) -> a * c))];
+                for (int j = 0; j < v.length; j++) {
+                    double m = 0.1 + 0.9 * r.nextDouble();
+                    v[j] = (float) switch (inputs[i].values) {
+                        case ANY -> r.nextBoolean() ? m : -m;
+                        case POSITIVE -> m;
+                        case NEGATIVE -> -m;
+                    };
+                }
+                baseValues[i] = v;
+            }
+            // Under test: the strided views of the bases, on the device, in dtype.
+            Tensor[] bases = new Tensor[n], views = new Tensor[n];
+            for (int i = 0; i < n; i++) {
+                bases[i] = Tensor.of(baseValues[i], inputs[i].layout.baseShape).to(dtype).to(device).requiresGrad(true);
+                views[i] = inputs[i].layout.view(bases[i]);
+            }
+            Tensor out = op.apply(views);
+            // The reference: F64 contiguous copies of the same values on the CPU.
+            Tensor[] refs = new Tensor[n];
+            for (int i = 0; i < n; i++) {
+                Tensor base = Tensor.of(baseValues[i], inputs[i].layout.baseShape);
+                refs[i] = inputs[i].layout.view(base).contiguous().requiresGrad(true);
+            }
+            Tensor expected = op.apply(refs);
+            String bad = compare("output", out.to(Device.cpu()).toDoubleArray(), expected.toDoubleArray(), dtype == DType.F64 ? 1e-10 : 2e-4);
+            if (bad != null) return bad;
+            double[] w = new double[(int) expected.numel()];
+            for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextDouble() * 2 - 1);
+            Tensor w64 = Tensor.of(w, expected.shape());
+            expected.mul(w64).sum().backward();
+            out.mul(w64.to(dtype).to(device)).sum().backward();
+            for (int i = 0; i < n; i++) {
+                if (refs[i].grad() == null) continue; // an input the op takes as a constant (rotary's tables)
+                // The reference's gradient written into a zero base through the same view: where the base's should be.
+                Tensor want = Tensor.zeros(DType.F64, inputs[i].layout.baseShape);
+                inputs[i].layout.view(want).copyFrom(refs[i].grad());
+                double[] got = bases[i].grad() == null ? new double[(int) want.numel()] : bases[i].grad().to(Device.cpu()).toDoubleArray();
+                bad = compare("gradient of " + inputs[i].name, got, want.toDoubleArray(), dtype == DType.F64 ? 1e-9 : 1e-3);
+                if (bad != null) return bad;
+            }
+            return null;
+        }
+
+        /** Within rtol of the larger of 1 and the largest expected magnitude; expected values must be finite. */
+        private static String compare(String what, double[] got, double[] expected, double rtol) {
+            if (got.length != expected.length) return what + ": " + got.length + " values, expected " + expected.length;
+            double scale = 1;
+            for (int i = 0; i < expected.length; i++) {
+                if (!Double.isFinite(expected[i])) return what + ": the reference's [" + i + "] is " + expected[i];
+                scale = Math.max(scale, Math.abs(expected[i]));
+            }
+            for (int i = 0; i < got.length; i++) {
+                if (!(Math.abs(got[i] - expected[i]) <= rtol * scale)) {
+                    return what + " [" + i + "] is " + got[i] + ", the reference's " + expected[i] + " (scale " + scale + ")";
+                }
+            }
+            return null;
+        }
+    }
+}
