@@ -55,7 +55,7 @@ class OpFuzzTest {
             try (Scope s = Scope.open()) {
                 String failure = p.check(device);
                 if (failure != null) failures.add("program seed " + seed + " (" + p + "): " + failure);
-                if (p.totalBaseValues() <= FD_LIMIT) checkedByDifferences++;
+                if (p.totalBaseValues() <= FD_LIMIT && p.kind != Kind.IN_PLACE) checkedByDifferences++;
             } catch (RuntimeException | AssertionError e) {
                 failures.add("program seed " + seed + " (" + p + "): threw " + e);
             }
@@ -267,7 +267,7 @@ class OpFuzzTest {
 
     enum Kind {
         UNARY, BINARY, SCALAR, WHERE, REDUCE, SOFTMAX, CUMULATIVE, MATMUL, CAT, TRIANGLE, PAD, INDEX_SELECT, CONTIGUOUS, NORM, LINEAR, CONV, CROSS_ENTROPY,
-        EMBEDDING
+        EMBEDDING, IN_PLACE
     }
 
     /** One op on operands with their layouts and base values. */
@@ -282,6 +282,8 @@ class OpFuzzTest {
         final double param;
         final long[] indices;
         final int[] pads;
+        /** A smooth op applied to an operand's base before its view is taken (so the view is of a non-leaf), or null. */
+        final String[] preOps;
 
         private Program(Kind kind, String op, Layout[] layouts, SplittableRandom r, int dim, int[] dims, boolean keepdim, double param,
                         long[] indices, int[] pads) {
@@ -303,7 +305,13 @@ class OpFuzzTest {
                 }
                 bases[i] = b;
             }
+            preOps = new String[layouts.length];
+            for (int i = 0; i < layouts.length; i++) if (kind != Kind.IN_PLACE && r.nextInt(4) == 0) preOps[i] = PRE_OPS[r.nextInt(PRE_OPS.length)];
         }
+
+        /** Smooth, and never near 0 on the bases' values (|x| ≥ 0.05), where later ops may bend. */
+        static final String[] PRE_OPS = {"neg", "tanh", "sigmoid", "square", "exp"};
+        static final String[] IN_PLACE = {"addInPlace", "mulInPlace", "copyFrom", "fill", "affineInPlace"};
 
         static final String[] UNARY = {"neg", "exp", "log", "log1p", "sqrt", "rsqrt", "abs", "tanh", "sigmoid", "relu", "gelu", "geluTanh",
                 "silu", "softplus", "clamp", "square", "cube"};
@@ -425,6 +433,14 @@ class OpFuzzTest {
                     for (int i = 0; i < idx.length; i++) idx[i] = r.nextInt(v); // repeats: the backward adds them up
                     return new Program(kind, "embedding", new Layout[] {new Layout(new int[] {v, d}, r, true)}, r, 0, idxShape, false, 0, idx, null);
                 }
+                case IN_PLACE: {
+                    int[] s = randomShape(r, 1, 4, 1500);
+                    String op = IN_PLACE[r.nextInt(IN_PLACE.length)];
+                    // The destination is never broadcast (writes to one element through several positions); the source may be.
+                    Layout dst = new Layout(s, r, false), src = new Layout(broadcastable(s, r), r, true);
+                    Layout[] ls = op.equals("fill") || op.equals("affineInPlace") ? new Layout[] {dst} : new Layout[] {dst, src};
+                    return new Program(kind, op, ls, r, 0, null, false, 0.25 + 1.5 * r.nextDouble(), null, null);
+                }
                 default:
                     throw new AssertionError(kind);
             }
@@ -466,6 +482,7 @@ class OpFuzzTest {
             if (kind == Kind.PAD) sb.append(" pads ").append(Arrays.toString(pads));
             if (kind == Kind.CROSS_ENTROPY || kind == Kind.EMBEDDING) sb.append(" indices ").append(Arrays.toString(indices));
             if (kind == Kind.TRIANGLE) sb.append(" k ").append((int) param);
+            for (int i = 0; i < preOps.length; i++) if (preOps[i] != null) sb.append(", operand ").append(i).append(" a view of ").append(preOps[i]).append("(base)");
             return sb.toString();
         }
 
@@ -475,8 +492,16 @@ class OpFuzzTest {
         Tensor run(Device device, DType dtype, double[][] values, Tensor[] leaves) {
             Tensor[] x = new Tensor[layouts.length];
             for (int i = 0; i < layouts.length; i++) {
-                leaves[i] = Tensor.of(values[i], layouts[i].baseShape).to(dtype).to(device).requiresGrad(true);
-                x[i] = layouts[i].view(leaves[i]);
+                leaves[i] = Tensor.of(values[i], layouts[i].baseShape).to(dtype).to(device).requiresGrad(kind != Kind.IN_PLACE);
+                Tensor base = preOps[i] == null ? leaves[i] : switch (preOps[i]) {
+                    case "neg" -> leaves[i].neg();
+                    case "tanh" -> leaves[i].tanh();
+                    case "sigmoid" -> leaves[i].sigmoid();
+                    case "square" -> leaves[i].mul(leaves[i]);
+                    case "exp" -> leaves[i].exp();
+                    default -> throw new AssertionError(preOps[i]);
+                };
+                x[i] = layouts[i].view(base);
             }
             Tensor a = x[0];
             return switch (kind) {
@@ -541,13 +566,29 @@ class OpFuzzTest {
                 case CROSS_ENTROPY -> Functional.crossEntropy(a, Tensor.of(indices, Arrays.copyOf(a.shape(), a.dim() - 1)).to(device), -100,
                         Functional.Reduction.values()[(int) param]);
                 case EMBEDDING -> a.embedding(Tensor.of(indices, dims).to(device));
+                case IN_PLACE -> {
+                    switch (op) { // through the view into the destination's base, which is the result
+                        case "addInPlace" -> a.addInPlace(x[1]);
+                        case "mulInPlace" -> a.mulInPlace(x[1]);
+                        case "copyFrom" -> a.copyFrom(x[1]);
+                        case "fill" -> a.fill(param);
+                        case "affineInPlace" -> a.affineInPlace(param, -0.5);
+                        default -> throw new AssertionError(op);
+                    }
+                    yield leaves[0];
+                }
             };
         }
 
         /** The reference's output from the operands' values (read through the layouts, not the runtime's views). */
         Nd reference(double[][] values) {
             Nd[] x = new Nd[layouts.length];
-            for (int i = 0; i < layouts.length; i++) x[i] = layouts[i].values(values[i]);
+            for (int i = 0; i < layouts.length; i++) {
+                double[] base = values[i];
+                if (preOps[i] != null) base = new Nd(layouts[i].baseShape, base).map(Reference.unary(preOps[i])).v();
+                x[i] = layouts[i].values(base);
+            }
+            if (kind == Kind.IN_PLACE) return Reference.inPlace(this, values[0], x);
             return Reference.of(this, x);
         }
 
@@ -558,7 +599,7 @@ class OpFuzzTest {
             Tensor out64 = run(device, DType.F64, bases, l64), out32 = run(device, DType.F32, bases, l32);
             String bad = compare("F64 output", out64, expected, 1e-10);
             if (bad == null) bad = compare("F32 output", out32, expected, 2e-5);
-            if (bad != null) return bad;
+            if (bad != null || kind == Kind.IN_PLACE) return bad; // in-place ops record no gradient
             // Backward from Σ out ⊙ W.
             double[] w = new double[expected.v.length];
             SplittableRandom r = new SplittableRandom(Arrays.hashCode(expected.shape) + 31L * w.length);
@@ -654,7 +695,27 @@ class OpFuzzTest {
                 case CONV -> conv(a, x[1], x.length > 2 ? x[2] : null);
                 case CROSS_ENTROPY -> crossEntropy(a, p.indices, Functional.Reduction.values()[(int) p.param]);
                 case EMBEDDING -> embedding(a, p.indices, p.dims);
+                case IN_PLACE -> throw new AssertionError("in-place programs have their own reference, inPlace");
             };
+        }
+
+        /** The destination's whole base after the op wrote through its view (x[0] its values there, x[1] the source). */
+        static Nd inPlace(Program p, double[] base, Nd[] x) {
+            Layout dst = p.layouts[0];
+            Nd out = new Nd(dst.baseShape, base.clone());
+            for (int f = 0; f < x[0].v.length; f++) {
+                int[] idx = unflat(dst.shape, f);
+                double v = x[0].v[f];
+                out.v[dst.baseIndex(idx)] = switch (p.op) {
+                    case "addInPlace" -> v + x[1].broadcastAt(idx);
+                    case "mulInPlace" -> v * x[1].broadcastAt(idx);
+                    case "copyFrom" -> x[1].broadcastAt(idx);
+                    case "fill" -> p.param;
+                    case "affineInPlace" -> p.param * v - 0.5;
+                    default -> throw new AssertionError(p.op);
+                };
+            }
+            return out;
         }
 
         static DoubleUnaryOperator unary(String op) {
