@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tessera.kernels.attention.AttentionOptions;
 import dev.tessera.kernels.attention.FlashAttention;
 import dev.tessera.kernels.norm.GatedRmsNorm;
+import dev.tessera.kernels.routing.ChunkRouter;
+import dev.tessera.kernels.routing.Chunks;
 import dev.tessera.kernels.rotary.Rotary;
 import dev.tessera.kernels.scan.ScanOptions;
 import dev.tessera.kernels.scan.SelectiveScan;
@@ -26,7 +28,7 @@ import org.junit.jupiter.api.Test;
  * laid out at random — selected from a wider base, permuted, narrowed, strided — against their float64 references
  * on contiguous copies of the same values: outputs, and the gradients of every input from Σ out ⊙ W (W random).
  * Shapes and options are drawn at random too (sizes at and off the vector length, grouped heads, gates, biases,
- * causal and windowed attention). {@code -Dfuzz.programs=N}, {@code -Dfuzz.seed=S}; a failure names its program's
+ * causal and windowed attention, padded and packed routing). {@code -Dfuzz.programs=N}, {@code -Dfuzz.seed=S}; a failure names its program's
  * seed, which {@code -Dfuzz.only=SEED} runs alone.
  */
 class FusedKernelFuzzTest {
@@ -45,10 +47,15 @@ class FusedKernelFuzzTest {
         fuzz(cuda, DType.F64, programs / 2);
     }
 
+    /** Thrown by a program that cannot be compared (a routing decision at the threshold). */
+    static final class Skip extends RuntimeException {
+        Skip() { super(null, null, false, false); }
+    }
+
     private static void fuzz(Device device, DType dtype, int programs) {
         List<String> failures = new ArrayList<>();
         SplittableRandom seeds = new SplittableRandom(SEED);
-        int ran = 0;
+        int ran = 0, skipped = 0;
         for (int i = 0; i < programs; i++) {
             long seed = seeds.nextLong();
             if (ONLY != null && seed != ONLY) continue;
@@ -56,12 +63,15 @@ class FusedKernelFuzzTest {
             try (Scope s = Scope.open()) {
                 String failure = p.check(device, dtype);
                 if (failure != null) failures.add("program seed " + seed + " (" + p + "): " + failure);
+            } catch (Skip e) {
+                skipped++;
             } catch (RuntimeException | AssertionError e) {
                 failures.add("program seed " + seed + " (" + p + "): threw " + e);
             }
             ran++;
         }
-        System.out.printf("fused kernel fuzz on %s, %s: %d programs (seed %d), %d failed%n", device, dtype, ran, SEED, failures.size());
+        System.out.printf("fused kernel fuzz on %s, %s: %d programs (seed %d), %d skipped at a routing threshold, %d failed%n", device, dtype,
+                ran, SEED, skipped, failures.size());
         assertTrue(failures.isEmpty(), failures.size() + " of " + ran + " programs failed; the first ones:\n"
                 + String.join("\n", failures.subList(0, Math.min(8, failures.size()))));
     }
@@ -139,7 +149,7 @@ class FusedKernelFuzzTest {
     /** One fused op with its inputs' layouts; {@code op} builds the output from the inputs in the order given. */
     record Program(String name, Input[] inputs, Function<Tensor[], Tensor> op, long valueSeed) {
         static Program random(SplittableRandom r) {
-            int kind = r.nextInt(5);
+            int kind = r.nextInt(6);
             return switch (kind) {
                 case 0 -> {
                     int[] s = lead(r, 2);
@@ -159,6 +169,7 @@ class FusedKernelFuzzTest {
                             x -> Rotary.apply(x[0], x[1].detach(), x[2].detach()), r.nextLong());
                 }
                 case 3 -> scan(r);
+                case 4 -> routing(r);
                 default -> attention(r);
             };
         }
@@ -193,6 +204,40 @@ class FusedKernelFuzzTest {
                 if (gate) o.z(x[k]);
                 return SelectiveScan.apply(x[0], x[1], x[2], x[3], x[4], o.build()).y();
             }, r.nextLong());
+        }
+
+        /**
+         * One H-Net stage's routing end to end: route from q and k, chunk x at the boundaries, an elementwise inner
+         * network, dechunk, and the ratio loss added to every output; padded rows, or packed sequences in one row.
+         * A program whose reference has a boundary probability within 1e−3 of the threshold 0.5 is skipped, since
+         * rounding may then decide the boundary differently.
+         */
+        static Program routing(SplittableRandom r) {
+            boolean packed = r.nextInt(3) == 0;
+            int b = packed ? 1 : 1 + r.nextInt(3), l = size(r) + (packed ? 8 : 0), d = size(r);
+            int[] cu = null;
+            if (packed) {
+                List<Integer> starts = new ArrayList<>(List.of(0));
+                for (int t = 1; t < l; t++) if (r.nextInt(6) == 0) starts.add(t);
+                starts.add(l);
+                cu = starts.stream().mapToInt(Integer::intValue).toArray();
+            }
+            int[] cuSeqlens = cu;
+            int[] shape = {b, l, d};
+            return new Program("chunk_routing" + (packed ? " packed " + Arrays.toString(cu) : ""),
+                    new Input[] {in("q", shape, r), in("k", shape, r), in("x", shape, r)}, x -> {
+                        Tensor cuT = cuSeqlens == null ? null : Tensor.of(Arrays.stream(cuSeqlens).asLongStream().toArray(), cuSeqlens.length)
+                                .to(x[0].device());
+                        dev.tessera.kernels.routing.Routing rt = cuT == null ? ChunkRouter.route(x[0], x[1]) : ChunkRouter.routePacked(x[0], x[1], cuT);
+                        for (double p : rt.p().to(DType.F64).to(Device.cpu()).toDoubleArray()) {
+                            if (Math.abs(p - 0.5) < 1e-3) throw new Skip();
+                        }
+                        Chunks ch = cuT == null ? ChunkRouter.chunk(x[2], rt.b()) : ChunkRouter.chunkPacked(x[2], rt.b(), cuT);
+                        Tensor inner = ch.x().tanh();
+                        Tensor z = cuT == null ? ChunkRouter.dechunk(inner, ch, rt.p(), rt.c())
+                                : ChunkRouter.dechunkPacked(inner, rt.p(), rt.b(), rt.c(), cuT);
+                        return z.add(ChunkRouter.ratioLoss(rt.b(), rt.p(), 3));
+                    }, r.nextLong());
         }
 
         static Program attention(SplittableRandom r) {
