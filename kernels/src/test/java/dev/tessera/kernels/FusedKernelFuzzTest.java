@@ -47,6 +47,68 @@ class FusedKernelFuzzTest {
         fuzz(cuda, DType.F64, programs / 2);
     }
 
+    /**
+     * Decoding: {@link SelectiveScan#step} run position by position from a zero state (each position's inputs strided
+     * views, as a layer's projection gives them) reproduces the parallel scan's outputs and final state, on random
+     * shapes and options.
+     */
+    @Test
+    void scanStepsReproduceTheParallelScan() { stepFuzz(Device.cpu(), Integer.getInteger("fuzz.stepPrograms", 150)); }
+
+    @Test
+    @Tag("gpu")
+    void scanStepsReproduceTheParallelScanOnCuda() { stepFuzz(CudaTests.assumeGpu(), Integer.getInteger("fuzz.cudaStepPrograms", 60)); }
+
+    private static void stepFuzz(Device device, int programs) {
+        List<String> failures = new ArrayList<>();
+        SplittableRandom seeds = new SplittableRandom(SEED ^ 0x5CA9L);
+        for (int i = 0; i < programs; i++) {
+            long seed = seeds.nextLong();
+            if (ONLY != null && seed != ONLY) continue;
+            SplittableRandom r = new SplittableRandom(seed);
+            int b = 1 + r.nextInt(3), l = size(r), groups = 1 + r.nextInt(2), h = groups * (1 + r.nextInt(2)), p = size(r), n = size(r);
+            boolean softplus = r.nextBoolean(), bias = r.nextBoolean(), skip = r.nextBoolean(), gate = r.nextBoolean();
+            String what = "B " + b + ", L " + l + ", H " + h + ", G " + groups + ", P " + p + ", N " + n + (softplus ? ", softplus" : "")
+                    + (bias ? ", dtBias" : "") + (skip ? ", D" : "") + (gate ? ", z" : "");
+            try (Scope s = Scope.open()) {
+                // One projection [B, L, width] holding x, z, B, C and dt side by side, as Mamba-2's input projection does.
+                int width = 2 * h * p + 2 * groups * n + h;
+                dev.tessera.runtime.Generator g = new dev.tessera.runtime.Generator(seed);
+                Tensor proj = Tensor.randn(g, b, l, width).to(device);
+                Tensor x = proj.narrow(2, 0, h * p).reshape(b, l, h, p), z = proj.narrow(2, h * p, h * p).reshape(b, l, h, p);
+                Tensor bm = proj.narrow(2, 2 * h * p, groups * n).reshape(b, l, groups, n);
+                Tensor cm = proj.narrow(2, 2 * h * p + groups * n, groups * n).reshape(b, l, groups, n);
+                Tensor dt = proj.narrow(2, 2 * h * p + 2 * groups * n, h);
+                if (!softplus) dt = dt.abs().add(0.05);
+                Tensor a = Tensor.rand(g, h).add(0.1).neg().to(device), dtBias = Tensor.randn(g, h).mul(0.5).to(device), dSkip = Tensor.randn(g, h).to(device);
+                java.util.function.Function<Tensor, ScanOptions.Builder> options = gateOf -> {
+                    ScanOptions.Builder o = ScanOptions.builder().softplus(softplus);
+                    if (bias) o.dtBias(dtBias);
+                    if (skip) o.dSkip(dSkip);
+                    if (gate) o.z(gateOf);
+                    return o;
+                };
+                var whole = SelectiveScan.apply(x, dt, a, bm, cm, options.apply(z).returnFinalState(true).build());
+                Tensor state = Tensor.zeros(DType.F32, device, b, h, p, n);
+                List<Tensor> ys = new ArrayList<>();
+                for (int t = 0; t < l; t++) {
+                    ScanOptions at = options.apply(z.select(1, t)).build();
+                    ys.add(SelectiveScan.step(state, x.select(1, t), dt.select(1, t), a, bm.select(1, t), cm.select(1, t), at).unsqueeze(1));
+                }
+                String bad = Program.compare("outputs", Tensor.cat(ys, 1).to(Device.cpu()).toDoubleArray(), whole.y().to(Device.cpu()).toDoubleArray(), 1e-4);
+                if (bad == null) {
+                    bad = Program.compare("final state", state.to(Device.cpu()).toDoubleArray(), whole.finalState().to(Device.cpu()).toDoubleArray(), 1e-4);
+                }
+                if (bad != null) failures.add("program seed " + seed + " (" + what + "): " + bad);
+            } catch (RuntimeException | AssertionError e) {
+                failures.add("program seed " + seed + " (" + what + "): threw " + e);
+            }
+        }
+        System.out.printf("scan step fuzz on %s: %d programs, %d failed%n", device, programs, failures.size());
+        assertTrue(failures.isEmpty(), failures.size() + " programs failed; the first ones:\n"
+                + String.join("\n", failures.subList(0, Math.min(8, failures.size()))));
+    }
+
     /** Thrown by a program that cannot be compared (a routing decision at the threshold). */
     static final class Skip extends RuntimeException {
         Skip() { super(null, null, false, false); }

@@ -32,8 +32,9 @@ import java.util.Arrays;
  * runs the reference on float64 copies and narrows the results (and gradients) back to F32. Inputs on a CUDA
  * device (F32, F64 or BF16, all on that one device) run native/cuda/kernels/selective_scan.cu ({@code SelectiveScanCuda}). The backward recomputes states from the inputs, so
  * only the inputs are saved. Gradients reach x, dt, A, Bm, Cm, dtBias, Dskip, z and the initial state, and flow from
- * both y and the final state. {@link #step} advances a decoding state by one position and gives exactly the
- * parallel form's output at that position.
+ * both y and the final state. {@link #step} advances a decoding state by one position and gives the parallel form's
+ * output at that position: bit for bit on CUDA, where both run one kernel; on the CPU to within rounding, since the
+ * step's kernel sums ⟨S, C⟩ in another order than the parallel form's.
  */
 public final class SelectiveScan {
     private SelectiveScan() {}
@@ -67,7 +68,7 @@ public final class SelectiveScan {
     /**
      * One decoding step of the Mamba-2 form, batched: x [B,H,P], dt [B,H], A [H] or [H,N], Bm and Cm [B,G,N], options'
      * z [B,H,P] (and dtBias, softplus, Dskip). Advances {@code state} [B,H,P,N] in place and returns y [B,H,P].
-     * It runs the same kernel as {@link #apply} on one position, so repeated steps reproduce the parallel output.
+     * Repeated steps reproduce the parallel output and final state (bit for bit on CUDA, to within rounding on the CPU).
      * Records no autograd.
      */
     public static Tensor step(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor bm, Tensor cm, ScanOptions options) {
