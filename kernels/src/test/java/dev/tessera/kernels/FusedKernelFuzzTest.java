@@ -109,6 +109,54 @@ class FusedKernelFuzzTest {
                 + String.join("\n", failures.subList(0, Math.min(8, failures.size()))));
     }
 
+    /**
+     * Decoding: a {@link dev.tessera.kernels.attention.KvCache} filled a few positions at a time (a prompt, then single
+     * steps), each step's queries attending over it, reproduces one causal (optionally windowed) attention over the
+     * whole sequence, with grouped heads, several rows and a cache larger than the sequence.
+     */
+    @Test
+    void cachedAttentionReproducesTheFullAttention() { cacheFuzz(Device.cpu(), Integer.getInteger("fuzz.stepPrograms", 150)); }
+
+    @Test
+    @Tag("gpu")
+    void cachedAttentionReproducesTheFullAttentionOnCuda() { cacheFuzz(CudaTests.assumeGpu(), Integer.getInteger("fuzz.cudaStepPrograms", 60)); }
+
+    private static void cacheFuzz(Device device, int programs) {
+        List<String> failures = new ArrayList<>();
+        SplittableRandom seeds = new SplittableRandom(SEED ^ 0xCAC4EL);
+        for (int i = 0; i < programs; i++) {
+            long seed = seeds.nextLong();
+            if (ONLY != null && seed != ONLY) continue;
+            SplittableRandom r = new SplittableRandom(seed);
+            int b = 1 + r.nextInt(3), hk = 1 + r.nextInt(2), hq = hk * (1 + r.nextInt(3)), p = size(r), l = size(r) + r.nextInt(8);
+            int window = r.nextBoolean() ? 1 + r.nextInt(l) : -1;
+            String what = "B " + b + ", Hq " + hq + ", Hkv " + hk + ", P " + p + ", L " + l + (window > 0 ? ", window " + window : "");
+            try (Scope s = Scope.open(); var cache = dev.tessera.kernels.attention.KvCache.create(b, hk, l + r.nextInt(4), p, DType.F32, device)) {
+                dev.tessera.runtime.Generator g = new dev.tessera.runtime.Generator(seed);
+                Tensor q = Tensor.randn(g, b, hq, l, p).to(device), k = Tensor.randn(g, b, hk, l, p).to(device), v = Tensor.randn(g, b, hk, l, p).to(device);
+                AttentionOptions.Builder o = AttentionOptions.builder().causal(true);
+                if (window > 0) o.window(window);
+                AttentionOptions options = o.build();
+                Tensor full = FlashAttention.apply(q, k, v, options);
+                List<Tensor> parts = new ArrayList<>();
+                int t = 0;
+                while (t < l) {
+                    int n = t == 0 ? 1 + r.nextInt(l) : r.nextInt(4) == 0 ? Math.min(l - t, 1 + r.nextInt(3)) : 1; // a prompt, then mostly single steps
+                    cache.append(k.narrow(2, t, n), v.narrow(2, t, n));
+                    parts.add(cache.attend(q.narrow(2, t, n), options));
+                    t += n;
+                }
+                String bad = Program.compare("outputs", Tensor.cat(parts, 2).to(Device.cpu()).toDoubleArray(), full.to(Device.cpu()).toDoubleArray(), 1e-5);
+                if (bad != null) failures.add("program seed " + seed + " (" + what + "): " + bad);
+            } catch (RuntimeException | AssertionError e) {
+                failures.add("program seed " + seed + " (" + what + "): threw " + e);
+            }
+        }
+        System.out.printf("kv cache fuzz on %s: %d programs, %d failed%n", device, programs, failures.size());
+        assertTrue(failures.isEmpty(), failures.size() + " programs failed; the first ones:\n"
+                + String.join("\n", failures.subList(0, Math.min(8, failures.size()))));
+    }
+
     /** Thrown by a program that cannot be compared (a routing decision at the threshold). */
     static final class Skip extends RuntimeException {
         Skip() { super(null, null, false, false); }
