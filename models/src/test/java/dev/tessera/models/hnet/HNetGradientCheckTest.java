@@ -217,6 +217,49 @@ class HNetGradientCheckTest {
         }
     }
 
+    /**
+     * The same check on H-Nets of random shapes ({@link HNetConfigFuzzStepTest#randomConfig}: one or two stages,
+     * Mamba-2 and attention layers in random orders, MLPs, windows), a few parameters of each drawn at random among
+     * those the loss reaches. {@code -Dfuzz.gradModels=N} checks more models.
+     */
+    @Test
+    void randomConfigsPassTheCheck() {
+        java.util.SplittableRandom seeds = new java.util.SplittableRandom(Long.getLong("fuzz.seed", 20261207L) ^ 0x6AD);
+        int models = Integer.getInteger("fuzz.gradModels", 4), checked = 0;
+        java.util.List<String> failures = new java.util.ArrayList<>();
+        for (int k = 0; k < models; k++) {
+            long seed = seeds.nextLong();
+            java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+            String json = HNetConfigFuzzStepTest.randomConfig(r);
+            try (HNetLM m = f64Model(json, seed)) {
+                int stages = m.forward(Tensor.randint(new Generator(seed), 0, 256, 1, 4)).routings().size();
+                Batch batch = inputsAwayFromTheThreshold(m, 12 + r.nextInt(13), stages);
+                List<String> names = new java.util.ArrayList<>(m.namedParameters().keySet());
+                java.util.Collections.shuffle(names, new Random(seed));
+                int done = 0;
+                for (String name : names) {
+                    if (done == 4) break;
+                    m.zeroGrad();
+                    try (Scope s = Scope.open()) {
+                        m.loss(batch.x(), batch.y()).total().backward();
+                    }
+                    Parameter p = m.namedParameters().get(name);
+                    if (p.grad() == null) continue;
+                    double largest = 0;
+                    for (double a : p.grad().toDoubleArray()) largest = Math.max(largest, Math.abs(a));
+                    if (largest <= 1e-7) continue; // a parameter this model's loss does not reach (e.g. a pad vector of equal widths)
+                    check(m, batch, name);
+                    done++;
+                    checked++;
+                }
+            } catch (RuntimeException | AssertionError e) {
+                failures.add("model seed " + seed + " " + json + ": " + e);
+            }
+        }
+        System.out.printf("gradient check of %d random H-Nets: %d parameters checked, %d models failed%n", models, checked, failures.size());
+        assertTrue(failures.isEmpty(), String.join("\n", failures));
+    }
+
     @Test
     void twoStageTotalLossThroughBothStagesOfRouting() {
         try (HNetLM m = f64Model(TWO_STAGE, 5)) {
