@@ -60,53 +60,41 @@ class FusedKernelFuzzTest {
     void scanStepsReproduceTheParallelScanOnCuda() { stepFuzz(CudaTests.assumeGpu(), Integer.getInteger("fuzz.cudaStepPrograms", 60)); }
 
     private static void stepFuzz(Device device, int programs) {
-        List<String> failures = new ArrayList<>();
-        SplittableRandom seeds = new SplittableRandom(SEED ^ 0x5CA9L);
-        for (int i = 0; i < programs; i++) {
-            long seed = seeds.nextLong();
-            if (ONLY != null && seed != ONLY) continue;
+        runPrograms("scan step fuzz on " + device, programs, 0x5CA9L, (seed, what) -> {
             SplittableRandom r = new SplittableRandom(seed);
             int b = 1 + r.nextInt(3), l = size(r), groups = 1 + r.nextInt(2), h = groups * (1 + r.nextInt(2)), p = size(r), n = size(r);
             boolean softplus = r.nextBoolean(), bias = r.nextBoolean(), skip = r.nextBoolean(), gate = r.nextBoolean();
-            String what = "B " + b + ", L " + l + ", H " + h + ", G " + groups + ", P " + p + ", N " + n + (softplus ? ", softplus" : "")
-                    + (bias ? ", dtBias" : "") + (skip ? ", D" : "") + (gate ? ", z" : "");
-            try (Scope s = Scope.open()) {
-                // One projection [B, L, width] holding x, z, B, C and dt side by side, as Mamba-2's input projection does.
-                int width = 2 * h * p + 2 * groups * n + h;
-                dev.tessera.runtime.Generator g = new dev.tessera.runtime.Generator(seed);
-                Tensor proj = Tensor.randn(g, b, l, width).to(device);
-                Tensor x = proj.narrow(2, 0, h * p).reshape(b, l, h, p), z = proj.narrow(2, h * p, h * p).reshape(b, l, h, p);
-                Tensor bm = proj.narrow(2, 2 * h * p, groups * n).reshape(b, l, groups, n);
-                Tensor cm = proj.narrow(2, 2 * h * p + groups * n, groups * n).reshape(b, l, groups, n);
-                Tensor dt = proj.narrow(2, 2 * h * p + 2 * groups * n, h);
-                if (!softplus) dt = dt.abs().add(0.05);
-                Tensor a = Tensor.rand(g, h).add(0.1).neg().to(device), dtBias = Tensor.randn(g, h).mul(0.5).to(device), dSkip = Tensor.randn(g, h).to(device);
-                java.util.function.Function<Tensor, ScanOptions.Builder> options = gateOf -> {
-                    ScanOptions.Builder o = ScanOptions.builder().softplus(softplus);
-                    if (bias) o.dtBias(dtBias);
-                    if (skip) o.dSkip(dSkip);
-                    if (gate) o.z(gateOf);
-                    return o;
-                };
-                var whole = SelectiveScan.apply(x, dt, a, bm, cm, options.apply(z).returnFinalState(true).build());
-                Tensor state = Tensor.zeros(DType.F32, device, b, h, p, n);
-                List<Tensor> ys = new ArrayList<>();
-                for (int t = 0; t < l; t++) {
-                    ScanOptions at = options.apply(z.select(1, t)).build();
-                    ys.add(SelectiveScan.step(state, x.select(1, t), dt.select(1, t), a, bm.select(1, t), cm.select(1, t), at).unsqueeze(1));
-                }
-                String bad = Program.compare("outputs", Tensor.cat(ys, 1).to(Device.cpu()).toDoubleArray(), whole.y().to(Device.cpu()).toDoubleArray(), 1e-4);
-                if (bad == null) {
-                    bad = Program.compare("final state", state.to(Device.cpu()).toDoubleArray(), whole.finalState().to(Device.cpu()).toDoubleArray(), 1e-4);
-                }
-                if (bad != null) failures.add("program seed " + seed + " (" + what + "): " + bad);
-            } catch (RuntimeException | AssertionError e) {
-                failures.add("program seed " + seed + " (" + what + "): threw " + e);
+            what.append("B ").append(b).append(", L ").append(l).append(", H ").append(h).append(", G ").append(groups).append(", P ").append(p)
+                    .append(", N ").append(n).append(softplus ? ", softplus" : "").append(bias ? ", dtBias" : "").append(skip ? ", D" : "")
+                    .append(gate ? ", z" : "");
+            // One projection [B, L, width] holding x, z, B, C and dt side by side, as Mamba-2's input projection does.
+            int width = 2 * h * p + 2 * groups * n + h;
+            dev.tessera.runtime.Generator g = new dev.tessera.runtime.Generator(seed);
+            Tensor proj = Tensor.randn(g, b, l, width).to(device);
+            Tensor x = proj.narrow(2, 0, h * p).reshape(b, l, h, p), z = proj.narrow(2, h * p, h * p).reshape(b, l, h, p);
+            Tensor bm = proj.narrow(2, 2 * h * p, groups * n).reshape(b, l, groups, n);
+            Tensor cm = proj.narrow(2, 2 * h * p + groups * n, groups * n).reshape(b, l, groups, n);
+            Tensor dt = proj.narrow(2, 2 * h * p + 2 * groups * n, h);
+            if (!softplus) dt = dt.abs().add(0.05);
+            Tensor a = Tensor.rand(g, h).add(0.1).neg().to(device), dtBias = Tensor.randn(g, h).mul(0.5).to(device), dSkip = Tensor.randn(g, h).to(device);
+            java.util.function.Function<Tensor, ScanOptions.Builder> options = gateOf -> {
+                ScanOptions.Builder o = ScanOptions.builder().softplus(softplus);
+                if (bias) o.dtBias(dtBias);
+                if (skip) o.dSkip(dSkip);
+                if (gate) o.z(gateOf);
+                return o;
+            };
+            var whole = SelectiveScan.apply(x, dt, a, bm, cm, options.apply(z).returnFinalState(true).build());
+            Tensor state = Tensor.zeros(DType.F32, device, b, h, p, n);
+            List<Tensor> ys = new ArrayList<>();
+            for (int t = 0; t < l; t++) {
+                ScanOptions at = options.apply(z.select(1, t)).build();
+                ys.add(SelectiveScan.step(state, x.select(1, t), dt.select(1, t), a, bm.select(1, t), cm.select(1, t), at).unsqueeze(1));
             }
-        }
-        System.out.printf("scan step fuzz on %s: %d programs, %d failed%n", device, programs, failures.size());
-        assertTrue(failures.isEmpty(), failures.size() + " programs failed; the first ones:\n"
-                + String.join("\n", failures.subList(0, Math.min(8, failures.size()))));
+            String bad = Program.compare("outputs", Tensor.cat(ys, 1).to(Device.cpu()).toDoubleArray(), whole.y().to(Device.cpu()).toDoubleArray(), 1e-4);
+            return bad != null ? bad
+                    : Program.compare("final state", state.to(Device.cpu()).toDoubleArray(), whole.finalState().to(Device.cpu()).toDoubleArray(), 1e-4);
+        });
     }
 
     /**
@@ -122,16 +110,13 @@ class FusedKernelFuzzTest {
     void cachedAttentionReproducesTheFullAttentionOnCuda() { cacheFuzz(CudaTests.assumeGpu(), Integer.getInteger("fuzz.cudaStepPrograms", 60)); }
 
     private static void cacheFuzz(Device device, int programs) {
-        List<String> failures = new ArrayList<>();
-        SplittableRandom seeds = new SplittableRandom(SEED ^ 0xCAC4EL);
-        for (int i = 0; i < programs; i++) {
-            long seed = seeds.nextLong();
-            if (ONLY != null && seed != ONLY) continue;
+        runPrograms("kv cache fuzz on " + device, programs, 0xCAC4EL, (seed, what) -> {
             SplittableRandom r = new SplittableRandom(seed);
             int b = 1 + r.nextInt(3), hk = 1 + r.nextInt(2), hq = hk * (1 + r.nextInt(3)), p = size(r), l = size(r) + r.nextInt(8);
             int window = r.nextBoolean() ? 1 + r.nextInt(l) : -1;
-            String what = "B " + b + ", Hq " + hq + ", Hkv " + hk + ", P " + p + ", L " + l + (window > 0 ? ", window " + window : "");
-            try (Scope s = Scope.open(); var cache = dev.tessera.kernels.attention.KvCache.create(b, hk, l + r.nextInt(4), p, DType.F32, device)) {
+            what.append("B ").append(b).append(", Hq ").append(hq).append(", Hkv ").append(hk).append(", P ").append(p).append(", L ").append(l)
+                    .append(window > 0 ? ", window " + window : "");
+            try (var cache = dev.tessera.kernels.attention.KvCache.create(b, hk, l + r.nextInt(4), p, DType.F32, device)) {
                 dev.tessera.runtime.Generator g = new dev.tessera.runtime.Generator(seed);
                 Tensor q = Tensor.randn(g, b, hq, l, p).to(device), k = Tensor.randn(g, b, hk, l, p).to(device), v = Tensor.randn(g, b, hk, l, p).to(device);
                 AttentionOptions.Builder o = AttentionOptions.builder().causal(true);
@@ -146,15 +131,9 @@ class FusedKernelFuzzTest {
                     parts.add(cache.attend(q.narrow(2, t, n), options));
                     t += n;
                 }
-                String bad = Program.compare("outputs", Tensor.cat(parts, 2).to(Device.cpu()).toDoubleArray(), full.to(Device.cpu()).toDoubleArray(), 1e-5);
-                if (bad != null) failures.add("program seed " + seed + " (" + what + "): " + bad);
-            } catch (RuntimeException | AssertionError e) {
-                failures.add("program seed " + seed + " (" + what + "): threw " + e);
+                return Program.compare("outputs", Tensor.cat(parts, 2).to(Device.cpu()).toDoubleArray(), full.to(Device.cpu()).toDoubleArray(), 1e-5);
             }
-        }
-        System.out.printf("kv cache fuzz on %s: %d programs, %d failed%n", device, programs, failures.size());
-        assertTrue(failures.isEmpty(), failures.size() + " programs failed; the first ones:\n"
-                + String.join("\n", failures.subList(0, Math.min(8, failures.size()))));
+        });
     }
 
     /** Thrown by a program that cannot be compared (a routing decision at the threshold). */
@@ -163,25 +142,37 @@ class FusedKernelFuzzTest {
     }
 
     private static void fuzz(Device device, DType dtype, int programs) {
+        runPrograms("fused kernel fuzz on " + device + ", " + dtype, programs, 0, (seed, what) -> {
+            Program p = Program.random(new SplittableRandom(seed));
+            what.append(p);
+            return p.check(device, dtype);
+        });
+    }
+
+    /**
+     * Runs {@code programs} checks, each from a seed of its own (drawn from the run's seed and {@code salt}), in a
+     * scope of its own; a check describes its program into {@code what} and returns null when it passes, else what
+     * differs. Asserts at the end that none failed, listing the first failures with their seeds.
+     */
+    private static void runPrograms(String label, int programs, long salt, java.util.function.BiFunction<Long, StringBuilder, String> check) {
         List<String> failures = new ArrayList<>();
-        SplittableRandom seeds = new SplittableRandom(SEED);
+        SplittableRandom seeds = new SplittableRandom(SEED ^ salt);
         int ran = 0, skipped = 0;
         for (int i = 0; i < programs; i++) {
             long seed = seeds.nextLong();
             if (ONLY != null && seed != ONLY) continue;
-            Program p = Program.random(new SplittableRandom(seed));
+            StringBuilder what = new StringBuilder();
             try (Scope s = Scope.open()) {
-                String failure = p.check(device, dtype);
-                if (failure != null) failures.add("program seed " + seed + " (" + p + "): " + failure);
+                String failure = check.apply(seed, what);
+                if (failure != null) failures.add("program seed " + seed + " (" + what + "): " + failure);
             } catch (Skip e) {
                 skipped++;
             } catch (RuntimeException | AssertionError e) {
-                failures.add("program seed " + seed + " (" + p + "): threw " + e);
+                failures.add("program seed " + seed + " (" + what + "): threw " + e);
             }
             ran++;
         }
-        System.out.printf("fused kernel fuzz on %s, %s: %d programs (seed %d), %d skipped at a routing threshold, %d failed%n", device, dtype,
-                ran, SEED, skipped, failures.size());
+        System.out.printf("%s: %d programs (seed %d), %d skipped at a routing threshold, %d failed%n", label, ran, SEED, skipped, failures.size());
         assertTrue(failures.isEmpty(), failures.size() + " of " + ran + " programs failed; the first ones:\n"
                 + String.join("\n", failures.subList(0, Math.min(8, failures.size()))));
     }

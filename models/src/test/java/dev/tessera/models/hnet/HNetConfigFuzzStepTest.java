@@ -102,27 +102,7 @@ class HNetConfigFuzzStepTest {
             for (var routing : out.routings()) {
                 for (double p : routing.p().to(DType.F64).toDoubleArray()) if (Math.abs(p - 0.5) < 1e-4) return SKIP;
             }
-            float[] full = out.logits().to(DType.F32).toFloatArray();
-            long[] v = bytes.toLongArray();
-            try (HNet.StageState st = m.newDecodeState(b, l)) {
-                for (int t = 0; t < l; t++) {
-                    long[] col = new long[b];
-                    for (int row = 0; row < b; row++) col[row] = v[row * l + t];
-                    float[] step;
-                    try (Scope in = Scope.open()) {
-                        step = m.step(Tensor.of(col, b), st).to(DType.F32).toFloatArray();
-                    }
-                    for (int row = 0; row < b; row++) {
-                        for (int k = 0; k < 256; k++) {
-                            float want = full[(row * l + t) * 256 + k], got = step[row * 256 + k];
-                            if (!(Math.abs(want - got) <= 1e-3f + 1e-3f * Math.abs(want))) {
-                                return "row " + row + " position " + t + " logit " + k + ": step " + got + ", forward " + want;
-                            }
-                        }
-                    }
-                }
-            }
+            return HNetStepTest.stepMismatch(m, bytes);
         }
-        return null;
     }
 }

@@ -20,31 +20,44 @@ class HNetStepTest {
     }
 
     private static void assertStepEqualsForward(String preset, long seed, Tensor bytes, DType dtype) {
-        int b = bytes.size(0), l = bytes.size(1);
+        int b = bytes.size(0);
         try (HNetLM m = new HNetLM(HNetConfig.preset(preset), new Generator(seed)); Scope s = Scope.open()) {
             m.castTo(dtype);
-            float[] full = m.forward(bytes).logits().to(DType.F32).toFloatArray();
-            long[] v = bytes.toLongArray();
+            String mismatch = stepMismatch(m, bytes);
+            assertTrue(mismatch == null, preset + " " + mismatch);
             int boundariesSeen = 0;
-            try (HNet.StageState st = m.newDecodeState(b, l)) {
-                for (int t = 0; t < l; t++) {
-                    long[] col = new long[b];
-                    for (int r = 0; r < b; r++) col[r] = v[r * l + t];
-                    float[] step;
-                    try (Scope in = Scope.open()) {
-                        step = m.step(Tensor.of(col, b), st).to(DType.F32).toFloatArray();
-                    }
-                    for (int r = 0; r < b; r++) {
-                        for (int k = 0; k < 256; k++) {
-                            float want = full[(r * l + t) * 256 + k], got = step[r * 256 + k];
-                            assertEquals(want, got, 1e-3f + 1e-3f * Math.abs(want), preset + " row " + r + " position " + t + " logit " + k);
+            for (var r : m.forward(bytes).routings()) boundariesSeen += (int) r.b().to(dev.tessera.runtime.DType.F32).sum().item();
+            assertTrue(boundariesSeen > b, "the test exercises several chunks: " + boundariesSeen);
+        }
+    }
+
+    /**
+     * Decodes {@code bytes} [B, L] one column at a time from a fresh state: null when every position's logits equal
+     * the parallel forward's (to 1e-3 absolute and relative), else the first that does not.
+     */
+    static String stepMismatch(HNetLM m, Tensor bytes) {
+        int b = bytes.size(0), l = bytes.size(1);
+        float[] full = m.forward(bytes).logits().to(DType.F32).toFloatArray();
+        long[] v = bytes.toLongArray();
+        try (HNet.StageState st = m.newDecodeState(b, l)) {
+            for (int t = 0; t < l; t++) {
+                long[] col = new long[b];
+                for (int r = 0; r < b; r++) col[r] = v[r * l + t];
+                float[] step;
+                try (Scope in = Scope.open()) {
+                    step = m.step(Tensor.of(col, b), st).to(DType.F32).toFloatArray();
+                }
+                for (int r = 0; r < b; r++) {
+                    for (int k = 0; k < 256; k++) {
+                        float want = full[(r * l + t) * 256 + k], got = step[r * 256 + k];
+                        if (!(Math.abs(want - got) <= 1e-3f + 1e-3f * Math.abs(want))) {
+                            return "row " + r + " position " + t + " logit " + k + ": step " + got + ", forward " + want;
                         }
                     }
                 }
             }
-            for (var r : m.forward(bytes).routings()) boundariesSeen += (int) r.b().to(dev.tessera.runtime.DType.F32).sum().item();
-            assertTrue(boundariesSeen > b, "the test exercises several chunks: " + boundariesSeen);
         }
+        return null;
     }
 
     /**
