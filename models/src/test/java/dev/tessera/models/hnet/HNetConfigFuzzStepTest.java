@@ -2,13 +2,18 @@ package dev.tessera.models.hnet;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tessera.nn.Parameter;
 import dev.tessera.runtime.DType;
+import dev.tessera.runtime.Device;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -46,6 +51,65 @@ class HNetConfigFuzzStepTest {
     }
 
     private static final String SKIP = "skip";
+
+    /**
+     * The same random models on cuda:0 (a GPU, or the CUDA emulator) against the CPU: the training loss and every
+     * parameter's gradient to rounding, and byte-by-byte decoding on the device against the device's forward.
+     * {@code -Dfuzz.cudaModels=N} checks more.
+     */
+    @Test
+    @Tag("gpu")
+    void randomModelsOnCudaFollowTheCpu() {
+        String why = dev.tessera.kernels.testing.GpuOrEmulator.unavailableReason();
+        Assumptions.assumeTrue(why == null, () -> "needs an NVIDIA GPU or the CUDA emulator: " + why);
+        int models = Integer.getInteger("fuzz.cudaModels", 4), skipped = 0;
+        List<String> failures = new ArrayList<>();
+        SplittableRandom seeds = new SplittableRandom(SEED ^ 0xC0DAL);
+        for (int i = 0; i < models; i++) {
+            long seed = seeds.nextLong();
+            String json = randomConfig(new SplittableRandom(seed));
+            try {
+                String bad = checkOnCuda(HNetConfig.fromJson(json), seed);
+                if (SKIP.equals(bad)) skipped++;
+                else if (bad != null) failures.add("model seed " + seed + " " + json + ": " + bad);
+            } catch (RuntimeException | AssertionError e) {
+                failures.add("model seed " + seed + " " + json + ": threw " + e);
+            }
+        }
+        System.out.printf("H-Net config fuzz on cuda:0: %d models, %d skipped at a routing threshold, %d failed%n", models, skipped, failures.size());
+        assertTrue(failures.isEmpty(), String.join("\n", failures));
+    }
+
+    private static String checkOnCuda(HNetConfig config, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int b = 1 + r.nextInt(2), l = 8 + r.nextInt(17);
+        Tensor x = Tensor.randint(new Generator(seed), 0, 256, b, l), y = Tensor.randint(new Generator(seed + 1), 0, 256, b, l);
+        try (HNetLM cpu = new HNetLM(config, new Generator(seed)); HNetLM gpu = new HNetLM(config, new Generator(seed)); Scope s = Scope.open()) {
+            for (var routing : cpu.forward(x).routings()) {
+                for (double p : routing.p().to(DType.F64).toDoubleArray()) if (Math.abs(p - 0.5) < 1e-3) return SKIP; // rounding may flip it
+            }
+            gpu.to(Device.cuda(0));
+            Tensor onCpu = cpu.loss(x, y).total(), onGpu = gpu.loss(x, y).total();
+            onCpu.backward();
+            onGpu.backward();
+            double lossCpu = onCpu.item(), lossGpu = onGpu.item();
+            if (!(Math.abs(lossCpu - lossGpu) <= 2e-3 * Math.max(1, Math.abs(lossCpu)))) return "loss: cpu " + lossCpu + ", cuda " + lossGpu;
+            Map<String, Parameter> a = cpu.namedParameters(), g = gpu.namedParameters();
+            for (String name : a.keySet()) {
+                Tensor ga = a.get(name).value().grad(), gb = g.get(name).value().grad();
+                if (ga == null) continue;
+                if (gb == null) return name + ": no gradient on cuda";
+                float[] ea = ga.toFloatArray(), eb = gb.toFloatArray();
+                double scale = 1e-6;
+                for (float v : ea) scale = Math.max(scale, Math.abs(v));
+                for (int i = 0; i < ea.length; i++) {
+                    if (!(Math.abs(ea[i] - eb[i]) <= 5e-3 * scale)) return name + " gradient [" + i + "]: cpu " + ea[i] + ", cuda " + eb[i];
+                }
+            }
+            String step = HNetStepTest.stepMismatch(gpu, x);
+            return step == null ? null : "decoding on cuda: " + step;
+        }
+    }
 
     static String randomConfig(SplittableRandom r) {
         int stages = 1 + r.nextInt(2);
