@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.kernels.attention.AttentionOptions;
 import dev.tessera.kernels.attention.FlashAttention;
+import dev.tessera.kernels.attention.ProbabilisticAttention;
 import dev.tessera.kernels.norm.GatedRmsNorm;
 import dev.tessera.kernels.routing.ChunkRouter;
 import dev.tessera.kernels.routing.Chunks;
@@ -28,7 +29,8 @@ import org.junit.jupiter.api.Test;
  * laid out at random — selected from a wider base, permuted, narrowed, strided — against their float64 references
  * on contiguous copies of the same values: outputs, and the gradients of every input from Σ out ⊙ W (W random).
  * Shapes and options are drawn at random too (sizes at and off the vector length, grouped heads, gates, biases,
- * causal and windowed attention, padded and packed routing). {@code -Dfuzz.programs=N}, {@code -Dfuzz.seed=S}; a failure names its program's
+ * causal and windowed attention with and without a key bias, probabilistic self- and cross-attention, padded and
+ * packed routing). {@code -Dfuzz.programs=N}, {@code -Dfuzz.seed=S}; a failure names its program's
  * seed, which {@code -Dfuzz.only=SEED} runs alone.
  */
 class FusedKernelFuzzTest {
@@ -136,9 +138,21 @@ class FusedKernelFuzzTest {
         });
     }
 
-    /** Thrown by a program that cannot be compared (a routing decision at the threshold). */
+    /** Thrown by a program that cannot be compared (a routing decision at the threshold, a problem the kernel under test does not take). */
     static final class Skip extends RuntimeException {
         Skip() { super(null, null, false, false); }
+    }
+
+    /** The CUDA tensor-core attention kernel (BF16, head dims 48–128) on random problems, against the float64 reference. */
+    @Test
+    @Tag("gpu")
+    void tensorCoreAttentionMatchesTheReferenceOnCuda() {
+        Device cuda = CudaTests.assumeGpu();
+        runPrograms("tensor-core attention fuzz on " + cuda, Integer.getInteger("fuzz.cudaPrograms", 120) / 4, 0x7E45L, (seed, what) -> {
+            Program p = Program.tensorCoreAttention(new SplittableRandom(seed));
+            what.append(p);
+            return p.check(cuda, DType.BF16);
+        });
     }
 
     private static void fuzz(Device device, DType dtype, int programs) {
@@ -172,7 +186,7 @@ class FusedKernelFuzzTest {
             }
             ran++;
         }
-        System.out.printf("%s: %d programs (seed %d), %d skipped at a routing threshold, %d failed%n", label, ran, SEED, skipped, failures.size());
+        System.out.printf("%s: %d programs (seed %d), %d skipped, %d failed%n", label, ran, SEED, skipped, failures.size());
         assertTrue(failures.isEmpty(), failures.size() + " of " + ran + " programs failed; the first ones:\n"
                 + String.join("\n", failures.subList(0, Math.min(8, failures.size()))));
     }
@@ -250,7 +264,7 @@ class FusedKernelFuzzTest {
     /** One fused op with its inputs' layouts; {@code op} builds the output from the inputs in the order given. */
     record Program(String name, Input[] inputs, Function<Tensor[], Tensor> op, long valueSeed) {
         static Program random(SplittableRandom r) {
-            int kind = r.nextInt(6);
+            int kind = r.nextInt(7);
             return switch (kind) {
                 case 0 -> {
                     int[] s = lead(r, 2);
@@ -271,6 +285,7 @@ class FusedKernelFuzzTest {
                 }
                 case 3 -> scan(r);
                 case 4 -> routing(r);
+                case 5 -> probabilistic(r);
                 default -> attention(r);
             };
         }
@@ -341,16 +356,54 @@ class FusedKernelFuzzTest {
                     }, r.nextLong());
         }
 
+        /** Causal, windowed or full attention, grouped heads, sometimes an additive per-key bias (with its gradient). */
         static Program attention(SplittableRandom r) {
             int b = 1 + r.nextInt(2), hk = 1 + r.nextInt(2), hq = hk * (1 + r.nextInt(2)), p = size(r), lk = size(r);
-            boolean causal = r.nextBoolean();
+            boolean causal = r.nextBoolean(), bias = r.nextInt(3) == 0;
             int lq = causal ? lk : size(r), window = causal && r.nextBoolean() ? 1 + r.nextInt(lk) : -1;
-            AttentionOptions.Builder o = AttentionOptions.builder().causal(causal);
-            if (window > 0) o.window(window);
-            AttentionOptions options = o.build();
-            String name = "flash_attention" + (causal ? " causal" : "") + (window > 0 ? " window " + window : "");
-            return new Program(name, new Input[] {in("q", new int[] {b, hq, lq, p}, r), in("k", new int[] {b, hk, lk, p}, r),
-                    in("v", new int[] {b, hk, lk, p}, r)}, x -> FlashAttention.apply(x[0], x[1], x[2], options), r.nextLong());
+            String name = "flash_attention" + (causal ? " causal" : "") + (window > 0 ? " window " + window : "") + (bias ? " keyBias" : "");
+            List<Input> ins = new ArrayList<>(List.of(in("q", new int[] {b, hq, lq, p}, r), in("k", new int[] {b, hk, lk, p}, r),
+                    in("v", new int[] {b, hk, lk, p}, r)));
+            if (bias) ins.add(in("keyBias", r.nextBoolean() ? new int[] {b, lk} : new int[] {b, hq, lk}, r));
+            return new Program(name, ins.toArray(Input[]::new), x -> {
+                AttentionOptions.Builder o = AttentionOptions.builder().causal(causal);
+                if (window > 0) o.window(window);
+                if (bias) o.keyBias(x[3]);
+                return FlashAttention.apply(x[0], x[1], x[2], o.build());
+            }, r.nextLong());
+        }
+
+        /**
+         * Attention in BF16 at the head dims the CUDA tensor-core kernel takes (48, 64, 96, 128): random lengths (tile
+         * tails), grouped heads, causal or full (windows and single queries go to other kernels: such a problem is skipped).
+         */
+        static Program tensorCoreAttention(SplittableRandom r) {
+            int b = 1 + r.nextInt(2), hk = 1 + r.nextInt(2), hq = hk * (1 + r.nextInt(2)), p = new int[] {48, 64, 96, 128}[r.nextInt(4)];
+            int lk = 1 + r.nextInt(80);
+            boolean causal = r.nextBoolean();
+            int lq = causal ? lk : 1 + r.nextInt(80);
+            AttentionOptions options = AttentionOptions.builder().causal(causal).build();
+            return new Program("flash_attention bf16" + (causal ? " causal" : ""),
+                    new Input[] {in("q", new int[] {b, hq, lq, p}, r), in("k", new int[] {b, hk, lk, p}, r), in("v", new int[] {b, hk, lk, p}, r)},
+                    x -> {
+                        if (x[0].dtype() == DType.BF16 && !FlashAttention.tensorCoresTakeBf16(x[0], x[1], x[2], options)) throw new Skip();
+                        return FlashAttention.apply(x[0], x[1], x[2], options);
+                    }, r.nextLong());
+        }
+
+        /** Zonkey's probabilistic attention: self (one log p) or cross (the queries' and the keys' own), grouped heads. */
+        static Program probabilistic(SplittableRandom r) {
+            int b = 1 + r.nextInt(2), hk = 1 + r.nextInt(2), hq = hk * (1 + r.nextInt(2)), p = size(r), lk = size(r);
+            boolean cross = r.nextBoolean();
+            int lq = cross ? size(r) : lk;
+            List<Input> ins = new ArrayList<>(List.of(in("q", new int[] {b, hq, lq, p}, r), in("k", new int[] {b, hk, lk, p}, r),
+                    in("v", new int[] {b, hk, lk, p}, r)));
+            // log p in [−1, −0.1]: every position exists with some probability, so every logit and gradient is finite.
+            ins.add(new Input(cross ? "logpQ" : "logp", Layout.random(new int[] {b, lq}, r), Values.NEGATIVE));
+            if (cross) ins.add(new Input("logpK", Layout.random(new int[] {b, lk}, r), Values.NEGATIVE));
+            return new Program("probabilistic_attention" + (cross ? " cross" : ""), ins.toArray(Input[]::new),
+                    x -> cross ? ProbabilisticAttention.cross(x[0], x[1], x[2], x[3], x[4]) : ProbabilisticAttention.apply(x[0], x[1], x[2], x[3]),
+                    r.nextLong());
         }
 
         @Override
@@ -376,7 +429,8 @@ class FusedKernelFuzzTest {
                         case NEGATIVE -> -m;
                     };
                 }
-                baseValues[i] = v;
+                // BF16 inputs: the reference sees the same (rounded) values.
+                baseValues[i] = dtype == DType.BF16 ? Tensor.of(v, v.length).to(DType.BF16).to(DType.F64).toDoubleArray() : v;
             }
             // Under test: the strided views of the bases, on the device, in dtype.
             Tensor[] bases = new Tensor[n], views = new Tensor[n];
@@ -392,7 +446,9 @@ class FusedKernelFuzzTest {
                 refs[i] = inputs[i].layout.view(base).contiguous().requiresGrad(true);
             }
             Tensor expected = op.apply(refs);
-            String bad = compare("output", out.to(Device.cpu()).toDoubleArray(), expected.toDoubleArray(), dtype == DType.F64 ? 1e-10 : 2e-4);
+            double outputTolerance = dtype == DType.F64 ? 1e-10 : dtype == DType.BF16 ? 1.5e-2 : 2e-4;
+            double gradientTolerance = dtype == DType.F64 ? 1e-9 : dtype == DType.BF16 ? 4e-2 : 1e-3;
+            String bad = compare("output", out.to(DType.F64).to(Device.cpu()).toDoubleArray(), expected.toDoubleArray(), outputTolerance);
             if (bad != null) return bad;
             double[] w = new double[(int) expected.numel()];
             for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextDouble() * 2 - 1);
@@ -404,8 +460,8 @@ class FusedKernelFuzzTest {
                 // The reference's gradient written into a zero base through the same view: where the base's should be.
                 Tensor want = Tensor.zeros(DType.F64, inputs[i].layout.baseShape);
                 inputs[i].layout.view(want).copyFrom(refs[i].grad());
-                double[] got = bases[i].grad() == null ? new double[(int) want.numel()] : bases[i].grad().to(Device.cpu()).toDoubleArray();
-                bad = compare("gradient of " + inputs[i].name, got, want.toDoubleArray(), dtype == DType.F64 ? 1e-9 : 1e-3);
+                double[] got = bases[i].grad() == null ? new double[(int) want.numel()] : bases[i].grad().to(DType.F64).to(Device.cpu()).toDoubleArray();
+                bad = compare("gradient of " + inputs[i].name, got, want.toDoubleArray(), gradientTolerance);
                 if (bad != null) return bad;
             }
             return null;
