@@ -1,6 +1,5 @@
 package dev.tessera.runtime;
 
-import static dev.tessera.runtime.OpFuzzReference.broadcastShape;
 import static dev.tessera.runtime.OpFuzzReference.flat;
 import static dev.tessera.runtime.OpFuzzReference.numel;
 import static dev.tessera.runtime.OpFuzzReference.unflat;
