@@ -59,8 +59,12 @@ public final class Mamba2 extends Module implements Mixer {
         return Tensor.of(out, heads);
     }
 
-    /** {@code n} draws of U[0, 1) from {@code gen}; the tensor they came in is released here, not left to the GC. */
+    /**
+     * {@code n} draws of U[0, 1) from {@code gen} (zeros, drawing nothing, in {@link Init#forLoading()}); the tensor
+     * they came in is released here, not left to the GC.
+     */
     private static float[] uniform(Generator gen, int n) {
+        if (Init.isLoading()) return new float[n];
         try (Tensor u = Tensor.rand(gen, n)) {
             return u.toFloatArray();
         }

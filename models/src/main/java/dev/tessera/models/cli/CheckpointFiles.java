@@ -2,6 +2,7 @@ package dev.tessera.models.cli;
 
 import dev.tessera.models.ByteLanguageModel;
 import dev.tessera.models.ModelCatalog;
+import dev.tessera.nn.Init;
 import dev.tessera.nn.Optimizer;
 import dev.tessera.nn.TrainingCheckpoint;
 import dev.tessera.runtime.Generator;
@@ -74,7 +75,7 @@ final class CheckpointFiles {
         } catch (java.io.IOException e) {
             throw new CliFailure("cannot read config " + configFile + ": " + e.getMessage());
         }
-        ByteLanguageModel model = ModelCatalog.fromConfig(ModelCatalog.familyOf(json), json, new Generator(0));
+        ByteLanguageModel model = buildForLoading(ModelCatalog.familyOf(json), json);
         try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open()) {
             model.module().loadStateDict(dev.tessera.nn.TorchStateDict.read(weights), true);
             model.module().to(device);
@@ -86,6 +87,13 @@ final class CheckpointFiles {
             throw e;
         }
         return model;
+    }
+
+    /** A model of {@code family} with zero parameters, built to have all of them overwritten by a strict load. */
+    private static ByteLanguageModel buildForLoading(String family, String json) {
+        try (Init.LoadingRegion r = Init.forLoading()) {
+            return ModelCatalog.fromConfig(family, json, new Generator(0));
+        }
     }
 
     /** A model and what its checkpoint says about the run. */
@@ -102,7 +110,7 @@ final class CheckpointFiles {
         String family = meta.get(FAMILY), config = meta.get(CONFIG);
         if (config == null) throw new CliFailure(file + ": not a tessera checkpoint (no model 'config' in its metadata)");
         if (family == null) family = ModelCatalog.familyOf(config);
-        ByteLanguageModel model = ModelCatalog.fromConfig(family, config, new Generator(0));
+        ByteLanguageModel model = buildForLoading(family, config);
         Optimizer opt = null;
         try {
             model.module().to(device); // before the optimizer, whose state lives beside the parameters

@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -18,8 +17,8 @@ import picocli.CommandLine.Option;
 @Command(name = "chunks", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Show the learned chunk boundaries of a text at each stage (console and PNG).")
 final class ChunksCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "A checkpoint file, or a run folder (its latest checkpoint).")
-    Path checkpoint;
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    ModelSource source;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -44,9 +43,9 @@ final class ChunksCommand implements Callable<Integer> {
         if (columns < 8) throw new CliFailure("--columns must be at least 8", 2);
         byte[] bytes = input.text != null ? input.text.getBytes(StandardCharsets.UTF_8) : read(input.file);
         if (bytes.length == 0) throw new CliFailure("the text is empty", 2);
-        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), target, null, Map.of());
-        try (ByteLanguageModel m = loaded.model()) {
-            if (m.stages() == 0) throw new CliFailure(loaded.file() + " holds a model without routing stages; it draws no boundaries");
+        ModelSource.Opened opened = source.open(target);
+        try (ByteLanguageModel m = opened.model()) {
+            if (m.stages() == 0) throw new CliFailure(opened.origin() + " holds a model without routing stages; it draws no boundaries");
             BoundaryMarks marks = BoundaryMarks.of(m, bytes);
             for (int st = 0; st < marks.stages(); st++) System.out.println("stage " + st + ": " + marks.render(st));
             System.out.println("bytes per chunk " + BoundaryMarks.format(marks.bytesPerChunk()));

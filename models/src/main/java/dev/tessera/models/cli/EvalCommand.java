@@ -3,10 +3,10 @@ package dev.tessera.models.cli;
 import dev.tessera.models.ByteLanguageModel;
 import dev.tessera.models.HeldOutEvaluation;
 import dev.tessera.nn.ByteCorpus;
-import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -15,15 +15,15 @@ import picocli.CommandLine.Option;
  * non-overlapping windows of the corpus's held-out end (the same windows for every model and run).
  */
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Held-out bits per byte and bytes per chunk of a checkpoint on a corpus.")
+        description = "Held-out bits per byte and bytes per chunk of a checkpoint (or config and weights) on a corpus.")
 final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "A checkpoint file, or a run folder (its latest checkpoint).")
-    Path checkpoint;
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    ModelSource source;
 
-    @Option(names = "--data", description = "A text file, a folder, or jdk-src (default: the data the checkpoint was trained on).")
+    @Option(names = "--data", description = "A text file, a folder, or jdk-src (default: the data the checkpoint was trained on; jdk-src for --weights).")
     String data;
 
-    @Option(names = "--seq-len", description = "Bytes per window (default: the training sequence length, else 256).")
+    @Option(names = "--seq-len", description = "Bytes per window (default: the training sequence length; 256 for --weights).")
     Integer seqLen;
 
     @Option(names = "--windows", defaultValue = "256", description = "At most this many windows (default: ${DEFAULT-VALUE}).")
@@ -46,14 +46,15 @@ final class EvalCommand implements Callable<Integer> {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         Precision products = Precision.resolve(precision, target);
         if (windows <= 0 || batch <= 0) throw new CliFailure("--windows and --batch must be positive", 2);
-        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), target, null, Map.of());
-        Map<String, String> meta = loaded.state().metadata();
+        ModelSource.Opened opened = source.open(target);
+        Map<String, String> meta = opened.metadata();
         String d = data != null ? data : meta.getOrDefault("train.data", CorpusSource.JDK_SRC);
         int len = seqLen != null ? seqLen : Integer.parseInt(meta.getOrDefault("train.seq_len", "256"));
         double frac = heldOut != null ? heldOut : Double.parseDouble(meta.getOrDefault("train.held_out", "0.1"));
-        try (ByteLanguageModel m = loaded.model(); ByteCorpus corpus = CorpusSource.open(d); Precision.Region pr = products.enter()) {
+        try (ByteLanguageModel m = opened.model(); ByteCorpus corpus = CorpusSource.open(d); Precision.Region pr = products.enter()) {
             HeldOutEvaluation.Result r = HeldOutEvaluation.run(m, corpus, frac, len, windows, batch);
-            System.out.printf(Locale.ROOT, "checkpoint %s (step %d)%n", loaded.file(), loaded.state().step());
+            if (opened.fromCheckpoint()) System.out.printf(Locale.ROOT, "checkpoint %s (step %d)%n", opened.origin(), opened.step());
+            else System.out.println("weights " + opened.origin());
             System.out.printf(Locale.ROOT, "data %s, held-out %,d bytes in windows of %d%n", corpus.name(), r.bytes(), len);
             System.out.printf(Locale.ROOT, "bits per byte %.4f%n", r.bitsPerByte());
             if (r.bytesPerChunk().length > 0) System.out.println("bytes per chunk " + BoundaryMarks.format(r.bytesPerChunk()));

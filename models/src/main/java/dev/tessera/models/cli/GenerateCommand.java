@@ -4,24 +4,24 @@ import dev.tessera.models.ByteLanguageModel;
 import dev.tessera.models.ByteSampler;
 import dev.tessera.runtime.Generator;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code tessera generate}: continues one or more prompts, all in one batch, from a checkpoint. The model reads
- * BOS and then the prompt's UTF-8 bytes (as in training) and samples until {@code --max-bytes} or the end byte.
+ * {@code tessera generate}: continues one or more prompts, all in one batch, from a checkpoint or a config with
+ * weights from elsewhere. The model reads BOS and then the prompt's UTF-8 bytes (as in training and in the reference
+ * implementation) and samples until {@code --max-bytes} or the end byte.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Sample continuations of prompts from a checkpoint (batched).")
+        description = "Sample continuations of prompts from a checkpoint or config and weights (batched).")
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "A checkpoint file, or a run folder (its latest checkpoint).")
-    Path checkpoint;
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    ModelSource source;
 
     @Option(names = "--prompt", description = "A prompt (repeat for several; default: the empty prompt).")
     List<String> prompts = new ArrayList<>();
@@ -46,8 +46,7 @@ final class GenerateCommand implements Callable<Integer> {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         ByteSampler.Settings settings = new ByteSampler.Settings(maxBytes, temperature, topP);
         List<String> ps = prompts.isEmpty() ? List.of("") : prompts;
-        CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), target, null, Map.of());
-        try (ByteLanguageModel m = loaded.model()) {
+        try (ByteLanguageModel m = source.open(target).model()) {
             List<byte[]> bytes = ps.stream().map(p -> p.getBytes(StandardCharsets.UTF_8)).toList();
             long t0 = System.nanoTime();
             List<byte[]> out;

@@ -28,26 +28,9 @@ import picocli.CommandLine.Option;
 @Command(name = "score", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Write logits, next-byte log-probabilities and boundary probabilities of a text to safetensors.")
 final class ScoreCommand implements Callable<Integer> {
-    @ArgGroup(exclusive = true, multiplicity = "1")
-    Source source;
-
     /** A tessera checkpoint, or a model config with weights from elsewhere (the hook for comparing implementations). */
-    static final class Source {
-        @Option(names = "--checkpoint", description = "A checkpoint file, or a run folder (its latest checkpoint).")
-        Path checkpoint;
-
-        @ArgGroup(exclusive = false)
-        ConfigWithWeights external;
-    }
-
-    static final class ConfigWithWeights {
-        @Option(names = "--config", required = true, description = "A model config JSON (an H-Net config in the reference format).")
-        Path config;
-
-        @Option(names = "--weights", required = true,
-                description = "Weights under the reference parameter names: .safetensors or a PyTorch .pt state dict (read without running code).")
-        Path weights;
-    }
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    ModelSource source;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -68,18 +51,9 @@ final class ScoreCommand implements Callable<Integer> {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         byte[] bytes = input.text != null ? input.text.getBytes(StandardCharsets.UTF_8) : read(input.file);
         if (bytes.length < 2) throw new CliFailure("need at least 2 bytes to score (the first byte has no prediction), got " + bytes.length, 2);
-        ByteLanguageModel model;
-        String origin;
-        if (source.checkpoint != null) {
-            CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(source.checkpoint), target, null, Map.of());
-            model = loaded.model();
-            origin = loaded.file().toString();
-        } else {
-            model = CheckpointFiles.fromConfigAndWeights(source.external.config, source.external.weights, target);
-            origin = source.external.weights.toString();
-        }
+        ModelSource.Opened opened = source.open(target);
         double bpb;
-        try (ByteLanguageModel m = model; Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
+        try (ByteLanguageModel m = opened.model(); Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             m.module().eval();
             long[] in = new long[bytes.length];
             for (int i = 0; i < bytes.length; i++) in[i] = bytes[i] & 0xFF;
@@ -100,7 +74,7 @@ final class ScoreCommand implements Callable<Integer> {
                 tensors.put("boundary_prob." + st, p.boundaryProbs().get(st).select(0, 0).to(DType.F32).contiguous());
             }
             Map<String, String> meta = new LinkedHashMap<>();
-            meta.put("checkpoint", origin);
+            meta.put("checkpoint", opened.origin());
             meta.put("bos", "none");
             meta.put("bits_per_byte", Double.toString(bpb));
             SafeTensors.write(out, tensors, meta);

@@ -1,0 +1,144 @@
+package dev.tessera.models.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.models.ByteSampler;
+import dev.tessera.models.HeldOutEvaluation;
+import dev.tessera.models.hnet.HNetConfig;
+import dev.tessera.models.hnet.HNetByteModel;
+import dev.tessera.nn.ByteCorpus;
+import dev.tessera.nn.SafeTensors;
+import dev.tessera.runtime.Generator;
+import dev.tessera.runtime.Grad;
+import dev.tessera.runtime.Scope;
+import dev.tessera.runtime.Tensor;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code --config} with {@code --weights}: a model whose weights come from elsewhere, under the reference parameter
+ * names and without tessera's checkpoint metadata (as the reference implementation publishes them), is scored,
+ * sampled, evaluated and chunked exactly as the same model in memory.
+ */
+class ExternalWeightsTest {
+    @TempDir
+    static Path dir;
+    static Path config, weights;
+    static final HNetConfig CFG = HNetConfig.preset("hnet-tiny");
+    static final long SEED = 77;
+
+    @BeforeAll
+    static void writeWeights() throws Exception {
+        config = dir.resolve("config.json");
+        weights = dir.resolve("model.safetensors");
+        Files.writeString(config, CFG.toJson());
+        try (HNetByteModel m = model(); Scope s = Scope.open()) {
+            SafeTensors.write(weights, m.module().stateDict(), Map.of()); // only tensors under the reference names
+        }
+    }
+
+    /** The model the weights file holds, in memory. */
+    private static HNetByteModel model() {
+        HNetByteModel m = new HNetByteModel(CFG, new Generator(SEED));
+        m.module().eval();
+        return m;
+    }
+
+    private static String[] withWeights(String command, String... more) {
+        List<String> a = new java.util.ArrayList<>(List.of(command, "--config", config.toString(), "--weights", weights.toString()));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void scoreGivesTheModelsLogits() throws Exception {
+        String text = "To be, or not to be";
+        Path out = dir.resolve("score.safetensors");
+        float[] expected;
+        try (HNetByteModel m = model(); Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+            byte[] b = text.getBytes(StandardCharsets.UTF_8);
+            long[] in = new long[b.length];
+            for (int i = 0; i < b.length; i++) in[i] = b[i] & 0xFF;
+            expected = m.forward(Tensor.of(in, 1, b.length)).logits().to(dev.tessera.runtime.DType.F32).toFloatArray();
+        }
+        TesseraCliTest.succeed(withWeights("score", "--text", text, "--out", out.toString()));
+        try (Scope s = Scope.open()) {
+            assertArrayEquals(expected, SafeTensors.read(out).get("logits").toFloatArray());
+        }
+    }
+
+    @Test
+    void generateSamplesWhatTheModelSamples() {
+        List<String> prompts = List.of("To be", "Ham");
+        List<byte[]> expected;
+        try (HNetByteModel m = model()) {
+            expected = ByteSampler.generate(m, prompts.stream().map(p -> p.getBytes(StandardCharsets.UTF_8)).toList(),
+                    new ByteSampler.Settings(30, 0.8, 0.95), new Generator(5));
+        }
+        TesseraCliTest.Result r = TesseraCliTest.succeed(withWeights("generate", "--prompt", prompts.get(0), "--prompt", prompts.get(1),
+                "--max-bytes", "30", "--seed", "5"));
+        for (int i = 0; i < prompts.size(); i++) {
+            String block = "--- [" + (i + 1) + "]\n" + prompts.get(i) + new String(expected.get(i), StandardCharsets.UTF_8) + "\n";
+            assertTrue(r.out().contains(block), "expected\n" + block + "in\n" + r.out());
+        }
+    }
+
+    @Test
+    void evalMeasuresTheModelOnTheCorpus() throws Exception {
+        Path corpus = dir.resolve("corpus.txt");
+        Files.writeString(corpus, "Now is the winter of our discontent made glorious summer by this sun of York. ".repeat(40));
+        double expected;
+        try (HNetByteModel m = model(); ByteCorpus c = CorpusSource.open(corpus.toString())) {
+            expected = HeldOutEvaluation.run(m, c, 0.1, 64, 4, 8).bitsPerByte();
+        }
+        TesseraCliTest.Result r = TesseraCliTest.succeed(withWeights("eval", "--data", corpus.toString(), "--seq-len", "64", "--windows", "4"));
+        assertTrue(r.out().contains(String.format(Locale.ROOT, "bits per byte %.4f%n", expected)), r.out());
+        assertTrue(r.out().contains("weights " + weights), r.out());
+        assertFalse(r.out().contains("step"), "weights from elsewhere have no training step: " + r.out());
+    }
+
+    @Test
+    void chunksDrawsTheModelsBoundaries() {
+        String text = "Good morrow, neighbour Baptista.";
+        String expected;
+        try (HNetByteModel m = model()) {
+            expected = BoundaryMarks.of(m, text.getBytes(StandardCharsets.UTF_8)).render(0);
+        }
+        TesseraCliTest.Result r = TesseraCliTest.succeed(withWeights("chunks", "--text", text, "--out", dir.resolve("chunks.png").toString()));
+        assertTrue(r.out().contains("stage 0: " + expected + "\n"), r.out());
+    }
+
+    @Test
+    void incompleteOrConflictingSourcesAreRefused() {
+        Path wrong = dir.resolve("wrong.json");
+        try {
+            Files.writeString(wrong, HNetConfig.preset("hnet-2stage-tiny").toJson());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        TesseraCliTest.Result r = TesseraCliTest.tessera("generate", "--config", wrong.toString(), "--weights", weights.toString());
+        assertNotEquals(0, r.exit());
+        assertTrue(r.err().contains("does not match the config"), r.err());
+        r = TesseraCliTest.tessera("eval", "--config", config.toString());
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().contains("--weights"), r.err());
+        r = TesseraCliTest.tessera("chunks", "--checkpoint", weights.toString(), "--config", config.toString(), "--weights", weights.toString(),
+                "--text", "x");
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().contains("mutually exclusive"), r.err());
+        r = TesseraCliTest.tessera("generate");
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().contains("--checkpoint") && r.err().contains("--config"), r.err());
+    }
+}
