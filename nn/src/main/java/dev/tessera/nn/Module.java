@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A network component with named parameters and submodules. Names join with dots in registration order
@@ -109,25 +110,50 @@ public abstract class Module implements AutoCloseable {
      * fails before anything is written; a shape mismatch always fails, naming the parameter.
      */
     public void loadStateDict(Map<String, Tensor> state, boolean strict) {
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        state.forEach((n, t) -> shapes.put(n, t.shape()));
+        Map<String, Parameter> mine = checkLoadable(shapes, strict);
+        for (var e : mine.entrySet()) {
+            Tensor t = state.get(e.getKey());
+            if (t != null) e.getValue().set(t);
+        }
+    }
+
+    /**
+     * {@link #loadStateDict(Map, boolean)} from a source read one tensor at a time: names and shapes are checked first,
+     * then each tensor is read, copied into its parameter and released, so the load holds the model and one tensor,
+     * not a second copy of all the weights. A fault in a tensor's data (a corrupt file) is thrown after the
+     * parameters before it were written; the module should then be discarded.
+     */
+    public void loadStateDict(TensorSource source, boolean strict) {
+        Map<String, Parameter> mine = checkLoadable(source.shapes(), strict);
+        Set<String> present = source.shapes().keySet();
+        for (var e : mine.entrySet()) {
+            if (!present.contains(e.getKey())) continue;
+            try (Tensor t = source.load(e.getKey())) {
+                e.getValue().set(t);
+            }
+        }
+    }
+
+    /** This module's parameters, after checking that {@code shapes} names (strictly: exactly) them with their shapes. */
+    private Map<String, Parameter> checkLoadable(Map<String, int[]> shapes, boolean strict) {
         Map<String, Parameter> mine = namedParameters();
         List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>();
-        for (String n : mine.keySet()) if (!state.containsKey(n)) missing.add(n);
-        for (String n : state.keySet()) if (!mine.containsKey(n)) unexpected.add(n);
+        for (String n : mine.keySet()) if (!shapes.containsKey(n)) missing.add(n);
+        for (String n : shapes.keySet()) if (!mine.containsKey(n)) unexpected.add(n);
         if (strict && (!missing.isEmpty() || !unexpected.isEmpty())) {
             throw new IllegalArgumentException("load_state_dict: " + missing.size() + " missing keys " + firstFew(missing) + ", "
                     + unexpected.size() + " unexpected keys " + firstFew(unexpected));
         }
         for (var e : mine.entrySet()) { // validate every shape before writing any
-            Tensor t = state.get(e.getKey());
-            if (t != null && !java.util.Arrays.equals(t.shape(), e.getValue().shape())) {
-                throw new IllegalArgumentException("load_state_dict: '" + e.getKey() + "' has shape " + java.util.Arrays.toString(t.shape())
+            int[] shape = shapes.get(e.getKey());
+            if (shape != null && !java.util.Arrays.equals(shape, e.getValue().shape())) {
+                throw new IllegalArgumentException("load_state_dict: '" + e.getKey() + "' has shape " + java.util.Arrays.toString(shape)
                         + " in the state dict but " + java.util.Arrays.toString(e.getValue().shape()) + " in the model");
             }
         }
-        for (var e : mine.entrySet()) {
-            Tensor t = state.get(e.getKey());
-            if (t != null) e.getValue().set(t);
-        }
+        return mine;
     }
 
     /** Up to five names and how many more, so that a mismatch of a large model still reads as one line. */

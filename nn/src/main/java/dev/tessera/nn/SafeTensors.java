@@ -41,7 +41,7 @@ public final class SafeTensors {
     public record Entry(String name, DType dtype, int[] shape, long begin, long end) {}
 
     /** An open, memory-mapped safetensors file. Tensors loaded from it are copies and outlive it. */
-    public static final class Reader implements AutoCloseable {
+    public static final class Reader implements TensorSource {
         private final Path path;
         private final Arena arena;
         private final MemorySegment data;
@@ -58,12 +58,18 @@ public final class SafeTensors {
 
         public Map<String, Entry> entries() { return java.util.Collections.unmodifiableMap(entries); }
 
+        @Override public Map<String, int[]> shapes() {
+            Map<String, int[]> out = new LinkedHashMap<>();
+            entries.forEach((n, e) -> out.put(n, e.shape().clone()));
+            return out;
+        }
+
         public Map<String, String> metadata() { return java.util.Collections.unmodifiableMap(metadata); }
 
         public boolean contains(String name) { return entries.containsKey(name); }
 
         /** A copy of tensor {@code name}. */
-        public Tensor load(String name) {
+        @Override public Tensor load(String name) {
             Entry e = entries.get(name);
             if (e == null) throw new CheckpointException(path + ": no tensor named '" + name + "'");
             return Tensor.fromBytes(e.dtype(), e.shape(), data, e.begin());

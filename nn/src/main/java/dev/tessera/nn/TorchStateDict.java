@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -63,6 +62,25 @@ public final class TorchStateDict {
      *     Tessera lacks; the message names the file and, where there is one, the tensor
      */
     public static Map<String, Tensor> read(Path file) {
+        try (TensorSource source = open(file)) {
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            try {
+                for (String name : source.shapes().keySet()) out.put(name, source.load(name));
+            } catch (RuntimeException ex) {
+                out.values().forEach(Tensor::close); // do not leak what was built before the fault
+                throw ex;
+            }
+            return out;
+        }
+    }
+
+    /**
+     * The checkpoint {@code file} (PyTorch zip or safetensors) opened for loading one tensor at a time: the pickle (or
+     * header) is decoded and every tensor's description checked here — its type, sizes, strides and offset — and each
+     * tensor's storage is read only when it is loaded, so that loading a model never holds more than the model and one
+     * tensor. Faults are {@link CheckpointException}s as for {@link #read}.
+     */
+    public static TensorSource open(Path file) {
         byte[] magic = new byte[4];
         int n;
         try (InputStream in = Files.newInputStream(file)) {
@@ -70,56 +88,101 @@ public final class TorchStateDict {
         } catch (IOException e) {
             throw new CheckpointException(file + ": cannot read: " + e.getMessage(), e);
         }
-        if (n == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) return readZip(file);
+        if (n == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) return ZipSource.open(file);
         if (n >= 1 && (magic[0] & 0xFF) == 0x80) {
             // the legacy format starts with a pickled magic number (protocol opcode 0x80)
             throw new CheckpointException(file + ": legacy (pre-1.6, non-zip) torch.save format is not supported; "
                     + "re-save it with a current PyTorch (torch.save(torch.load(f), f))");
         }
-        return SafeTensors.read(file);
+        return SafeTensors.open(file);
     }
 
-    private static Map<String, Tensor> readZip(Path file) {
-        ZipFile zip;
-        try {
-            zip = new ZipFile(file.toFile());
-        } catch (ZipException e) {
-            throw new CheckpointException(file + ": not a readable zip archive (truncated or corrupt?): " + e.getMessage(), e);
-        } catch (IOException e) {
-            throw new CheckpointException(file + ": cannot read: " + e.getMessage(), e);
+    /** A {@code torch.save} archive whose tensors are described up front and read from their records on demand. */
+    private static final class ZipSource implements TensorSource {
+        private final Path file;
+        private final ZipFile zip;
+        private final String prefix;
+        private final Map<String, TensorRef> refs;
+        private final Map<String, int[]> shapes;
+
+        private ZipSource(Path file, ZipFile zip, String prefix, Map<String, TensorRef> refs, Map<String, int[]> shapes) {
+            this.file = file;
+            this.zip = zip;
+            this.prefix = prefix;
+            this.refs = refs;
+            this.shapes = shapes;
         }
-        try (zip; Arena arena = Arena.ofConfined()) {
-            String prefix = archivePrefix(file, zip);
-            ZipEntry order = zip.getEntry(prefix + "byteorder");
-            if (order != null) {
-                String bo = new String(readSmall(file, zip, order, 64), StandardCharsets.US_ASCII).strip();
-                if (!bo.equals("little")) {
-                    throw new CheckpointException(file + ": byteorder is '" + bo + "'; only little-endian checkpoints are supported");
-                }
-            }
-            String pklName = prefix + "data.pkl";
-            byte[] pkl = readSmall(file, zip, zip.getEntry(pklName), MAX_PICKLE_BYTES);
-            Object root = RestrictedUnpickler.load(pkl, file + " (" + pklName + ")");
-            Map<?, ?> dict = stateDict(file, root);
-            Map<String, Tensor> out = new LinkedHashMap<>();
-            Map<String, MemorySegment> storages = new HashMap<>(); // shared storages are read once
+
+        static ZipSource open(Path file) {
+            ZipFile zip;
             try {
-                for (var e : dict.entrySet()) {
+                zip = new ZipFile(file.toFile());
+            } catch (ZipException e) {
+                throw new CheckpointException(file + ": not a readable zip archive (truncated or corrupt?): " + e.getMessage(), e);
+            } catch (IOException e) {
+                throw new CheckpointException(file + ": cannot read: " + e.getMessage(), e);
+            }
+            try {
+                String prefix = archivePrefix(file, zip);
+                ZipEntry order = zip.getEntry(prefix + "byteorder");
+                if (order != null) {
+                    String bo = new String(readSmall(file, zip, order, 64), StandardCharsets.US_ASCII).strip();
+                    if (!bo.equals("little")) {
+                        throw new CheckpointException(file + ": byteorder is '" + bo + "'; only little-endian checkpoints are supported");
+                    }
+                }
+                String pklName = prefix + "data.pkl";
+                byte[] pkl = readSmall(file, zip, zip.getEntry(pklName), MAX_PICKLE_BYTES);
+                Object root = RestrictedUnpickler.load(pkl, file + " (" + pklName + ")");
+                Map<String, TensorRef> refs = new LinkedHashMap<>();
+                Map<String, int[]> shapes = new LinkedHashMap<>();
+                for (var e : stateDict(file, root).entrySet()) {
                     if (!(e.getKey() instanceof String name)) {
                         throw new CheckpointException(file + ": state-dict key " + RestrictedUnpickler.describe(e.getKey()) + " is not a string");
                     }
                     TensorRef t = (TensorRef) e.getValue(); // stateDict checked every value
-                    out.put(name, materialize(file, zip, prefix, name, t, storages, arena));
+                    refs.put(name, t);
+                    shapes.put(name, shapeOf(file, name, t));
                 }
-            } catch (RuntimeException ex) {
-                out.values().forEach(Tensor::close); // do not leak what was built before the fault
-                throw ex;
+                return new ZipSource(file, zip, prefix, refs, shapes);
+            } catch (ZipException e) {
+                closeQuietly(zip);
+                throw new CheckpointException(file + ": corrupt zip archive: " + e.getMessage(), e);
+            } catch (IOException e) {
+                closeQuietly(zip);
+                throw new CheckpointException(file + ": cannot read: " + e.getMessage(), e);
+            } catch (RuntimeException e) {
+                closeQuietly(zip);
+                throw e;
             }
+        }
+
+        @Override public Map<String, int[]> shapes() {
+            Map<String, int[]> out = new LinkedHashMap<>();
+            shapes.forEach((n, s) -> out.put(n, s.clone()));
             return out;
-        } catch (ZipException e) {
-            throw new CheckpointException(file + ": corrupt zip archive: " + e.getMessage(), e);
-        } catch (IOException e) {
-            throw new CheckpointException(file + ": cannot read: " + e.getMessage(), e);
+        }
+
+        @Override public Tensor load(String name) {
+            TensorRef t = refs.get(name);
+            if (t == null) throw new CheckpointException(file + ": no tensor named '" + name + "'");
+            try (Arena arena = Arena.ofConfined()) {
+                return materialize(file, zip, prefix, name, t, shapes.get(name), arena);
+            } catch (ZipException e) {
+                throw new CheckpointException(file + ": corrupt zip archive: " + e.getMessage(), e);
+            } catch (IOException e) {
+                throw new CheckpointException(file + ": cannot read: " + e.getMessage(), e);
+            }
+        }
+
+        @Override public void close() { closeQuietly(zip); }
+
+        private static void closeQuietly(ZipFile zip) {
+            try {
+                zip.close();
+            } catch (IOException ignored) {
+                // only reads were made: nothing is lost
+            }
         }
     }
 
@@ -181,17 +244,14 @@ public final class TorchStateDict {
         };
     }
 
-    /** A contiguous copy of the strided view {@code t} describes, after checking it lies inside its storage. */
-    private static Tensor materialize(Path file, ZipFile zip, String prefix, String name, TensorRef t,
-            Map<String, MemorySegment> storages, Arena arena) throws IOException {
+    /** The shape of tensor {@code name} after checking its storage type, sizes, strides and offset. */
+    private static int[] shapeOf(Path file, String name, TensorRef t) {
         String where = file + ": tensor '" + name + "'";
         StorageRef s = t.storage();
-        DType dtype = dtypeOf(s.typeName());
-        if (dtype == null) {
+        if (dtypeOf(s.typeName()) == null) {
             throw new CheckpointException(where + ": storage type torch." + s.typeName()
                     + " is not supported (Tessera reads Float, Double, BFloat16, Half, Int, Long, Byte and Bool storages)");
         }
-        int es = dtype.byteSize();
         int rank = t.size().length;
         int[] shape = new int[rank];
         long numel = 1;
@@ -204,31 +264,40 @@ public final class TorchStateDict {
             if (numel > Integer.MAX_VALUE) throw new CheckpointException(where + ": too many elements");
         }
         if (t.offset() < 0) throw new CheckpointException(where + ": negative storage offset " + t.offset());
+        return shape;
+    }
 
-        MemorySegment data = storages.get(s.key());
-        if (data == null) {
-            String rec = prefix + "data/" + s.key();
-            ZipEntry e = zip.getEntry(rec);
-            if (e == null) throw new CheckpointException(where + ": storage record " + rec + " is missing from the archive");
-            data = readRecord(file, zip, e, arena);
-            storages.put(s.key(), data);
-        }
-        long available = data.byteSize() / es;
-        if (numel > 0) {
-            // the furthest element the view touches must exist; exact arithmetic so a hostile stride cannot wrap
-            long last = t.offset();
-            try {
-                for (int d = 0; d < rank; d++) last = Math.addExact(last, Math.multiplyExact(shape[d] - 1L, t.stride()[d]));
-            } catch (ArithmeticException ex) {
-                last = Long.MAX_VALUE;
-            }
-            if (last >= available) {
-                throw new CheckpointException(where + ": view (offset " + t.offset() + ", size " + java.util.Arrays.toString(t.size())
-                        + ", stride " + java.util.Arrays.toString(t.stride()) + ") reaches element " + last + " but storage " + s.key()
-                        + " holds " + available);
-            }
-        }
+    /**
+     * A contiguous copy of the strided view {@code t} (checked by {@link #shapeOf}) describes, after checking it lies
+     * inside its storage, which is read into {@code arena}.
+     */
+    private static Tensor materialize(Path file, ZipFile zip, String prefix, String name, TensorRef t, int[] shape, Arena arena)
+            throws IOException {
+        String where = file + ": tensor '" + name + "'";
+        StorageRef s = t.storage();
+        DType dtype = dtypeOf(s.typeName());
+        int es = dtype.byteSize();
+        int rank = shape.length;
+        long numel = 1;
+        for (int d : shape) numel *= d;
         if (numel == 0) return Tensor.zeros(dtype, shape); // reads nothing, so its offset need not lie inside the storage
+        String rec = prefix + "data/" + s.key();
+        ZipEntry e = zip.getEntry(rec);
+        if (e == null) throw new CheckpointException(where + ": storage record " + rec + " is missing from the archive");
+        MemorySegment data = readRecord(file, zip, e, arena);
+        long available = data.byteSize() / es;
+        // the furthest element the view touches must exist; exact arithmetic so a hostile stride cannot wrap
+        long last = t.offset();
+        try {
+            for (int d = 0; d < rank; d++) last = Math.addExact(last, Math.multiplyExact(shape[d] - 1L, t.stride()[d]));
+        } catch (ArithmeticException ex) {
+            last = Long.MAX_VALUE;
+        }
+        if (last >= available) {
+            throw new CheckpointException(where + ": view (offset " + t.offset() + ", size " + java.util.Arrays.toString(t.size())
+                    + ", stride " + java.util.Arrays.toString(t.stride()) + ") reaches element " + last + " but storage " + s.key()
+                    + " holds " + available);
+        }
         if (isRowMajor(shape, t.stride())) return Tensor.fromBytes(dtype, shape, data, t.offset() * es);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment packed = tmp.allocate(numel * es);

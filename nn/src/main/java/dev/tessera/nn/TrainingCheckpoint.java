@@ -52,16 +52,8 @@ public final class TrainingCheckpoint {
      */
     public static State load(Path path, Module model, Optimizer optimizer, Map<String, Generator> generators) {
         try (SafeTensors.Reader r = SafeTensors.open(path); Scope s = Scope.open()) {
-            Map<String, Tensor> params = new LinkedHashMap<>(), optim = new LinkedHashMap<>();
-            for (String name : r.entries().keySet()) {
-                if (name.startsWith(OPTIM_PREFIX)) {
-                    if (optimizer != null) optim.put(name.substring(OPTIM_PREFIX.length()), r.load(name));
-                } else {
-                    params.put(name, r.load(name));
-                }
-            }
             try {
-                model.loadStateDict(params, true);
+                model.loadStateDict(r.only(name -> !name.startsWith(OPTIM_PREFIX)), true); // one tensor at a time
             } catch (IllegalArgumentException e) {
                 throw new CheckpointException(path + ": does not match the model: " + e.getMessage(), e);
             }
@@ -69,7 +61,13 @@ public final class TrainingCheckpoint {
             // A weights-only file (e.g. converted from the reference implementation) has no step; that is fine when
             // nothing is resumed from it (no optimizer, no generators), and it then counts as step 0.
             long step = !meta.containsKey("step") && optimizer == null && generators.isEmpty() ? 0 : parseLong(path, meta, "step");
-            if (optimizer != null) optimizer.loadStateDict(optim, meta.containsKey("optim.step") ? parseLong(path, meta, "optim.step") : step);
+            if (optimizer != null) {
+                Map<String, Tensor> optim = new LinkedHashMap<>();
+                for (String name : r.entries().keySet()) {
+                    if (name.startsWith(OPTIM_PREFIX)) optim.put(name.substring(OPTIM_PREFIX.length()), r.load(name));
+                }
+                optimizer.loadStateDict(optim, meta.containsKey("optim.step") ? parseLong(path, meta, "optim.step") : step);
+            }
             generators.forEach((name, g) -> {
                 String key = "rng." + name + ".offset";
                 if (!meta.containsKey(key)) throw new CheckpointException(path + ": metadata has no generator offset '" + key + "'");

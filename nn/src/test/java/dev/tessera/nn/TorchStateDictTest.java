@@ -186,6 +186,32 @@ class TorchStateDictTest {
     }
 
     @Test
+    void opensForLoadingOneTensorAtATime() throws IOException {
+        Path p = fixture("state_dict.pt");
+        try (Scope s = Scope.open(); TensorSource source = TorchStateDict.open(p)) {
+            Map<String, Tensor> all = TorchStateDict.read(p);
+            assertEquals(List.copyOf(all.keySet()), List.copyOf(source.shapes().keySet()), "the same names in file order");
+            for (var e : all.entrySet()) {
+                assertArrayEquals(e.getValue().shape(), source.shapes().get(e.getKey()), e.getKey());
+                try (Tensor t = source.load(e.getKey())) {
+                    assertEquals(e.getValue().dtype(), t.dtype(), e.getKey());
+                    assertArrayEquals(e.getValue().to(DType.F64).toDoubleArray(), t.to(DType.F64).toDoubleArray(), e.getKey());
+                }
+            }
+            CheckpointException unknown = assertThrows(CheckpointException.class, () -> source.load("no.such.tensor"));
+            assertTrue(unknown.getMessage().contains("no tensor named 'no.such.tensor'"), unknown.getMessage());
+        }
+        // descriptions are checked when the file is opened; a storage only when its tensor is loaded
+        CheckpointException type = assertThrows(CheckpointException.class, () -> TorchStateDict.open(fixture("unsupported_dtype.pt")));
+        assertTrue(type.getMessage().contains("torch.ShortStorage"), type.getMessage());
+        try (TensorSource missing = TorchStateDict.open(fixture("missing_record.pt"))) {
+            assertTrue(missing.shapes().containsKey("linear.bias"));
+            CheckpointException c = assertThrows(CheckpointException.class, () -> missing.load("linear.bias"));
+            assertTrue(c.getMessage().contains("tensor 'linear.bias': storage record archive/data/1 is missing"), c.getMessage());
+        }
+    }
+
+    @Test
     void refusesNonTensorEntriesAndNonDicts() throws IOException {
         // {'a': 5}
         Path p = zipWith("int.pt", concat(bytes(0x80, 2, '}'), bytes('X', 1, 0, 0, 0, 'a', 'K', 5, 's', '.')));

@@ -77,7 +77,9 @@ final class CheckpointFiles {
         }
         ByteLanguageModel model = buildForLoading(ModelCatalog.familyOf(json), json);
         try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open()) {
-            model.module().loadStateDict(dev.tessera.nn.TorchStateDict.read(weights), true);
+            try (dev.tessera.nn.TensorSource source = dev.tessera.nn.TorchStateDict.open(weights)) {
+                model.module().loadStateDict(source, true); // one tensor at a time: the model and one tensor in memory
+            }
             model.module().to(device);
         } catch (IllegalArgumentException e) {
             model.close();
