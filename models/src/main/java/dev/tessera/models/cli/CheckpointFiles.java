@@ -75,15 +75,21 @@ final class CheckpointFiles {
         } catch (java.io.IOException e) {
             throw new CliFailure("cannot read config " + configFile + ": " + e.getMessage());
         }
-        ByteLanguageModel model = buildForLoading(ModelCatalog.familyOf(json), json);
-        try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open()) {
-            try (dev.tessera.nn.TensorSource source = dev.tessera.nn.TorchStateDict.open(weights)) {
-                model.module().loadStateDict(source, true); // one tensor at a time: the model and one tensor in memory
-            }
+        return withWeights(buildForLoading(ModelCatalog.familyOf(json), json), weights, "the config " + configFile, device);
+    }
+
+    /**
+     * {@code model} (built in {@link Init#forLoading()}) with every parameter read from {@code weights}, moved to
+     * {@code device}; closed, and one line naming both files, when the weights do not fit {@code what}.
+     */
+    static ByteLanguageModel withWeights(ByteLanguageModel model, Path weights, String what, dev.tessera.runtime.Device device) {
+        try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open();
+             dev.tessera.nn.TensorSource source = dev.tessera.nn.TorchStateDict.open(weights)) {
+            model.module().loadStateDict(source, true); // one tensor at a time: the model and one tensor in memory
             model.module().to(device);
         } catch (IllegalArgumentException e) {
             model.close();
-            throw new CliFailure(weights + ": does not match the config " + configFile + ": " + e.getMessage());
+            throw new CliFailure(weights + ": does not match " + what + ": " + e.getMessage());
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -92,7 +98,7 @@ final class CheckpointFiles {
     }
 
     /** A model of {@code family} with zero parameters, built to have all of them overwritten by a strict load. */
-    private static ByteLanguageModel buildForLoading(String family, String json) {
+    static ByteLanguageModel buildForLoading(String family, String json) {
         try (Init.LoadingRegion r = Init.forLoading()) {
             return ModelCatalog.fromConfig(family, json, new Generator(0));
         }

@@ -37,6 +37,10 @@ final class TrainCommand implements Callable<Integer> {
             completionCandidates = Presets.class)
     String model;
 
+    @Option(names = "--weights", description = "Start from these weights instead of a random initialisation (fine-tuning): safetensors "
+            + "or a PyTorch .pt state dict under the model's parameter names, such as the reference implementation's published checkpoints.")
+    Path weights;
+
     @Option(names = "--data", description = "A text file, a folder of files, or jdk-src (this JDK's lib/src.zip, default).")
     String data;
 
@@ -106,6 +110,7 @@ final class TrainCommand implements Callable<Integer> {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         Precision products = Precision.resolve(precision, target);
         if (profile) stepProfile = new StepProfile();
+        if (resume && weights != null) throw new CliFailure("--weights starts a run from given weights; --resume continues one from its checkpoint", 2);
         if (resume) return resumeRun(target, products);
         String modelName = model != null ? model : "hnet-tiny";
         if (out == null) {
@@ -123,17 +128,18 @@ final class TrainCommand implements Callable<Integer> {
                 or(seed, 42L), or(evalEvery, byTime ? 0 : Math.max(1, n / 5)), or(saveEvery, byTime ? 0 : Math.max(1, n / 3)), or(evalWindows, 64),
                 or(heldOut, 0.1), data != null ? data : CorpusSource.JDK_SRC, budget);
         try (ByteCorpus corpus = CorpusSource.open(s.data());
-             ByteLanguageModel m = ModelCatalog.create(modelName, new Generator(s.seed())).onDevice(target)) {
+             ByteLanguageModel m = startingModel(modelName, s.seed(), target)) {
             createDirectories(out);
             Optimizer opt = TrainingRun.optimizer(m, s);
             try {
-                System.out.printf(Locale.ROOT, "training %s (%,d parameters) on %s%s, %s (%,d bytes) for %s of %d x %d bytes; run folder %s%n",
-                        modelName, m.parameterCount(), target, target.isCpu() ? "" : " (" + products + " products)", corpus.name(), corpus.size(),
+                System.out.printf(Locale.ROOT, "training %s (%,d parameters%s) on %s%s, %s (%,d bytes) for %s of %d x %d bytes; run folder %s%n",
+                        modelName, m.parameterCount(), weights == null ? "" : ", from " + weights, target, target.isCpu() ? "" : " (" + products + " products)", corpus.name(), corpus.size(),
                         s.length(), s.batch(), s.seqLen(), out);
                 Map<String, String> extra = new LinkedHashMap<>();
                 extra.put(CheckpointFiles.MODEL, modelName);
                 extra.put(CheckpointFiles.FAMILY, m.family());
                 extra.put(CheckpointFiles.CONFIG, m.configJson());
+                if (weights != null) extra.put("train.init_weights", weights.toString());
                 TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(s.seed() + 1), 0, or(stopAfter, Long.MAX_VALUE), corpus, s, products,
                         extra, out, "train", 0, stepProfile);
                 report(m, corpus, s, r);
@@ -142,6 +148,16 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The model to train: initialised from the seed, or built for loading and filled from {@code --weights}. */
+    private ByteLanguageModel startingModel(String modelName, long seed, dev.tessera.runtime.Device target) {
+        if (weights == null) return ModelCatalog.create(modelName, new Generator(seed)).onDevice(target);
+        ByteLanguageModel m;
+        try (dev.tessera.nn.Init.LoadingRegion r = dev.tessera.nn.Init.forLoading()) {
+            m = ModelCatalog.create(modelName, new Generator(seed));
+        }
+        return CheckpointFiles.withWeights(m, weights, "the model " + modelName, target);
     }
 
     private int resumeRun(dev.tessera.runtime.Device target, Precision products) {

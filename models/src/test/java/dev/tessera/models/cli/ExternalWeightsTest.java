@@ -120,6 +120,36 @@ class ExternalWeightsTest {
     }
 
     @Test
+    void trainStartsFromTheWeights() throws Exception {
+        Path corpus = dir.resolve("train.txt"), run = dir.resolve("finetune");
+        Files.writeString(corpus, "Now is the winter of our discontent made glorious summer by this sun of York. ".repeat(40));
+        // a learning rate so small that one step leaves the weights where they started, to well below their scale
+        TesseraCliTest.Result r = TesseraCliTest.succeed("train", "--model", "hnet-tiny", "--weights", weights.toString(), "--data", corpus.toString(),
+                "--steps", "1", "--batch", "2", "--seq-len", "32", "--lr", "1e-9", "--eval-windows", "2", "--quiet-summary", "--out", run.toString());
+        assertTrue(r.out().contains("from " + weights), r.out());
+        try (Scope s = Scope.open()) {
+            Path last = CheckpointFiles.latest(run).orElseThrow();
+            Map<String, Tensor> start = SafeTensors.read(weights), after = SafeTensors.read(last);
+            try (SafeTensors.Reader reader = SafeTensors.open(last)) {
+                assertEquals(weights.toString(), reader.metadata().get("train.init_weights"));
+            }
+            double largest = 0;
+            for (var e : start.entrySet()) {
+                float[] a = e.getValue().toFloatArray(), b = after.get(e.getKey()).toFloatArray();
+                for (int i = 0; i < a.length; i++) largest = Math.max(largest, Math.abs(a[i] - b[i]));
+            }
+            assertTrue(largest < 1e-6, "the run started from the weights: largest change " + largest);
+        }
+        TesseraCliTest.Result both = TesseraCliTest.tessera("train", "--weights", weights.toString(), "--resume", "--out", run.toString());
+        assertEquals(2, both.exit(), both.err());
+        assertTrue(both.err().contains("--weights starts a run"), both.err());
+        TesseraCliTest.Result other = TesseraCliTest.tessera("train", "--model", "hnet-2stage-tiny", "--weights", weights.toString(), "--data",
+                corpus.toString(), "--steps", "1", "--out", dir.resolve("mismatch").toString());
+        assertNotEquals(0, other.exit());
+        assertTrue(other.err().contains("does not match the model hnet-2stage-tiny"), other.err());
+    }
+
+    @Test
     void incompleteOrConflictingSourcesAreRefused() {
         Path wrong = dir.resolve("wrong.json");
         try {
