@@ -79,6 +79,27 @@ class ExternalWeightsTest {
     }
 
     @Test
+    void bf16WeightsLoadIntoTheF32Model() throws Exception {
+        Path bf16 = dir.resolve("model-bf16.safetensors"), out = dir.resolve("score-bf16.safetensors");
+        String text = "Once more unto the breach";
+        float[] expected;
+        try (HNetByteModel m = model(); Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+            Map<String, Tensor> rounded = new java.util.LinkedHashMap<>();
+            m.module().stateDict().forEach((n, t) -> rounded.put(n, t.to(dev.tessera.runtime.DType.BF16)));
+            SafeTensors.write(bf16, rounded, Map.of()); // as published checkpoints trained in BF16 may come
+            m.module().loadStateDict(rounded, true); // the in-memory model rounded the same way
+            byte[] b = text.getBytes(StandardCharsets.UTF_8);
+            long[] in = new long[b.length];
+            for (int i = 0; i < b.length; i++) in[i] = b[i] & 0xFF;
+            expected = m.forward(Tensor.of(in, 1, b.length)).logits().to(dev.tessera.runtime.DType.F32).toFloatArray();
+        }
+        TesseraCliTest.succeed("score", "--config", config.toString(), "--weights", bf16.toString(), "--text", text, "--out", out.toString());
+        try (Scope s = Scope.open()) {
+            assertArrayEquals(expected, SafeTensors.read(out).get("logits").toFloatArray());
+        }
+    }
+
+    @Test
     void generateSamplesWhatTheModelSamples() {
         List<String> prompts = List.of("To be", "Ham");
         List<byte[]> expected;
