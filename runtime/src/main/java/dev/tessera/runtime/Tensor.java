@@ -487,6 +487,17 @@ public final class Tensor implements AutoCloseable {
     }
 
     /** This tensor, or a host copy of it when it lives on a GPU (registered in the current scope). */
+    /**
+     * Whether an array of {@code as} can be read straight from this tensor's memory: a contiguous CPU tensor of that
+     * dtype. Otherwise the readers copy it first (a contiguous host copy in the dtype); reading in place skips an
+     * allocation and a kernel, which a decoding step's small reads (sampling logits, a scan's per-head constants) paid
+     * on every call.
+     */
+    private boolean readsInPlace(DType as) {
+        checkAlive("read");
+        return dtype == as && device().isCpu() && isContiguous();
+    }
+
     private Tensor onHost() {
         checkAlive("read");
         if (device().isCpu()) return this;
@@ -496,6 +507,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public float[] toFloatArray() {
+        if (readsInPlace(DType.F32)) return segment().asSlice(offset * 4, numel() * 4).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
         try (Scope s = Scope.open()) {
             Tensor c = ShapeOps.copyOf(onHost(), DType.F32);
             return c.segment().asSlice(0, numel() * 4).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
@@ -503,6 +515,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public double[] toDoubleArray() {
+        if (readsInPlace(DType.F64)) return segment().asSlice(offset * 8, numel() * 8).toArray(java.lang.foreign.ValueLayout.JAVA_DOUBLE);
         try (Scope s = Scope.open()) {
             Tensor c = ShapeOps.copyOf(onHost(), DType.F64);
             return c.segment().asSlice(0, numel() * 8).toArray(java.lang.foreign.ValueLayout.JAVA_DOUBLE);

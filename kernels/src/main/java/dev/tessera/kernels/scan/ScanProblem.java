@@ -56,8 +56,8 @@ final class ScanProblem {
         int[] xs = x.shape();
         for (int d : xs) if (d <= 0) throw new IllegalArgumentException(op + ": sizes must be positive, x has shape " + str(x));
         for (int d : bm.shape()) if (d <= 0) throw new IllegalArgumentException(op + ": sizes must be positive, Bm has shape " + str(bm));
-        same(op, "dt", dt, new int[] {batch, length, heads}, "[B,L,H] with x " + str(x));
-        same(op, "Cm", cm, bm.shape(), "the shape of Bm " + str(bm));
+        same(op, "dt", dt, new int[] {batch, length, heads}, () -> "[B,L,H] with x " + str(x));
+        same(op, "Cm", cm, bm.shape(), () -> "the shape of Bm " + str(bm));
         if (bm.size(0) != batch || bm.size(1) != length) {
             throw new IllegalArgumentException(op + ": Bm " + str(bm) + " must have the batch and length of x " + str(x));
         }
@@ -94,12 +94,12 @@ final class ScanProblem {
             }
         }
         int seqs = seqBatch.length;
-        if (o.dtBias() != null) same(op, "dtBias", o.dtBias(), new int[] {heads}, "[H] = [" + heads + "]");
-        if (o.dSkip() != null) same(op, "Dskip", o.dSkip(), new int[] {heads}, "[H] = [" + heads + "]");
-        if (o.z() != null) same(op, "z", o.z(), xs, "the shape of x " + str(x));
+        if (o.dtBias() != null) same(op, "dtBias", o.dtBias(), new int[] {heads}, () -> "[H] = [" + heads + "]");
+        if (o.dSkip() != null) same(op, "Dskip", o.dSkip(), new int[] {heads}, () -> "[H] = [" + heads + "]");
+        if (o.z() != null) same(op, "z", o.z(), xs, () -> "the shape of x " + str(x));
         if (o.initialState() != null) {
             same(op, "initialState", o.initialState(), new int[] {seqs, heads, headDim, stateSize},
-                    (cu == null ? "[B,H,P,N]" : "[S,H,P,N] (S = " + seqs + " packed sequences)") + " with x " + str(x) + " and Bm " + str(bm));
+                    () -> (cu == null ? "[B,H,P,N]" : "[S,H,P,N] (S = " + seqs + " packed sequences)") + " with x " + str(x) + " and Bm " + str(bm));
         }
         Tensor[] all = {x, dt, a, bm, cm, o.dtBias(), o.dSkip(), o.z(), o.initialState()};
         for (int i = 0; i < COUNT; i++) {
@@ -166,9 +166,10 @@ final class ScanProblem {
         if (t.dim() != r) throw new IllegalArgumentException(op + ": " + name + " must be " + want + " (rank " + r + "), got " + str(t));
     }
 
-    private static void same(String op, String name, Tensor t, int[] want, String what) {
+    /** {@code what} describes the expected shape; built only for the message, not on every call (decoding steps validate too). */
+    private static void same(String op, String name, Tensor t, int[] want, java.util.function.Supplier<String> what) {
         if (!Arrays.equals(t.shape(), want)) {
-            throw new IllegalArgumentException(op + ": " + name + " must be " + Arrays.toString(want) + ", i.e. " + what + "; got " + str(t));
+            throw new IllegalArgumentException(op + ": " + name + " must be " + Arrays.toString(want) + ", i.e. " + what.get() + "; got " + str(t));
         }
     }
 }
