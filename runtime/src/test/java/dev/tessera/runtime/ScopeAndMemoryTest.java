@@ -308,5 +308,29 @@ class ScopeAndMemoryTest {
         }
     }
 
+    @Test
+    void scopesOpenedAfterOthersCloseOwnOnlyTheirOwnTensors() {
+        // a thread's scopes reuse the lists of the ones it closed: nothing of a closed scope may carry over
+        Scope first = Scope.open();
+        Tensor a = Tensor.zeros(4), b = Tensor.ones(4);
+        Tensor kept;
+        try (Scope inner = Scope.open()) {
+            kept = inner.keep(Tensor.full(2.0, DType.F32, 3));
+            Tensor.zeros(2);
+        }
+        assertEquals(3, first.ownedTensors(), "a, b and the tensor kept from the inner scope");
+        first.close();
+        assertTrue(a.isReleased() && b.isReleased() && kept.isReleased());
+        try (Scope second = Scope.open(); Scope third = Scope.open()) {
+            assertEquals(0, second.ownedTensors());
+            assertEquals(0, third.ownedTensors());
+            Tensor c = Tensor.zeros(5);
+            assertEquals(1, third.ownedTensors());
+            assertEquals(0, second.ownedTensors());
+            assertEquals(0, first.ownedTensors(), "a closed scope owns nothing, whoever reuses its list");
+            assertFalse(c.isReleased());
+        }
+    }
+
     private static void assertNotNull(Object o) { org.junit.jupiter.api.Assertions.assertNotNull(o); }
 }
