@@ -44,11 +44,31 @@ public final class ByteSampler {
         void accept(int row, int b);
     }
 
+    /** Told when each decoding step (one byte for every row, the model's work only) begins and ends. */
+    public interface StepWatch {
+        /** Before decoding step {@code step} (from 1) of at most {@code maxSteps}. */
+        void beforeStep(long step, long maxSteps);
+
+        void afterStep();
+
+        StepWatch NONE = new StepWatch() {
+            @Override public void beforeStep(long step, long maxSteps) {}
+
+            @Override public void afterStep() {}
+        };
+    }
+
     /**
      * {@link #generate(ByteLanguageModel, List, Settings, Generator)}, handing each byte to {@code sink} the moment it
      * is sampled (to print a continuation as it grows); the same bytes, draws and result.
      */
     public static List<byte[]> generate(ByteLanguageModel model, List<byte[]> prompts, Settings settings, Generator gen, ByteSink sink) {
+        return generate(model, prompts, settings, gen, sink, StepWatch.NONE);
+    }
+
+    /** {@link #generate(ByteLanguageModel, List, Settings, Generator, ByteSink)}, with {@code watch} around each decoding step. */
+    public static List<byte[]> generate(ByteLanguageModel model, List<byte[]> prompts, Settings settings, Generator gen, ByteSink sink,
+                                        StepWatch watch) {
         int n = prompts.size();
         List<ByteArrayOutputStream> out = new ArrayList<>();
         int longest = 0;
@@ -64,6 +84,7 @@ public final class ByteSampler {
             context[i][0] = ByteLanguageModel.BOS;
             for (int j = 0; j < p.length; j++) context[i][j + 1] = p[j] & 0xFF;
         }
+        long steps = 0;
         boolean[] done = new boolean[n];
         int[] produced = new int[n];
         long[] next = new long[n];
@@ -103,9 +124,11 @@ public final class ByteSampler {
                     any |= !done[i];
                 }
                 if (!any) break;
+                watch.beforeStep(++steps, settings.maxBytes() - 1L);
                 try (Scope s = Scope.open()) {
                     logits = dec.step(Tensor.of(next, n)).toFloatArray();
                 }
+                watch.afterStep();
             }
         } finally {
             model.module().train(wasTraining);

@@ -41,11 +41,21 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--profile", description = "Print the time per op of a decoding step (one byte for every prompt) at the end, "
+            + "averaged over the steps after the first tenth.")
+    boolean profile;
+
     @Override
     public Integer call() {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         ByteSampler.Settings settings = new ByteSampler.Settings(maxBytes, temperature, topP);
         List<String> ps = prompts.isEmpty() ? List.of("") : prompts;
+        StepProfile steps = profile ? new StepProfile("decoding steps", "the first tenth left out, and the sampling between steps") : null;
+        ByteSampler.StepWatch watch = steps == null ? ByteSampler.StepWatch.NONE : new ByteSampler.StepWatch() {
+            @Override public void beforeStep(long step, long maxSteps) { steps.beforeStep(step, (double) (step - 1) / Math.max(1, maxSteps), maxSteps); }
+
+            @Override public void afterStep() { steps.afterStep(); }
+        };
         try (ByteLanguageModel m = source.open(target).model()) {
             List<byte[]> bytes = ps.stream().map(p -> p.getBytes(StandardCharsets.UTF_8)).toList();
             long t0 = System.nanoTime();
@@ -56,10 +66,10 @@ final class GenerateCommand implements Callable<Integer> {
                 out = ByteSampler.generate(m, bytes, settings, new Generator(seed), (row, b) -> {
                     System.out.write(b);
                     System.out.flush();
-                });
+                }, watch);
                 System.out.println();
             } else { // several: each printed whole once all are done
-                out = ByteSampler.generate(m, bytes, settings, new Generator(seed));
+                out = ByteSampler.generate(m, bytes, settings, new Generator(seed), (row, b) -> {}, watch);
                 for (int i = 0; i < ps.size(); i++) {
                     System.out.println("--- [" + (i + 1) + "]");
                     System.out.println(ps.get(i) + new String(out.get(i), StandardCharsets.UTF_8));
@@ -70,6 +80,7 @@ final class GenerateCommand implements Callable<Integer> {
             System.err.printf(Locale.ROOT, "%,d bytes in %.2f s (%,.0f bytes/s, %d row%s)%n", total, seconds, total / Math.max(seconds, 1e-9),
                     ps.size(), ps.size() == 1 ? "" : "s in one batch");
         }
+        if (steps != null) System.out.print(steps.report());
         return 0;
     }
 }

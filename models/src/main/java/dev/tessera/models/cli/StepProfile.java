@@ -5,12 +5,12 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * {@code train --profile}: the time per op of the training steps past the first tenth of the run (of what is left of it
- * when resumed), where the JIT compiles
- * the kernels (the first steps run several times slower) and the learning rate warms up; a run of fewer than
- * {@link #WHOLE_RUN_BELOW} steps is profiled whole. Evaluations, checkpoints and charts fall between the profiled
- * steps and are left out, so the table is one training step's forward and backward, reported per step beside the
- * steps' own wall time.
+ * {@code train --profile} and {@code generate --profile}: the time per op of the steps past the first tenth of the run
+ * (of what is left of it when resumed), where the JIT compiles the kernels (the first steps run several times slower)
+ * and the learning rate warms up; a run of fewer than {@link #WHOLE_RUN_BELOW} steps is profiled whole. What falls
+ * between the profiled steps is left out — evaluations, checkpoints and charts of a training run, the sampling of a
+ * generation — so the table is one step's work (a training step's forward, backward and update, or one byte decoded
+ * for every row), reported per step beside the steps' own wall time.
  */
 final class StepProfile {
     /** Runs shorter than this many steps have no warm-up worth leaving out. */
@@ -18,12 +18,23 @@ final class StepProfile {
     /** The part of the run (by its progress, steps or time) left out at the start. */
     static final double WARM_UP = 0.1;
 
+    private final String stepKind, leftOut;
     private long steps, first, last, nanos, started;
     /** The run's progress when this process trained its first step (0 for a fresh run, more for a resumed one). */
     private double startedAt = Double.NaN;
 
-    /** Clears the op counters: the report covers this run's steps only. */
-    StepProfile() { Profiler.reset(); }
+    /** A training run's profile. */
+    StepProfile() { this("training steps", "the first tenth of those trained here and the evaluations left out"); }
+
+    /**
+     * Clears the op counters: the report covers this run's steps only. {@code what} names the steps ("decoding
+     * steps"), {@code leftOut} says what the table leaves out.
+     */
+    StepProfile(String what, String leftOut) {
+        this.stepKind = what;
+        this.leftOut = leftOut;
+        Profiler.reset();
+    }
 
     /**
      * Before the step {@code step} whose run has made {@code progress} (0–1) of its steps or time; this process trains
@@ -50,10 +61,9 @@ final class StepProfile {
 
     /** The table: calls and milliseconds per profiled step by op, the most expensive first. */
     String report() {
-        if (steps == 0) return "profile: no training step was profiled\n";
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
-                "profile of %d training steps (%d to %d; the first tenth of those trained here and the evaluations left out): %.1f ms per step%n",
-                steps, first, last, nanos / 1e6 / steps));
+        if (steps == 0) return "profile: no step was profiled\n";
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "profile of %d %s (%d to %d; %s): %.3f ms per step%n",
+                steps, stepKind, first, last, leftOut, nanos / 1e6 / steps));
         sb.append(String.format(Locale.ROOT, "%-30s %12s %10s%n", "op", "calls/step", "ms/step"));
         Profiler.snapshot().entrySet().stream()
                 .sorted((a, b) -> Long.compare(b.getValue().nanos(), a.getValue().nanos()))

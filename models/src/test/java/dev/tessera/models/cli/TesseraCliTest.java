@@ -161,6 +161,26 @@ class TesseraCliTest {
         assertTrue(one.err().contains("(") && one.err().contains("1 row)"), one.err());
     }
 
+    /** generate --profile times the decoding steps after the first tenth and leaves the bytes as they were. */
+    @Test
+    void generateProfileTimesTheDecodingSteps() {
+        String[] args = {"generate", "--checkpoint", run.toString(), "--prompt", "the quick", "--prompt", "fox", "--max-bytes", "21", "--seed", "5"};
+        Result plain = succeed(args);
+        String[] withProfile = java.util.Arrays.copyOf(args, args.length + 1);
+        withProfile[args.length] = "--profile";
+        Result r = succeed(withProfile);
+        assertTrue(r.out().startsWith(plain.out()), "the same continuations:\n" + plain.out() + "\nthen\n" + r.out());
+        assertTrue(r.out().contains("profile of 18 decoding steps (3 to 20;"), r.out());
+        Map<String, Double> perStep = new java.util.HashMap<>();
+        for (String line : r.out().split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length == 3 && f[1].matches("[0-9.]+") && f[2].matches("[0-9.]+")) perStep.put(f[0], Double.parseDouble(f[1]));
+        }
+        assertTrue(perStep.getOrDefault("matmul", 0.0) >= 2, "every step runs the encoder's and decoder's projections: " + r.out());
+        assertTrue(perStep.getOrDefault("selective_scan_step", 0.0) >= 2, r.out());
+        assertFalse(perStep.containsKey("cross_entropy"), "nothing but decoding is timed: " + r.out());
+    }
+
     @Test
     void infoNamesVersionCpuPathDevicesAndKernels() {
         Result r = tessera("info");
