@@ -59,28 +59,51 @@ public abstract class Optimizer implements AutoCloseable {
     /**
      * Restores state saved by {@link #stateDict()} and the step count. Each state tensor ("kind.parameter name") is
      * created like its parameter (dtype and device) and filled from the saved one, wherever that was read: a CUDA
-     * model resumed from a checkpoint file gets its state on the GPU.
+     * model resumed from a checkpoint file gets its state on the GPU. Every name and shape is checked before anything
+     * is written.
      */
     public void loadStateDict(Map<String, Tensor> saved, long stepCount) {
-        Map<String, Parameter> byName = new java.util.HashMap<>();
-        for (Group g : groups) byName.putAll(g.params());
-        for (var e : saved.entrySet()) {
-            Tensor mine = state.get(e.getKey());
-            if (mine == null) {
-                int dot = e.getKey().indexOf('.');
-                Parameter p = dot < 0 ? null : byName.get(e.getKey().substring(dot + 1));
-                if (p == null) {
-                    throw new IllegalArgumentException("optimizer state '" + e.getKey() + "' belongs to no parameter of this optimizer");
-                }
-                mine = stateFor(e.getKey(), p);
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        saved.forEach((n, t) -> shapes.put(n, t.shape()));
+        for (var e : stateTensors(shapes).entrySet()) e.getValue().copyFrom(saved.get(e.getKey()));
+        this.step = stepCount;
+    }
+
+    /**
+     * {@link #loadStateDict(Map, long)} from a source read one tensor at a time (a checkpoint file): the state of a
+     * large model is restored holding one saved tensor at a time beside it, not a copy of all of it.
+     */
+    public void loadStateDict(TensorSource saved, long stepCount) {
+        for (var e : stateTensors(saved.shapes()).entrySet()) {
+            try (Tensor t = saved.load(e.getKey())) {
+                e.getValue().copyFrom(t);
             }
-            if (!java.util.Arrays.equals(mine.shape(), e.getValue().shape())) {
-                throw new IllegalArgumentException("optimizer state '" + e.getKey() + "' has shape " + java.util.Arrays.toString(e.getValue().shape())
-                        + ", expected " + java.util.Arrays.toString(mine.shape()));
-            }
-            mine.copyFrom(e.getValue());
         }
         this.step = stepCount;
+    }
+
+    /** The state tensor for each saved name (created as needed), after checking every name and shape. */
+    private Map<String, Tensor> stateTensors(Map<String, int[]> shapes) {
+        Map<String, Parameter> byName = new java.util.HashMap<>();
+        for (Group g : groups) byName.putAll(g.params());
+        Map<String, Parameter> owners = new LinkedHashMap<>();
+        for (var e : shapes.entrySet()) {
+            Tensor mine = state.get(e.getKey());
+            int dot = e.getKey().indexOf('.');
+            Parameter p = mine != null || dot < 0 ? null : byName.get(e.getKey().substring(dot + 1));
+            if (mine == null && p == null) {
+                throw new IllegalArgumentException("optimizer state '" + e.getKey() + "' belongs to no parameter of this optimizer");
+            }
+            int[] expected = mine != null ? mine.shape() : p.shape();
+            if (!java.util.Arrays.equals(expected, e.getValue())) {
+                throw new IllegalArgumentException("optimizer state '" + e.getKey() + "' has shape " + java.util.Arrays.toString(e.getValue())
+                        + ", expected " + java.util.Arrays.toString(expected));
+            }
+            owners.put(e.getKey(), p);
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        owners.forEach((name, p) -> out.put(name, p == null ? state.get(name) : stateFor(name, p)));
+        return out;
     }
 
     protected List<Map.Entry<String, Parameter>> entries(Group g) { return new ArrayList<>(g.params().entrySet()); }

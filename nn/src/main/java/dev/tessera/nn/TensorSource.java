@@ -24,6 +24,27 @@ public interface TensorSource extends AutoCloseable {
     @Override
     void close();
 
+    /**
+     * The tensors whose names start with {@code prefix}, named without it (an optimizer's state saved under
+     * "optim." beside the parameters); closing the view leaves this open.
+     */
+    default TensorSource under(String prefix) {
+        TensorSource all = this;
+        return new TensorSource() {
+            @Override public Map<String, int[]> shapes() {
+                Map<String, int[]> out = new LinkedHashMap<>();
+                all.shapes().forEach((n, s) -> {
+                    if (n.startsWith(prefix)) out.put(n.substring(prefix.length()), s);
+                });
+                return out;
+            }
+
+            @Override public Tensor load(String name) { return all.load(prefix + name); }
+
+            @Override public void close() {}
+        };
+    }
+
     /** The tensors whose names pass {@code keep}, read from this source (closing the view leaves this open). */
     default TensorSource only(Predicate<String> keep) {
         TensorSource all = this;

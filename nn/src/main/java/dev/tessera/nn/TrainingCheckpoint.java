@@ -62,11 +62,11 @@ public final class TrainingCheckpoint {
             // nothing is resumed from it (no optimizer, no generators), and it then counts as step 0.
             long step = !meta.containsKey("step") && optimizer == null && generators.isEmpty() ? 0 : parseLong(path, meta, "step");
             if (optimizer != null) {
-                Map<String, Tensor> optim = new LinkedHashMap<>();
-                for (String name : r.entries().keySet()) {
-                    if (name.startsWith(OPTIM_PREFIX)) optim.put(name.substring(OPTIM_PREFIX.length()), r.load(name));
+                try {
+                    optimizer.loadStateDict(r.under(OPTIM_PREFIX), meta.containsKey("optim.step") ? parseLong(path, meta, "optim.step") : step);
+                } catch (IllegalArgumentException e) {
+                    throw new CheckpointException(path + ": its optimizer state does not match the optimizer: " + e.getMessage(), e);
                 }
-                optimizer.loadStateDict(optim, meta.containsKey("optim.step") ? parseLong(path, meta, "optim.step") : step);
             }
             generators.forEach((name, g) -> {
                 String key = "rng." + name + ".offset";

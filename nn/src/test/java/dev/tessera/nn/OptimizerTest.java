@@ -159,4 +159,35 @@ class OptimizerTest {
             org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("[3]") && e.getMessage().contains("[2]"), e.getMessage());
         }
     }
+
+    @Test
+    void stateLoadsFromAFileOneTensorAtATimeAfterEveryCheck(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        java.nio.file.Path file = dir.resolve("state.safetensors");
+        try (Parameter w = new Parameter(Tensor.zeros(3)); Parameter v = new Parameter(Tensor.zeros(2));
+             Optimizer opt = new AdamW(List.of(new Optimizer.Group("all", Map.of("w", w, "v", v), 1.0)), 0.1, 0.0);
+             dev.tessera.runtime.Scope sc = dev.tessera.runtime.Scope.open()) {
+            Map<String, Tensor> saved = new LinkedHashMap<>();
+            saved.put("model.w", Tensor.of(new float[] {9, 9, 9}, 3)); // not optimizer state: left out by under()
+            saved.put("optim.exp_avg.w", Tensor.of(new float[] {1, 2, 3}, 3));
+            saved.put("optim.exp_avg_sq.v", Tensor.of(new float[] {4, 5}, 2));
+            SafeTensors.write(file, saved, Map.of());
+            try (SafeTensors.Reader r = SafeTensors.open(file)) {
+                opt.loadStateDict(r.under("optim."), 7);
+            }
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {1, 2, 3}, opt.stateDict().get("exp_avg.w").toFloatArray());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {4, 5}, opt.stateDict().get("exp_avg_sq.v").toFloatArray());
+            assertEquals(7, opt.stepCount());
+            assertEquals(2, opt.stateDict().size());
+            // a bad entry anywhere is refused before any state is written
+            saved.put("optim.exp_avg.w", Tensor.of(new float[] {7, 7, 7}, 3));
+            saved.put("optim.exp_avg_sq.v", Tensor.zeros(5));
+            SafeTensors.write(file, saved, Map.of());
+            try (SafeTensors.Reader r = SafeTensors.open(file)) {
+                var e = assertThrows(IllegalArgumentException.class, () -> opt.loadStateDict(r.under("optim."), 8));
+                org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("exp_avg_sq.v"), e.getMessage());
+            }
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {1, 2, 3}, opt.stateDict().get("exp_avg.w").toFloatArray());
+            assertEquals(7, opt.stepCount());
+        }
+    }
 }
