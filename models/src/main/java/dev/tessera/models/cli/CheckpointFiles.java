@@ -65,24 +65,23 @@ final class CheckpointFiles {
     }
 
     /**
-     * A model built from a config file and loaded strictly with weights from a safetensors file or a PyTorch {@code .pt}
-     * state dict in the reference layout (the restricted reader never runs code from the file).
+     * A model built from a config file or preset name (without its random draws) and loaded strictly with weights from
+     * a safetensors file or a PyTorch {@code .pt} state dict in the reference layout (the restricted reader never runs
+     * code from the file).
      */
-    static ByteLanguageModel fromConfigAndWeights(Path configFile, Path weights, dev.tessera.runtime.Device device) {
-        String json;
-        try {
-            json = java.nio.file.Files.readString(configFile);
-        } catch (java.io.IOException e) {
-            throw new CliFailure("cannot read config " + configFile + ": " + e.getMessage());
+    static ByteLanguageModel fromConfigAndWeights(String configOrPreset, Path weights, dev.tessera.runtime.Device device) {
+        ByteLanguageModel model;
+        try (Init.LoadingRegion r = Init.forLoading()) {
+            model = ModelCatalog.create(configOrPreset, new Generator(0));
         }
-        return withWeights(buildForLoading(ModelCatalog.familyOf(json), json), weights, "the config " + configFile, device);
+        return withWeights(model, weights, "the model " + configOrPreset, device);
     }
 
     /**
      * {@code model} (built in {@link Init#forLoading()}) with every parameter read from {@code weights}, moved to
      * {@code device}; closed, and one line naming both files, when the weights do not fit {@code what}.
      */
-    static ByteLanguageModel withWeights(ByteLanguageModel model, Path weights, String what, dev.tessera.runtime.Device device) {
+    private static ByteLanguageModel withWeights(ByteLanguageModel model, Path weights, String what, dev.tessera.runtime.Device device) {
         try (dev.tessera.runtime.Scope s = dev.tessera.runtime.Scope.open();
              dev.tessera.nn.TensorSource source = dev.tessera.nn.TorchStateDict.open(weights)) {
             model.module().loadStateDict(source, true); // one tensor at a time: the model and one tensor in memory

@@ -21,8 +21,9 @@ final class ModelSource {
     ConfigWithWeights external;
 
     static final class ConfigWithWeights {
-        @Option(names = "--config", required = true, description = "A model config JSON (an H-Net config in the reference format), with --weights.")
-        Path config;
+        @Option(names = "--config", required = true,
+                description = "A model config JSON (an H-Net config in the reference format) or a preset name, with --weights.")
+        String config;
 
         @Option(names = "--weights", required = true,
                 description = "Weights under the reference parameter names: .safetensors or a PyTorch .pt state dict (read without running code).")

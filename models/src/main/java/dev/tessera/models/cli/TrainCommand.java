@@ -153,11 +153,7 @@ final class TrainCommand implements Callable<Integer> {
     /** The model to train: initialised from the seed, or built for loading and filled from {@code --weights}. */
     private ByteLanguageModel startingModel(String modelName, long seed, dev.tessera.runtime.Device target) {
         if (weights == null) return ModelCatalog.create(modelName, new Generator(seed)).onDevice(target);
-        ByteLanguageModel m;
-        try (dev.tessera.nn.Init.LoadingRegion r = dev.tessera.nn.Init.forLoading()) {
-            m = ModelCatalog.create(modelName, new Generator(seed));
-        }
-        return CheckpointFiles.withWeights(m, weights, "the model " + modelName, target);
+        return CheckpointFiles.fromConfigAndWeights(modelName, weights, target);
     }
 
     private int resumeRun(dev.tessera.runtime.Device target, Precision products) {

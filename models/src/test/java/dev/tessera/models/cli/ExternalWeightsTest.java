@@ -113,6 +113,10 @@ class ExternalWeightsTest {
             String block = "--- [" + (i + 1) + "]\n" + prompts.get(i) + new String(expected.get(i), StandardCharsets.UTF_8) + "\n";
             assertTrue(r.out().contains(block), "expected\n" + block + "in\n" + r.out());
         }
+        // a preset's name serves as the config
+        TesseraCliTest.Result byName = TesseraCliTest.succeed("generate", "--config", "hnet-tiny", "--weights", weights.toString(),
+                "--prompt", prompts.get(0), "--prompt", prompts.get(1), "--max-bytes", "30", "--seed", "5");
+        assertEquals(r.out(), byName.out());
     }
 
     @Test
@@ -180,7 +184,7 @@ class ExternalWeightsTest {
         }
         TesseraCliTest.Result r = TesseraCliTest.tessera("generate", "--config", wrong.toString(), "--weights", weights.toString());
         assertNotEquals(0, r.exit());
-        assertTrue(r.err().contains("does not match the config"), r.err());
+        assertTrue(r.err().contains("does not match the model " + wrong), r.err());
         r = TesseraCliTest.tessera("eval", "--config", config.toString());
         assertEquals(2, r.exit(), r.err());
         assertTrue(r.err().contains("--weights"), r.err());
