@@ -1,4 +1,4 @@
-/** Fused custom ops with autograd: selective scan, flash attention, chunk routing, probabilistic attention, gated RMSNorm. */
+/** Fused custom ops: selective scan, flash attention, chunk routing, probabilistic attention, gated RMSNorm (with autograd), and decoding steps. */
 module dev.tessera.kernels {
     requires transitive dev.tessera.runtime;
     requires static jdk.incubator.vector;
@@ -7,6 +7,7 @@ module dev.tessera.kernels {
     exports dev.tessera.kernels.routing;
     exports dev.tessera.kernels.scan;
     exports dev.tessera.kernels.swiglu;
+    exports dev.tessera.kernels.conv;
     exports dev.tessera.kernels.norm;
     exports dev.tessera.kernels.rotary;
     exports dev.tessera.kernels.optim;

@@ -1,5 +1,6 @@
 package dev.tessera.nn;
 
+import dev.tessera.kernels.conv.CausalConvStep;
 import dev.tessera.runtime.Functional;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Tensor;
@@ -33,5 +34,13 @@ public final class CausalConv1d extends Module {
      */
     public Tensor forward(Tensor x, int[] cuSeqlens) {
         return Functional.causalConv1d(x, weight.value().reshape(channels, width), bias.value(), cuSeqlens);
+    }
+
+    /**
+     * One decoding step: the output [B, C] for new inputs x [B, C] given the last K−1 inputs in {@code state}
+     * [B, K−1, C], which advances in place (inference only); the bits {@link #forward} gives at that position.
+     */
+    public Tensor step(Tensor state, Tensor x) {
+        return CausalConvStep.apply(state, x, weight.value().reshape(channels, width), bias.value());
     }
 }

@@ -170,14 +170,14 @@ public final class Mamba2 extends Module implements Mixer {
             throw new IllegalArgumentException("Mamba2 step: " + u.size(0) + " inputs for " + rows + " of a state of " + st.conv.size(0)
                     + " rows (at least one row steps)");
         }
-        int b = u.size(0), gn = groups * dState, k = conv1d.width();
+        int b = u.size(0), gn = groups * dState;
         try (Grad.Region g = Grad.noGrad()) {
             Tensor conv = rows.gather(st.conv), ssm = rows.gather(st.ssm);
             Tensor zxbcdt = inProj.forward(u);
             Tensor z = zxbcdt.narrow(2, 0, dInner);
-            Tensor window = Tensor.cat(List.of(conv, zxbcdt.narrow(2, dInner, convDim)), 1); // [n, K, C]
-            Tensor xbc = conv1d.forward(window).narrow(1, k - 1, 1).silu(); // the last position sees exactly the window
-            rows.scatter(st.conv, window.narrow(1, 1, k - 1));
+            // the convolution's output at the new position, its state advanced in place (fused: no window, one position)
+            Tensor xbc = conv1d.step(conv, zxbcdt.narrow(2, dInner, convDim).select(1, 0)).unsqueeze(1).silu();
+            rows.scatter(st.conv, conv); // nothing to copy when conv is a view of the state
             Tensor dt = zxbcdt.narrow(2, dInner + convDim, heads).reshape(b, heads);
             Tensor x = xbc.narrow(2, 0, dInner).reshape(b, heads, headDim);
             Tensor bm = xbc.narrow(2, dInner, gn).reshape(b, groups, dState);
