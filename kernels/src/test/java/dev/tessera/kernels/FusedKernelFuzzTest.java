@@ -100,6 +100,45 @@ class FusedKernelFuzzTest {
     }
 
     /**
+     * Decoding: {@link dev.tessera.kernels.conv.CausalConvStep} run position by position from a zero state (each
+     * position's input a strided slice of a wider projection) reproduces the parallel causal convolution bit for bit,
+     * outputs and the final state (the last K−1 inputs), on random shapes, widths and dtypes.
+     */
+    @Test
+    void convolutionStepsReproduceTheParallelConvolution() { convStepFuzz(Device.cpu(), Integer.getInteger("fuzz.stepPrograms", 150)); }
+
+    @Test
+    @Tag("gpu")
+    void convolutionStepsReproduceTheParallelConvolutionOnCuda() {
+        convStepFuzz(CudaTests.assumeGpu(), Integer.getInteger("fuzz.cudaStepPrograms", 60));
+    }
+
+    private static void convStepFuzz(Device device, int programs) {
+        runPrograms("convolution step fuzz on " + device, programs, 0xC0DEL, (seed, what) -> {
+            SplittableRandom r = new SplittableRandom(seed);
+            int b = 1 + r.nextInt(3), l = size(r), c = size(r) + r.nextInt(40), k = 2 + r.nextInt(3), extra = r.nextInt(9);
+            boolean bias = r.nextBoolean();
+            DType dt = r.nextInt(4) == 0 ? DType.F64 : DType.F32;
+            what.append("B ").append(b).append(", L ").append(l).append(", C ").append(c).append(", K ").append(k).append(", ").append(dt)
+                    .append(bias ? ", bias" : "");
+            dev.tessera.runtime.Generator g = new dev.tessera.runtime.Generator(seed);
+            try (dev.tessera.runtime.Grad.Region nog = dev.tessera.runtime.Grad.noGrad()) {
+                Tensor proj = Tensor.randn(g, b, l, c + extra).to(dt).to(device), x = proj.narrow(2, extra / 2, c);
+                Tensor w = Tensor.randn(g, c, k).to(dt).to(device), bi = bias ? Tensor.randn(g, c).to(dt).to(device) : null;
+                Tensor whole = dev.tessera.runtime.Functional.causalConv1d(x, w, bi);
+                Tensor state = Tensor.zeros(dt, device, b, k - 1, c);
+                List<Tensor> ys = new ArrayList<>();
+                for (int t = 0; t < l; t++) ys.add(dev.tessera.kernels.conv.CausalConvStep.apply(state, x.select(1, t), w, bi).unsqueeze(1));
+                String bad = Program.compare("outputs", Tensor.cat(ys, 1).to(Device.cpu()).toDoubleArray(), whole.to(Device.cpu()).toDoubleArray(), 0);
+                if (bad != null) return bad;
+                Tensor last = l >= k - 1 ? x.narrow(1, l - (k - 1), k - 1)
+                        : Tensor.cat(List.of(Tensor.zeros(dt, device, b, k - 1 - l, c), x), 1);
+                return Program.compare("final state", state.to(Device.cpu()).toDoubleArray(), last.to(Device.cpu()).toDoubleArray(), 0);
+            }
+        });
+    }
+
+    /**
      * Decoding: a {@link dev.tessera.kernels.attention.KvCache} filled a few positions at a time (a prompt, then single
      * steps), each step's queries attending over it, reproduces one causal (optionally windowed) attention over the
      * whole sequence, with grouped heads, several rows and a cache larger than the sequence.
