@@ -126,8 +126,9 @@ public abstract class Module implements AutoCloseable {
      * parameters before it were written; the module should then be discarded.
      */
     public void loadStateDict(TensorSource source, boolean strict) {
-        Map<String, Parameter> mine = checkLoadable(source.shapes(), strict);
-        Set<String> present = source.shapes().keySet();
+        Map<String, int[]> shapes = source.shapes();
+        Map<String, Parameter> mine = checkLoadable(shapes, strict);
+        Set<String> present = shapes.keySet();
         for (var e : mine.entrySet()) {
             if (!present.contains(e.getKey())) continue;
             try (Tensor t = source.load(e.getKey())) {

@@ -4,6 +4,7 @@ import dev.tessera.runtime.Tensor;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 
 /**
  * Named tensors whose shapes are known before any of their data is read: a checkpoint file opened to be loaded one
@@ -29,37 +30,35 @@ public interface TensorSource extends AutoCloseable {
      * "optim." beside the parameters); closing the view leaves this open.
      */
     default TensorSource under(String prefix) {
-        TensorSource all = this;
-        return new TensorSource() {
-            @Override public Map<String, int[]> shapes() {
-                Map<String, int[]> out = new LinkedHashMap<>();
-                all.shapes().forEach((n, s) -> {
-                    if (n.startsWith(prefix)) out.put(n.substring(prefix.length()), s);
-                });
-                return out;
-            }
-
-            @Override public Tensor load(String name) { return all.load(prefix + name); }
-
-            @Override public void close() {}
-        };
+        return renamed(this, n -> n.startsWith(prefix) ? n.substring(prefix.length()) : null, n -> prefix + n);
     }
 
     /** The tensors whose names pass {@code keep}, read from this source (closing the view leaves this open). */
     default TensorSource only(Predicate<String> keep) {
-        TensorSource all = this;
+        return renamed(this, n -> keep.test(n) ? n : null, n -> keep.test(n) ? n : null);
+    }
+
+    /**
+     * A view of {@code all}: {@code shown} gives a tensor's name in the view (null: left out), {@code source} the name
+     * in {@code all} of a name in the view (null: not in the view).
+     */
+    private static TensorSource renamed(TensorSource all, UnaryOperator<String> shown, UnaryOperator<String> source) {
         return new TensorSource() {
             @Override public Map<String, int[]> shapes() {
                 Map<String, int[]> out = new LinkedHashMap<>();
                 all.shapes().forEach((n, s) -> {
-                    if (keep.test(n)) out.put(n, s);
+                    String v = shown.apply(n);
+                    if (v != null) out.put(v, s);
                 });
                 return out;
             }
 
             @Override public Tensor load(String name) {
-                if (!keep.test(name)) throw new IllegalArgumentException("tensor source: '" + name + "' is not among the selected tensors");
-                return all.load(name);
+                String n = source.apply(name);
+                if (n == null || shown.apply(n) == null) {
+                    throw new IllegalArgumentException("tensor source: '" + name + "' is not among the selected tensors");
+                }
+                return all.load(n);
             }
 
             @Override public void close() {}

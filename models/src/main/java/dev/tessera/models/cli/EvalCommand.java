@@ -49,9 +49,10 @@ final class EvalCommand implements Callable<Integer> {
         ModelSource.Opened opened = source.open(target);
         Map<String, String> meta = opened.metadata();
         String d = data != null ? data : meta.getOrDefault("train.data", CorpusSource.JDK_SRC);
-        int len = seqLen != null ? seqLen : Integer.parseInt(meta.getOrDefault("train.seq_len", "256"));
-        double frac = heldOut != null ? heldOut : Double.parseDouble(meta.getOrDefault("train.held_out", "0.1"));
         try (ByteLanguageModel m = opened.model(); ByteCorpus corpus = CorpusSource.open(d); Precision.Region pr = products.enter()) {
+            // read inside the block: a checkpoint whose metadata does not parse still has its model closed
+            int len = seqLen != null ? seqLen : Integer.parseInt(meta.getOrDefault("train.seq_len", "256"));
+            double frac = heldOut != null ? heldOut : Double.parseDouble(meta.getOrDefault("train.held_out", "0.1"));
             HeldOutEvaluation.Result r = HeldOutEvaluation.run(m, corpus, frac, len, windows, batch);
             if (opened.fromCheckpoint()) System.out.printf(Locale.ROOT, "checkpoint %s (step %d)%n", opened.origin(), opened.step());
             else System.out.println("weights " + opened.origin());
