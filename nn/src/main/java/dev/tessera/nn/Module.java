@@ -80,15 +80,30 @@ public abstract class Module implements AutoCloseable {
         return Device.cpu();
     }
 
-    /** The dtype of this module's first parameter (F32 when it has none): what decoding states are kept in. */
+    /**
+     * The dtype this module computes in: its first parameter's {@link Parameter#computeDtype()} (F32 when it has
+     * none), which a weight stored in BF16 does not change. What decoding states are kept in.
+     */
     public dev.tessera.runtime.DType dtype() {
-        for (Parameter p : parameters()) return p.value().dtype();
+        for (Parameter p : parameters()) return p.computeDtype();
         return dev.tessera.runtime.DType.F32;
     }
 
     /** Moves every parameter to {@code device} (dropping gradients); returns this. Optimizers must be made after. */
     public Module to(Device device) {
         parameters().forEach(p -> p.moveTo(device));
+        return this;
+    }
+
+    /**
+     * Stores the weight of every {@link Linear} in this module in {@code dtype} ({@link Parameter#storeAs}), the rest
+     * as it is: with BF16, the products that dominate a model's memory and its decoding steps read half the bytes,
+     * and on the CPU a decoding step reads the BF16 values in place, giving the bits of the same model with its
+     * linear weights rounded to BF16. {@code dtype} equal to the compute dtype undoes it. Returns this.
+     */
+    public Module storeLinearWeightsAs(dev.tessera.runtime.DType dtype) {
+        if (this instanceof Linear l) l.weight().storeAs(dtype);
+        children.values().forEach(m -> m.storeLinearWeightsAs(dtype));
         return this;
     }
 

@@ -11,6 +11,8 @@ import dev.tessera.runtime.Tensor;
 public final class Parameter implements AutoCloseable {
     private Tensor value;
     private boolean noWeightDecay;
+    /** The dtype its module computes in when the value is stored narrower ({@link #storeAs}); null: the value's. */
+    private dev.tessera.runtime.DType computeDtype;
 
     /** Takes ownership of {@code init} (it leaves its scope). */
     public Parameter(Tensor init) { this(init, false); }
@@ -56,8 +58,31 @@ public final class Parameter implements AutoCloseable {
 
     public void zeroGrad() { value.zeroGrad(); }
 
+    /**
+     * The dtype the module computes in with this parameter: the value's, or, for a value stored narrower by
+     * {@link #storeAs}, the dtype it had before.
+     */
+    public dev.tessera.runtime.DType computeDtype() { return computeDtype != null ? computeDtype : value.dtype(); }
+
+    /**
+     * Keeps the value in {@code dtype} (BF16 for a linear layer's weight: half the memory) while its module goes on
+     * computing in {@link #computeDtype()} (F32 states and activations, the products promoting the weight); storing it
+     * as the compute dtype again converts it back (exactly, from BF16 to F32). Drops any gradient.
+     */
+    public void storeAs(dev.tessera.runtime.DType dtype) {
+        if (!dtype.isFloating()) throw new IllegalArgumentException("parameter storeAs: a floating dtype, got " + dtype);
+        dev.tessera.runtime.DType compute = computeDtype();
+        convert(dtype);
+        computeDtype = dtype == compute ? null : compute;
+    }
+
     /** Converts the value to {@code dtype} in place (e.g. F64 for gradient checks); drops any gradient. */
     public void castTo(dev.tessera.runtime.DType dtype) {
+        computeDtype = null;
+        convert(dtype);
+    }
+
+    private void convert(dev.tessera.runtime.DType dtype) {
         if (value.dtype() == dtype) return;
         Tensor old = value;
         try (Grad.Region g = Grad.noGrad()) {

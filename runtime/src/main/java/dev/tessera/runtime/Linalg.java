@@ -33,6 +33,8 @@ final class Linalg {
             a = a.to(DType.BF16);
             b = b.to(DType.BF16);
             outType = DType.F32;
+        } else if (a.dtype == DType.F32 && b.dtype == DType.BF16 && a.device().isCpu() && b.device().isCpu() && b.shape.length == 2) {
+            return timesBf16Weight(a, b);
         } else if (a.dtype != b.dtype) {
             DType t = DType.promote(a.dtype, b.dtype);
             return matmul(a.to(t), b.to(t));
@@ -44,6 +46,43 @@ final class Linalg {
         if (a.shape.length == 1) return core(a.unsqueeze(0), b, outType).squeeze(-2);
         if (b.shape.length == 1) return core(a, b.unsqueeze(1), outType).squeeze(-1);
         return core(a, b, outType);
+    }
+
+    /**
+     * F32 a [..., k] times a BF16 matrix b [k, n] on the CPU: a layer's input times a weight kept in BF16 (half the
+     * memory, and half the bytes a decoding step reads). The result is F32 and equals, bit for bit, the product
+     * with b widened to F32 first, which is what the promotion of mixed dtypes gives: a few rows against a
+     * transposed row-major b (Wᵀ, as a linear layer multiplies) read the BF16 values in place; anything else
+     * widens b once, keeping its layout, so the GEMM takes the route an F32 weight takes. Gradients are the
+     * promotion's: a's in F32, b's cast to BF16.
+     */
+    private static Tensor timesBf16Weight(Tensor a, Tensor b) {
+        int k = b.shape[0], n = b.shape[1];
+        int rows = a.shape.length == 1 ? 1 : (int) (Shape.numel(a.shape) / Math.max(1, k));
+        boolean transposedRowMajor = b.strides[0] == 1 && (n == 1 || b.strides[1] >= k);
+        if (!transposedRowMajor || rows == 0 || rows > dev.tessera.runtime.cpu.Gemm.BF16_WEIGHT_ROWS || k == 0 || n == 0) {
+            Tensor wide = transposedRowMajor ? b.transpose(0, 1).to(DType.F32).transpose(0, 1) : b.to(DType.F32);
+            return matmul(a, wide);
+        }
+        int[] outShape = a.shape.length == 1 ? new int[] {n} : a.shape.clone();
+        outShape[outShape.length - 1] = n;
+        Tensor out = Tensor.allocate(DType.F32, outShape, a.device(), false);
+        boolean done;
+        try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
+            Tensor a2 = a.reshape(rows, k); // a view where one exists, as the F32 route folds a's rows
+            long t0 = Profiler.start();
+            done = dev.tessera.runtime.cpu.Gemm.sgemmBf16Weights(rows, n, k, a2.segment(), a2.offset, a2.strides[0], a2.strides[1],
+                    b.segment(), b.offset, b.strides[0], b.strides[1], out.segment(), out.offset, n);
+            if (t0 != 0 && done) Profiler.stop("matmul", t0);
+        }
+        if (!done) { // no Vector API, or a's values not contiguous (the F32 route packs those): b widened
+            out.close();
+            return matmul(a, b.transpose(0, 1).to(DType.F32).transpose(0, 1));
+        }
+        int[] as = a.shape.clone();
+        return Autograd.record("matmul", out, new Tensor[] {a, b}, new Tensor[] {a, b}, (g, s) -> new Tensor[] {
+                a.requiresGrad ? g.matmul(s[1].transpose(-1, -2)) : null,
+                b.requiresGrad ? s[0].reshape(rows, k).transpose(0, 1).matmul(g.reshape(rows, n)).to(DType.BF16) : null});
     }
 
     /** Autocast takes F32 products, and products of F32 with BF16: at least one F32 operand, the other F32 or BF16. */

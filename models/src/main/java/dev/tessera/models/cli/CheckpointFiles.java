@@ -70,10 +70,20 @@ final class CheckpointFiles {
      * code from the file).
      */
     static ByteLanguageModel fromConfigAndWeights(String configOrPreset, Path weights, dev.tessera.runtime.Device device) {
+        return fromConfigAndWeights(configOrPreset, weights, device, null);
+    }
+
+    /**
+     * As {@link #fromConfigAndWeights(String, Path, dev.tessera.runtime.Device)}, with the linear layers' weights
+     * stored in {@code linearWeights} (null: as built) before the load, which converts each tensor as it copies it.
+     */
+    static ByteLanguageModel fromConfigAndWeights(String configOrPreset, Path weights, dev.tessera.runtime.Device device,
+                                                  dev.tessera.runtime.DType linearWeights) {
         ByteLanguageModel model;
         try (Init.LoadingRegion r = Init.forLoading()) {
             model = ModelCatalog.create(configOrPreset, new Generator(0));
         }
+        if (linearWeights != null) model.module().storeLinearWeightsAs(linearWeights);
         return withWeights(model, weights, "the model " + configOrPreset, device);
     }
 

@@ -20,6 +20,9 @@ final class ChunksCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     ModelSource source;
 
+    @picocli.CommandLine.Mixin
+    WeightsStorage storage;
+
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
 
@@ -43,7 +46,7 @@ final class ChunksCommand implements Callable<Integer> {
         if (columns < 8) throw new CliFailure("--columns must be at least 8", 2);
         byte[] bytes = input.text != null ? input.text.getBytes(StandardCharsets.UTF_8) : read(input.file);
         if (bytes.length == 0) throw new CliFailure("the text is empty", 2);
-        ModelSource.Opened opened = source.open(target);
+        ModelSource.Opened opened = source.open(target, storage.dtype);
         try (ByteLanguageModel m = opened.model()) {
             if (m.stages() == 0) throw new CliFailure(opened.origin() + " holds a model without routing stages; it draws no boundaries");
             BoundaryMarks marks = BoundaryMarks.of(m, bytes);

@@ -20,6 +20,9 @@ final class EvalCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     ModelSource source;
 
+    @picocli.CommandLine.Mixin
+    WeightsStorage storage;
+
     @Option(names = "--data", description = "A text file, a folder, or jdk-src (default: the data the checkpoint was trained on; jdk-src for --weights).")
     String data;
 
@@ -46,7 +49,7 @@ final class EvalCommand implements Callable<Integer> {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         Precision products = Precision.resolve(precision, target);
         if (windows <= 0 || batch <= 0) throw new CliFailure("--windows and --batch must be positive", 2);
-        ModelSource.Opened opened = source.open(target);
+        ModelSource.Opened opened = source.open(target, storage.dtype);
         Map<String, String> meta = opened.metadata();
         String d = data != null ? data : meta.getOrDefault("train.data", CorpusSource.JDK_SRC);
         try (ByteLanguageModel m = opened.model(); ByteCorpus corpus = CorpusSource.open(d); Precision.Region pr = products.enter()) {

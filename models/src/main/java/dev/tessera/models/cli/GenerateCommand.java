@@ -23,6 +23,9 @@ final class GenerateCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     ModelSource source;
 
+    @picocli.CommandLine.Mixin
+    WeightsStorage storage;
+
     @Option(names = "--prompt", description = "A prompt (repeat for several; default: the empty prompt).")
     List<String> prompts = new ArrayList<>();
 
@@ -56,7 +59,7 @@ final class GenerateCommand implements Callable<Integer> {
 
             @Override public void afterStep() { steps.afterStep(); }
         };
-        try (ByteLanguageModel m = source.open(target).model()) {
+        try (ByteLanguageModel m = source.open(target, storage.dtype).model()) {
             List<byte[]> bytes = ps.stream().map(p -> p.getBytes(StandardCharsets.UTF_8)).toList();
             long t0 = System.nanoTime();
             List<byte[]> out;

@@ -1,6 +1,7 @@
 package dev.tessera.models.cli;
 
 import dev.tessera.models.ByteLanguageModel;
+import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Device;
 import java.nio.file.Path;
 import java.util.Map;
@@ -38,12 +39,15 @@ final class ModelSource {
         boolean fromCheckpoint() { return step >= 0; }
     }
 
-    Opened open(Device device) {
+    /** The model, with its linear layers' weights stored in {@code linearWeights} (F32: as loaded). */
+    Opened open(Device device, DType linearWeights) {
         if (checkpoint != null) {
             CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), device, null, Map.of());
+            if (linearWeights != DType.F32) loaded.model().module().storeLinearWeightsAs(linearWeights);
             return new Opened(loaded.model(), loaded.file().toString(), loaded.state().metadata(), loaded.state().step());
         }
-        ByteLanguageModel model = CheckpointFiles.fromConfigAndWeights(external.config, external.weights, device);
+        ByteLanguageModel model = CheckpointFiles.fromConfigAndWeights(external.config, external.weights, device,
+                linearWeights == DType.F32 ? null : linearWeights);
         return new Opened(model, external.weights + " (config " + external.config + ")", Map.of(), -1);
     }
 }

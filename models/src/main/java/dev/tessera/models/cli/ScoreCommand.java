@@ -32,6 +32,9 @@ final class ScoreCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     ModelSource source;
 
+    @picocli.CommandLine.Mixin
+    WeightsStorage storage;
+
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
 
@@ -51,7 +54,7 @@ final class ScoreCommand implements Callable<Integer> {
         dev.tessera.runtime.Device target = DeviceChoice.resolve(device);
         byte[] bytes = input.text != null ? input.text.getBytes(StandardCharsets.UTF_8) : read(input.file);
         if (bytes.length < 2) throw new CliFailure("need at least 2 bytes to score (the first byte has no prediction), got " + bytes.length, 2);
-        ModelSource.Opened opened = source.open(target);
+        ModelSource.Opened opened = source.open(target, storage.dtype);
         double bpb;
         try (ByteLanguageModel m = opened.model(); Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             m.module().eval();

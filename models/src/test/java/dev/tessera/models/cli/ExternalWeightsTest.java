@@ -99,6 +99,58 @@ class ExternalWeightsTest {
         }
     }
 
+    /**
+     * {@code --weights-dtype bf16} keeps the linear weights in BF16: what each command gives equals what the model
+     * with its linear weights rounded to BF16 gives, from a tessera checkpoint and from {@code --config --weights}.
+     */
+    @Test
+    void bf16WeightsDtypeRunsTheModelWithItsLinearWeightsRounded() throws Exception {
+        String text = "Now is the winter of our discontent";
+        List<String> prompts = List.of("To be", "Ham");
+        Path checkpoint = dir.resolve("tessera-checkpoint.safetensors"), out = dir.resolve("score-dtype.safetensors");
+        float[] rounded, exact;
+        List<byte[]> sampled;
+        try (HNetByteModel m = model(); Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+            dev.tessera.nn.TrainingCheckpoint.save(checkpoint, m.module(), null, 0,
+                    Map.of(CheckpointFiles.FAMILY, m.family(), CheckpointFiles.CONFIG, m.configJson()), Map.of());
+            Tensor bytes = Tensor.of(bytesOf(text), 1, text.length());
+            exact = m.forward(bytes).logits().toFloatArray();
+            m.module().storeLinearWeightsAs(dev.tessera.runtime.DType.BF16).storeLinearWeightsAs(dev.tessera.runtime.DType.F32);
+            rounded = m.forward(bytes).logits().toFloatArray();
+            sampled = ByteSampler.generate(m, prompts.stream().map(p -> p.getBytes(StandardCharsets.UTF_8)).toList(),
+                    new ByteSampler.Settings(30, 0.8, 0.95), new Generator(5));
+        }
+        assertFalse(java.util.Arrays.equals(exact, rounded), "rounding the weights changes the logits");
+        for (String[] source : List.of(new String[] {"--checkpoint", checkpoint.toString()},
+                new String[] {"--config", config.toString(), "--weights", weights.toString()})) {
+            List<String> score = new java.util.ArrayList<>(List.of("score"));
+            score.addAll(List.of(source));
+            score.addAll(List.of("--text", text, "--out", out.toString(), "--weights-dtype", "bf16"));
+            TesseraCliTest.succeed(score.toArray(String[]::new));
+            try (Scope s = Scope.open()) {
+                assertArrayEquals(rounded, SafeTensors.read(out).get("logits").toFloatArray(), String.join(" ", source));
+            }
+            List<String> generate = new java.util.ArrayList<>(List.of("generate"));
+            generate.addAll(List.of(source));
+            generate.addAll(List.of("--prompt", prompts.get(0), "--prompt", prompts.get(1), "--max-bytes", "30", "--seed", "5", "--weights-dtype", "BF16"));
+            TesseraCliTest.Result r = TesseraCliTest.succeed(generate.toArray(String[]::new));
+            for (int i = 0; i < prompts.size(); i++) {
+                String block = "--- [" + (i + 1) + "]\n" + prompts.get(i) + new String(sampled.get(i), StandardCharsets.UTF_8) + "\n";
+                assertTrue(r.out().contains(block), "expected\n" + block + "in\n" + r.out());
+            }
+        }
+        TesseraCliTest.Result bad = TesseraCliTest.tessera("eval", "--checkpoint", checkpoint.toString(), "--weights-dtype", "fp8");
+        assertEquals(2, bad.exit(), bad.err());
+        assertTrue(bad.err().contains("expected F32 or BF16, got 'fp8'"), bad.err());
+    }
+
+    private static long[] bytesOf(String text) {
+        byte[] b = text.getBytes(StandardCharsets.UTF_8);
+        long[] in = new long[b.length];
+        for (int i = 0; i < b.length; i++) in[i] = b[i] & 0xFF;
+        return in;
+    }
+
     @Test
     void generateSamplesWhatTheModelSamples() {
         List<String> prompts = List.of("To be", "Ham");

@@ -6,7 +6,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -45,6 +49,10 @@ final class GemmF32Vector {
 
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT;
+    /** L BF16 values (half a float vector's bits), and L ints (a float vector's shape) to widen them through. */
+    private static final VectorSpecies<Short> HALVES = VectorSpecies.of(short.class, VectorShape.forBitSize(L * Short.SIZE));
+    private static final VectorSpecies<Integer> WORDS = S.withLanes(int.class);
     private static final long TILE_ROW_BYTES = (long) NR * Float.BYTES;
 
     /**
@@ -376,6 +384,22 @@ final class GemmF32Vector {
     }
 
     /**
+     * C = A·B for at most {@link #FEW_ROWS_BY_DOTS} rows of row-major A and a BF16 B stored transposed (column j at
+     * {@code bOff + j·bCs}, contiguous): {@link #fewRowsByDotsBf16} over the threads as {@link #sgemm} splits
+     * {@link #fewRowsByDots}, so the result is the float32 product's with B widened.
+     */
+    static void sgemmBf16(int m, int n, int k,
+            MemorySegment a, long aOff, long aRs,
+            MemorySegment b, long bOff, long bCs,
+            MemorySegment c, long cOff, long cRs) {
+        int threads = CpuPool.threads();
+        int groups = (n + 3) / 4;
+        long grain = threads <= 1 ? groups : Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) m * 4 * k));
+        CpuPool.parallelFor(groups, grain, (s, e) -> fewRowsByDotsBf16(m, (int) s * 4, (int) Math.min(n, e * 4), k,
+                a, aOff, aRs, b, bOff, bCs, c, cOff, cRs));
+    }
+
+    /**
      * Columns [j0, j1) of C for m rows, C[i][j] = ⟨A row i, B column j⟩ where both are contiguous (A row-major, B
      * stored transposed: column j at {@code bOff + j·bCs}): four columns at a time, their rows loaded once per
      * vector of k for each row of A, each sum reduced in {@link Lanes}'s fixed order (the same bits in every tier).
@@ -430,6 +454,63 @@ final class GemmF32Vector {
         sums[2] = t2;
         sums[3] = t3;
     }
+
+    /**
+     * {@link #fewRowsByDots} with B in BF16 (a model's weight kept in BF16, read as it lies): each BF16 value is
+     * widened to the float it stands for, exactly, and the dot products run in {@link #dots4}'s order, so C equals
+     * the float32 product with B widened beforehand, bit for bit, reading half the bytes. Byte offsets of B count
+     * 2-byte elements.
+     */
+    static void fewRowsByDotsBf16(int m, int j0, int j1, int k,
+            MemorySegment a, long aOff, long aRs,
+            MemorySegment b, long bOff, long bCs,
+            MemorySegment c, long cOff, long cRs) {
+        float[] sums = new float[4];
+        for (int j = j0; j < j1; j += 4) {
+            int cols = Math.min(4, j1 - j);
+            long b0 = (bOff + j * bCs) * 2, b1 = (bOff + (j + Math.min(1, cols - 1)) * bCs) * 2;
+            long b2 = (bOff + (j + Math.min(2, cols - 1)) * bCs) * 2, b3 = (bOff + (j + Math.min(3, cols - 1)) * bCs) * 2;
+            for (int i = 0; i < m; i++) {
+                dots4Bf16(k, a, (aOff + i * aRs) * Float.BYTES, b, b0, b1, b2, b3, sums);
+                long co = (cOff + i * cRs + j) * Float.BYTES;
+                for (int q = 0; q < cols; q++) c.set(F, co + (long) q * Float.BYTES, sums[q]);
+            }
+        }
+    }
+
+    /** {@link #dots4} with B's four rows in BF16 at byte offsets {@code b0..b3}. */
+    private static void dots4Bf16(int k, MemorySegment a, long ai, MemorySegment b, long b0, long b1, long b2, long b3, float[] sums) {
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+        long o = 0, ob = 0, v = (long) L * Float.BYTES, vb = (long) L * 2;
+        int p = 0;
+        for (; p + L <= k; p += L, o += v, ob += vb) {
+            FloatVector x = FloatVector.fromMemorySegment(S, a, ai + o, NATIVE);
+            s0 = x.fma(widen(b, b0 + ob), s0);
+            s1 = x.fma(widen(b, b1 + ob), s1);
+            s2 = x.fma(widen(b, b2 + ob), s2);
+            s3 = x.fma(widen(b, b3 + ob), s3);
+        }
+        float t0 = Lanes.sum(s0), t1 = Lanes.sum(s1), t2 = Lanes.sum(s2), t3 = Lanes.sum(s3);
+        for (; p < k; p++, o += Float.BYTES, ob += 2) {
+            float x = a.get(F, ai + o);
+            t0 = Math.fma(x, widen(b.get(BF16, b0 + ob)), t0);
+            t1 = Math.fma(x, widen(b.get(BF16, b1 + ob)), t1);
+            t2 = Math.fma(x, widen(b.get(BF16, b2 + ob)), t2);
+            t3 = Math.fma(x, widen(b.get(BF16, b3 + ob)), t3);
+        }
+        sums[0] = t0;
+        sums[1] = t1;
+        sums[2] = t2;
+        sums[3] = t3;
+    }
+
+    /** L BF16 values at byte offset {@code at} as floats: each one's 16 bits become the high half of a float's 32. */
+    private static FloatVector widen(MemorySegment b, long at) {
+        IntVector words = (IntVector) ShortVector.fromMemorySegment(HALVES, b, at, NATIVE).convertShape(VectorOperators.S2I, WORDS, 0);
+        return words.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static float widen(short bits) { return Float.intBitsToFloat(bits << 16); }
 
     /** Writes the valid {@code mr × nr} corner of a computed tile into C. */
     private static void mergeTile(int mr, int nr, float[] tile, MemorySegment c, long co, long ldc, boolean add) {

@@ -1,0 +1,105 @@
+package dev.tessera.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * F32 inputs times BF16 weights on the CPU (a model whose weights are kept in BF16): the product reads the BF16
+ * values where they lie for a few rows against Wᵀ and must equal, bit for bit, the product with the weight widened
+ * to F32 first — the same path an F32 model with those (rounded) weights takes, so a BF16 model decodes exactly as
+ * the F32 model with rounded weights does.
+ */
+class Bf16WeightProductTest {
+    private final Generator gen = new Generator(31);
+
+    /** W [n, k] in BF16, its values spread over several binades. */
+    private Tensor weight(int n, int k) {
+        try (Scope s = Scope.open()) {
+            return s.keep(Tensor.randn(gen, n, k).mul(Tensor.randn(gen, n, k).exp()).to(DType.BF16));
+        }
+    }
+
+    private static float[] bits(Tensor t) { return t.contiguous().toFloatArray(); }
+
+    @Test
+    void fewRowsAgainstTransposedWeightsEqualTheWidenedProductBitForBit() {
+        int[] rowsCases = {1, 2, 3, 5, 8};
+        int[] ks = {1, 3, 15, 16, 17, 33, 64, 130};
+        int[] ns = {1, 3, 4, 5, 9, 37};
+        for (int m : rowsCases) for (int k : ks) for (int n : ns) {
+            try (Scope s = Scope.open()) {
+                Tensor w = weight(n, k), x = Tensor.randn(gen, m, k);
+                Tensor direct = x.matmul(w.t());
+                Tensor widened = x.matmul(w.to(DType.F32).t());
+                assertEquals(DType.F32, direct.dtype());
+                assertArrayEquals(new int[] {m, n}, direct.shape());
+                assertArrayEquals(bits(widened), bits(direct), "m=" + m + " k=" + k + " n=" + n);
+            }
+        }
+    }
+
+    @Test
+    void batchDimensionsAndOneDimensionalInputsFoldIntoRows() {
+        try (Scope s = Scope.open()) {
+            Tensor w = weight(24, 40);
+            Tensor x3 = Tensor.randn(gen, 2, 3, 40), x1 = Tensor.randn(gen, 40);
+            Tensor y3 = x3.matmul(w.t()), y1 = x1.matmul(w.t());
+            assertArrayEquals(new int[] {2, 3, 24}, y3.shape());
+            assertArrayEquals(new int[] {24}, y1.shape());
+            assertArrayEquals(bits(x3.matmul(w.to(DType.F32).t())), bits(y3));
+            assertArrayEquals(bits(x1.matmul(w.to(DType.F32).t())), bits(y1));
+            // An input that is a strided view (every other row of a wider batch) is read as its values, not its storage.
+            Tensor wide = Tensor.randn(gen, 6, 40), view = wide.narrow(0, 1, 4);
+            Tensor stepped = Tensor.randn(gen, 8, 40).narrow(0, 0, 8).transpose(0, 1).contiguous().transpose(0, 1).narrow(0, 2, 3);
+            assertArrayEquals(bits(view.matmul(w.to(DType.F32).t())), bits(view.matmul(w.t())));
+            assertArrayEquals(bits(stepped.matmul(w.to(DType.F32).t())), bits(stepped.matmul(w.t())));
+        }
+    }
+
+    @Test
+    void manyRowsAndOtherLayoutsWidenTheWeightAndMatchToo() {
+        try (Scope s = Scope.open()) {
+            Tensor w = weight(48, 72);
+            Tensor x = Tensor.randn(gen, 40, 72);
+            assertArrayEquals(bits(x.matmul(w.to(DType.F32).t())), bits(x.matmul(w.t())), "more rows than the direct path takes");
+            Tensor wkn = weight(72, 48); // [k, n] row-major: not a transposed weight
+            Tensor x2 = Tensor.randn(gen, 2, 72);
+            assertArrayEquals(bits(x2.matmul(wkn.to(DType.F32))), bits(x2.matmul(wkn)));
+        }
+    }
+
+    @Test
+    void theDirectPathAllocatesOnlyItsResult() {
+        try (Scope s = Scope.open()) {
+            Tensor w = weight(512, 256), x = Tensor.randn(gen, 1, 256);
+            Tensor wt = w.t();
+            x.matmul(wt); // warm
+            long before = MemoryStats.cpuAllocations();
+            Tensor y = x.matmul(wt);
+            long after = MemoryStats.cpuAllocations();
+            assertEquals(1, after - before, "one allocation (the [1, 512] result), no widened copy of the weight");
+            assertEquals(512, y.size(1));
+        }
+    }
+
+    @Test
+    void gradientsAreThoseOfThePromotedProduct() {
+        try (Scope s = Scope.open()) {
+            Tensor w0 = weight(9, 20), x0 = Tensor.randn(gen, 3, 20), dy = Tensor.randn(gen, 3, 9);
+            Tensor w = w0.detach().requiresGrad(true), x = x0.detach().requiresGrad(true);
+            x.matmul(w.t()).backward(dy);
+            Tensor wr = w0.detach().requiresGrad(true), xr = x0.detach().requiresGrad(true);
+            xr.matmul(wr.to(DType.F32).t()).backward(dy);
+            assertEquals(DType.BF16, w.grad().dtype(), "the BF16 weight's gradient is BF16, as the promotion's cast gives");
+            assertArrayEquals(bits(xr.grad()), bits(x.grad()));
+            assertArrayEquals(bits(wr.grad().to(DType.F32)), bits(w.grad().to(DType.F32)));
+            Tensor frozen = w0.detach(), x2 = x0.detach().requiresGrad(true);
+            x2.matmul(frozen.t()).sum().backward();
+            assertNull(frozen.grad());
+            assertEquals(DType.F32, x2.grad().dtype());
+        }
+    }
+}
