@@ -83,7 +83,7 @@ final class CheckpointFiles {
         try (Init.LoadingRegion r = Init.forLoading()) {
             model = ModelCatalog.create(configOrPreset, new Generator(0));
         }
-        if (linearWeights != null) model.module().storeLinearWeightsAs(linearWeights);
+        storeLinearWeights(model, linearWeights);
         return withWeights(model, weights, "the model " + configOrPreset, device);
     }
 
@@ -106,6 +106,17 @@ final class CheckpointFiles {
         return model;
     }
 
+    /**
+     * Stores the linear weights of a model built for loading in {@code dtype} (null: as built) before its weights are
+     * read, so that the load converts each tensor as it copies it, and returns the F32 blocks this frees to the system:
+     * the model then holds half its F32 size in linear weights from the start.
+     */
+    private static void storeLinearWeights(ByteLanguageModel model, dev.tessera.runtime.DType dtype) {
+        if (dtype == null) return;
+        model.module().storeLinearWeightsAs(dtype);
+        dev.tessera.runtime.MemoryStats.emptyCpuCache();
+    }
+
     /** A model of {@code family} with zero parameters, built to have all of them overwritten by a strict load. */
     static ByteLanguageModel buildForLoading(String family, String json) {
         try (Init.LoadingRegion r = Init.forLoading()) {
@@ -123,6 +134,12 @@ final class CheckpointFiles {
      */
     static Loaded load(Path file, dev.tessera.runtime.Device device, java.util.function.Function<ByteLanguageModel, Optimizer> optimizer,
                        Map<String, Generator> generators) {
+        return load(file, device, optimizer, generators, null);
+    }
+
+    /** As {@link #load(Path, dev.tessera.runtime.Device, java.util.function.Function, Map)}, with the linear weights stored in {@code linearWeights} (null: as built). */
+    static Loaded load(Path file, dev.tessera.runtime.Device device, java.util.function.Function<ByteLanguageModel, Optimizer> optimizer,
+                       Map<String, Generator> generators, dev.tessera.runtime.DType linearWeights) {
         Map<String, String> meta = TrainingCheckpoint.metadata(file);
         String family = meta.get(FAMILY), config = meta.get(CONFIG);
         if (config == null) throw new CliFailure(file + ": not a tessera checkpoint (no model 'config' in its metadata)");
@@ -130,6 +147,7 @@ final class CheckpointFiles {
         ByteLanguageModel model = buildForLoading(family, config);
         Optimizer opt = null;
         try {
+            storeLinearWeights(model, linearWeights);
             model.module().to(device); // before the optimizer, whose state lives beside the parameters
             opt = optimizer == null ? null : optimizer.apply(model);
             TrainingCheckpoint.State st = TrainingCheckpoint.load(file, model.module(), opt, generators);

@@ -42,8 +42,8 @@ final class ModelSource {
     /** The model, with its linear layers' weights stored in {@code linearWeights} (F32: as loaded). */
     Opened open(Device device, DType linearWeights) {
         if (checkpoint != null) {
-            CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), device, null, Map.of());
-            if (linearWeights != DType.F32) loaded.model().module().storeLinearWeightsAs(linearWeights);
+            CheckpointFiles.Loaded loaded = CheckpointFiles.load(CheckpointFiles.resolve(checkpoint), device, null, Map.of(),
+                    linearWeights == DType.F32 ? null : linearWeights);
             return new Opened(loaded.model(), loaded.file().toString(), loaded.state().metadata(), loaded.state().step());
         }
         ByteLanguageModel model = CheckpointFiles.fromConfigAndWeights(external.config, external.weights, device,

@@ -2,6 +2,7 @@ package dev.tessera.runtime.cpu;
 
 import dev.tessera.runtime.DType;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * Elementwise kernels over strided operands of one shape (broadcast operands carry stride 0).
@@ -92,6 +93,16 @@ public final class Elementwise {
             if (xt.isIntegral() && ot.isIntegral()) {
                 for (int i = 0; i < n; i++, xi += step[0], oi += step[1]) {
                     Elements.setLong(out.seg(), ot, oi, Elements.getLong(x.seg(), xt, xi));
+                }
+            } else if (xt == DType.F32 && ot == DType.BF16) { // storing weights in BF16: a typed loop, not a switch per element
+                MemorySegment xs = x.seg(), os = out.seg();
+                for (int i = 0; i < n; i++, xi += step[0], oi += step[1]) {
+                    os.setAtIndex(ValueLayout.JAVA_SHORT, oi, Elements.floatToBf16(xs.getAtIndex(ValueLayout.JAVA_FLOAT, xi)));
+                }
+            } else if (xt == DType.BF16 && ot == DType.F32) {
+                MemorySegment xs = x.seg(), os = out.seg();
+                for (int i = 0; i < n; i++, xi += step[0], oi += step[1]) {
+                    os.setAtIndex(ValueLayout.JAVA_FLOAT, oi, Elements.bf16ToFloat(xs.getAtIndex(ValueLayout.JAVA_SHORT, xi)));
                 }
             } else {
                 for (int i = 0; i < n; i++, xi += step[0], oi += step[1]) {
