@@ -14,7 +14,9 @@ import org.openjdk.jmh.annotations.TearDown;
  * A linear layer's product while decoding, x [rows, in] · Wᵀ, with the weight kept in BF16 ({@code tessera}: the
  * product reads the BF16 values in place) against the same weight in F32 ({@code f32Weights}); both give the same
  * bits (Bf16WeightProductTest). Defaults: one row through hnet-1stage-L's MLP input projection (W [8192, 1536], 50 MB
- * in F32), which no cache holds, so the product runs at the speed memory delivers the weight.
+ * in F32, 25 MB in BF16), each call taking the next of {@code layers} such weights as a model's layers follow each
+ * other: eight of them hold 400 / 200 MB, more than any cache here (32 MB of L3, which one BF16 weight alone would
+ * fit), so the product runs at the speed memory delivers the weights.
  */
 public class Bf16WeightsDecodeBench extends JmhDefaults {
     @Param({"1"})
@@ -23,35 +25,52 @@ public class Bf16WeightsDecodeBench extends JmhDefaults {
     public int in;
     @Param({"8192"})
     public int out;
+    @Param({"8"})
+    public int layers;
 
-    private Tensor x, wBf16, wF32;
+    private Tensor x;
+    private Tensor[] wBf16, wF32;
+    private int next;
 
     @Setup(Level.Trial)
     public void setup() {
         Generator g = new Generator(3);
         x = Tensor.randn(g, rows, in);
-        try (Scope s = Scope.open()) {
-            wBf16 = s.keep(Tensor.randn(g, out, in).to(DType.BF16));
-            wF32 = s.keep(wBf16.to(DType.F32));
+        wBf16 = new Tensor[layers];
+        wF32 = new Tensor[layers];
+        for (int i = 0; i < layers; i++) {
+            try (Scope s = Scope.open()) {
+                wBf16[i] = s.keep(Tensor.randn(g, out, in).to(DType.BF16));
+                wF32[i] = s.keep(wBf16[i].to(DType.F32));
+            }
         }
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        for (Tensor t : new Tensor[] {x, wBf16, wF32}) t.close();
+        x.close();
+        for (int i = 0; i < layers; i++) {
+            wBf16[i].close();
+            wF32[i].close();
+        }
+    }
+
+    private int nextLayer() {
+        next = (next + 1) % layers;
+        return next;
     }
 
     @Benchmark
     public double tessera() {
         try (Scope s = Scope.open()) {
-            return x.matmul(wBf16.t()).numel();
+            return x.matmul(wBf16[nextLayer()].t()).numel();
         }
     }
 
     @Benchmark
     public double f32Weights() {
         try (Scope s = Scope.open()) {
-            return x.matmul(wF32.t()).numel();
+            return x.matmul(wF32[nextLayer()].t()).numel();
         }
     }
 }
