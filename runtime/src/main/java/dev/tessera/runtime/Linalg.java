@@ -51,19 +51,13 @@ final class Linalg {
     /**
      * F32 a [..., k] times a BF16 matrix b [k, n] on the CPU: a layer's input times a weight kept in BF16 (half the
      * memory, and half the bytes a decoding step reads). The result is F32 and equals, bit for bit, the product
-     * with b widened to F32 first, which is what the promotion of mixed dtypes gives: a few rows against a
-     * transposed row-major b (Wᵀ, as a linear layer multiplies) read the BF16 values in place; anything else
-     * widens b once, keeping its layout, so the GEMM takes the route an F32 weight takes. Gradients are the
-     * promotion's: a's in F32, b's cast to BF16.
+     * with b widened to F32 first, which is what the promotion of mixed dtypes gives: against a transposed
+     * row-major b (Wᵀ, as a linear layer multiplies) the GEMM reads the BF16 values in place, taking the route an F32
+     * weight takes; other layouts widen b once. Gradients are the promotion's: a's in F32, b's cast to BF16.
      */
     private static Tensor timesBf16Weight(Tensor a, Tensor b) {
         int k = b.shape[0], n = b.shape[1];
         int rows = a.shape.length == 1 ? 1 : (int) (Shape.numel(a.shape) / Math.max(1, k));
-        boolean transposedRowMajor = b.strides[0] == 1 && (n == 1 || b.strides[1] >= k);
-        if (!transposedRowMajor || rows == 0 || rows > dev.tessera.runtime.cpu.Gemm.BF16_WEIGHT_ROWS || k == 0 || n == 0) {
-            Tensor wide = transposedRowMajor ? b.transpose(0, 1).to(DType.F32).transpose(0, 1) : b.to(DType.F32);
-            return matmul(a, wide);
-        }
         int[] outShape = a.shape.length == 1 ? new int[] {n} : a.shape.clone();
         outShape[outShape.length - 1] = n;
         Tensor out = Tensor.allocate(DType.F32, outShape, a.device(), false);
@@ -75,11 +69,11 @@ final class Linalg {
                     b.segment(), b.offset, b.strides[0], b.strides[1], out.segment(), out.offset, n);
             if (t0 != 0 && done) Profiler.stop("matmul", t0);
         }
-        if (!done) { // no Vector API, or a's values not contiguous (the F32 route packs those): b widened
+        if (!done) { // another layout, or no Vector API: b widened, in its own layout where it is Wᵀ
             out.close();
-            return matmul(a, b.transpose(0, 1).to(DType.F32).transpose(0, 1));
+            boolean transposed = b.strides[0] == 1 && b.strides[1] >= k;
+            return matmul(a, transposed ? b.transpose(0, 1).to(DType.F32).transpose(0, 1) : b.to(DType.F32));
         }
-        int[] as = a.shape.clone();
         return Autograd.record("matmul", out, new Tensor[] {a, b}, new Tensor[] {a, b}, (g, s) -> new Tensor[] {
                 a.requiresGrad ? g.matmul(s[1].transpose(-1, -2)) : null,
                 b.requiresGrad ? s[0].reshape(rows, k).transpose(0, 1).matmul(g.reshape(rows, n)).to(DType.BF16) : null});

@@ -7,10 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import org.junit.jupiter.api.Test;
 
 /**
- * F32 inputs times BF16 weights on the CPU (a model whose weights are kept in BF16): the product reads the BF16
- * values where they lie for a few rows against Wᵀ and must equal, bit for bit, the product with the weight widened
- * to F32 first — the same path an F32 model with those (rounded) weights takes, so a BF16 model decodes exactly as
- * the F32 model with rounded weights does.
+ * F32 inputs times BF16 weights on the CPU (a model whose weights are kept in BF16): against Wᵀ the product reads
+ * the BF16 values where they lie (a few rows' dot products, or the packed panels of the blocked GEMM, whole or with
+ * its reduction split over the threads) and must equal, bit for bit, the product with the weight widened to F32
+ * first — the route an F32 model with those (rounded) weights takes, so a BF16 model computes exactly what the F32
+ * model with rounded weights does.
  */
 class Bf16WeightProductTest {
     private final Generator gen = new Generator(31);
@@ -60,11 +61,23 @@ class Bf16WeightProductTest {
     }
 
     @Test
-    void manyRowsAndOtherLayoutsWidenTheWeightAndMatchToo() {
+    void theBlockedRoutesEqualTheWidenedProductBitForBit() {
+        // rows, k, n: packed panels on one thread, split over rows, over columns, and over the reduction (splitK);
+        // column counts that leave partial panels; a few rows whose values are strided (packed rather than dotted).
+        int[][] cases = {{9, 72, 48}, {40, 96, 37}, {300, 96, 64}, {12, 64, 700}, {16, 2048, 16}, {24, 3000, 40}, {257, 300, 33}};
+        for (int[] c : cases) {
+            try (Scope s = Scope.open()) {
+                Tensor w = weight(c[2], c[1]), x = Tensor.randn(gen, c[0], c[1]);
+                assertArrayEquals(bits(x.matmul(w.to(DType.F32).t())), bits(x.matmul(w.t())), java.util.Arrays.toString(c));
+                Tensor cols = Tensor.randn(gen, c[1], c[0]).t(); // values a column apart
+                assertArrayEquals(bits(cols.matmul(w.to(DType.F32).t())), bits(cols.matmul(w.t())), "strided " + java.util.Arrays.toString(c));
+            }
+        }
+    }
+
+    @Test
+    void otherLayoutsWidenTheWeightAndMatchToo() {
         try (Scope s = Scope.open()) {
-            Tensor w = weight(48, 72);
-            Tensor x = Tensor.randn(gen, 40, 72);
-            assertArrayEquals(bits(x.matmul(w.to(DType.F32).t())), bits(x.matmul(w.t())), "more rows than the direct path takes");
             Tensor wkn = weight(72, 48); // [k, n] row-major: not a transposed weight
             Tensor x2 = Tensor.randn(gen, 2, 72);
             assertArrayEquals(bits(x2.matmul(wkn.to(DType.F32))), bits(x2.matmul(wkn)));
@@ -72,16 +85,19 @@ class Bf16WeightProductTest {
     }
 
     @Test
-    void theDirectPathAllocatesOnlyItsResult() {
+    void theWeightIsReadInPlaceNotWidenedIntoACopy() {
         try (Scope s = Scope.open()) {
-            Tensor w = weight(512, 256), x = Tensor.randn(gen, 1, 256);
+            Tensor w = weight(512, 256);
             Tensor wt = w.t();
-            x.matmul(wt); // warm
-            long before = MemoryStats.cpuAllocations();
-            Tensor y = x.matmul(wt);
-            long after = MemoryStats.cpuAllocations();
-            assertEquals(1, after - before, "one allocation (the [1, 512] result), no widened copy of the weight");
-            assertEquals(512, y.size(1));
+            for (int rows : new int[] {1, 8, 64}) {
+                Tensor x = Tensor.randn(gen, rows, 256);
+                x.matmul(wt); // warm
+                long before = MemoryStats.cpuAllocations();
+                Tensor y = x.matmul(wt);
+                long after = MemoryStats.cpuAllocations();
+                assertEquals(1, after - before, rows + " rows: one allocation (the result), no widened copy of the weight");
+                assertEquals(512, y.size(1));
+            }
         }
     }
 

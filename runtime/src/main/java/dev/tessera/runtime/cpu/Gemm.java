@@ -23,9 +23,6 @@ public final class Gemm {
 
     private Gemm() {}
 
-    /** The most rows {@link #sgemmBf16Weights} takes. */
-    public static final int BF16_WEIGHT_ROWS = GemmF32Vector.FEW_ROWS_BY_DOTS;
-
     /**
      * {@code C = A·B}, or {@code C += A·B} when {@code accumulate}, in float32.
      *
@@ -49,20 +46,21 @@ public final class Gemm {
     }
 
     /**
-     * {@code C = A·B} in float32 for A [m, k] with rows a stride apart and contiguous values, and B [k, n] in BF16
-     * stored transposed (column j's k values contiguous at {@code bOff + j·bColStride}): a layer's input times its
-     * BF16 weight Wᵀ while decoding. Reads the BF16 values where they lie and gives the float32 product with B
-     * widened to float32 first, bit for bit, as {@link #sgemm} computes it for such shapes and layouts (dot products).
-     * Returns false, computing nothing, for shapes and layouts it does not take (more than a few rows, A's values
-     * not contiguous, B not transposed, or no Vector API); the caller then widens B itself.
+     * {@code C = A·B} in float32 for A [m, k] (any strides) and B [k, n] in BF16 stored transposed (column j's k
+     * values contiguous at {@code bOff + j·bColStride}, {@code bColStride != 1}): a layer's input times its BF16
+     * weight Wᵀ. Reads the BF16 values where they lie — in the dot products of a few rows, or while packing B's
+     * panels — and gives the float32 product with B widened to float32 first, bit for bit, as {@link #sgemm}
+     * computes it for that shape and layout. Returns false, computing nothing, for layouts it does not take or
+     * without the Vector API; the caller then widens B itself.
      */
     public static boolean sgemmBf16Weights(int m, int n, int k,
             MemorySegment a, long aOff, long aRowStride, long aColStride,
             MemorySegment b, long bOff, long bRowStride, long bColStride,
             MemorySegment c, long cOff, long cRowStride) {
         checkShape(1, m, n, k);
-        if (!CpuInfo.VECTOR || m == 0 || n == 0 || k == 0 || m > BF16_WEIGHT_ROWS || aColStride != 1 || bRowStride != 1) return false;
-        GemmF32Vector.sgemmBf16(m, n, k, a, aOff, aRowStride, b, bOff, bColStride, c, cOff, cRowStride);
+        if (!CpuInfo.VECTOR || bRowStride != 1 || bColStride == 1 || k == 0) return false;
+        if (m == 0 || n == 0) return true;
+        GemmF32Vector.sgemm(m, n, k, a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, cRowStride, false, true, true);
         return true;
     }
 

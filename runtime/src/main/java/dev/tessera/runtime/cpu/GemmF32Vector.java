@@ -92,8 +92,21 @@ final class GemmF32Vector {
             MemorySegment a, long aOff, long aRs, long aCs,
             MemorySegment b, long bOff, long bRs, long bCs,
             MemorySegment c, long cOff, long cRs, boolean accumulate, boolean parallel) {
+        sgemm(m, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate, parallel, false);
+    }
+
+    /**
+     * {@link #sgemm}, with B in BF16 when {@code bf16B} (then B must be stored transposed, {@code bRs == 1}, with
+     * {@code bCs != 1}): every route widens B's values exactly where it reads them (the dot products, or packing
+     * B's panels), so the result is the float32 product's with B widened beforehand, bit for bit.
+     */
+    static void sgemm(int m, int n, int k,
+            MemorySegment a, long aOff, long aRs, long aCs,
+            MemorySegment b, long bOff, long bRs, long bCs,
+            MemorySegment c, long cOff, long cRs, boolean accumulate, boolean parallel, boolean bf16B) {
         int threads = parallel ? CpuPool.threads() : 1;
         long fmas = (long) m * n * k;
+        if (bf16B && (bRs != 1 || bCs == 1)) throw new IllegalArgumentException("BF16 B must be stored transposed (row stride 1), got strides " + bRs + ", " + bCs);
         if (m <= FEW_ROWS && bCs == 1) {
             // Matrix-vector shapes (e.g. decoding one token): packing B would cost more than the product.
             int groups = (n + 4 * L - 1) / (4 * L);
@@ -107,16 +120,21 @@ final class GemmF32Vector {
             // product of two contiguous rows; packing both operands for the blocked kernel cost more than the product.
             int groups = (n + 3) / 4;
             long grain = threads <= 1 ? groups : Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) m * 4 * k));
-            CpuPool.parallelFor(groups, grain, (s, e) -> fewRowsByDots(m, (int) s * 4, (int) Math.min(n, e * 4), k,
-                    a, aOff, aRs, b, bOff, bCs, c, cOff, cRs, accumulate));
+            if (bf16B) {
+                CpuPool.parallelFor(groups, grain, (s, e) -> fewRowsByDotsBf16(m, (int) s * 4, (int) Math.min(n, e * 4), k,
+                        a, aOff, aRs, b, bOff, bCs, c, cOff, cRs));
+            } else {
+                CpuPool.parallelFor(groups, grain, (s, e) -> fewRowsByDots(m, (int) s * 4, (int) Math.min(n, e * 4), k,
+                        a, aOff, aRs, b, bOff, bCs, c, cOff, cRs, accumulate));
+            }
             return;
         }
         if (threads <= 1 || fmas < 2 * Gemm.MIN_FMAS_PER_TASK) {
-            block(0, m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate);
+            block(0, m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate, bf16B);
             return;
         }
         if (splitsReduction(m, n, k, threads)) {
-            splitK(threads, m, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate);
+            splitK(threads, m, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate, bf16B);
             return;
         }
         int mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
@@ -127,11 +145,11 @@ final class GemmF32Vector {
         if (byRows) {
             long grain = Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) MR * n * k));
             CpuPool.parallelFor(mPanels, grain, (s, e) -> block((int) s * MR, (int) Math.min(m, e * MR), 0, n, k,
-                    a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate));
+                    a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate, bf16B));
         } else {
             long grain = Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) m * NR * k));
             CpuPool.parallelFor(nPanels, grain, (s, e) -> block(0, m, (int) s * NR, (int) Math.min(n, e * NR), k,
-                    a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate));
+                    a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate, bf16B));
         }
     }
 
@@ -158,17 +176,17 @@ final class GemmF32Vector {
     private static void splitK(int threads, int m, int n, int k,
             MemorySegment a, long aOff, long aRs, long aCs,
             MemorySegment b, long bOff, long bRs, long bCs,
-            MemorySegment c, long cOff, long cRs, boolean accumulate) {
+            MemorySegment c, long cOff, long cRs, boolean accumulate, boolean bf16B) {
         float[][] parts = new float[threads][];
         CpuPool.parallelFor(threads, 1, (s, e) -> {
             for (int t = (int) s; t < e; t++) {
                 int k0 = (int) ((long) k * t / threads), k1 = (int) ((long) k * (t + 1) / threads);
                 if (t == 0) {
-                    block(0, m, 0, n, k1 - k0, a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate);
+                    block(0, m, 0, n, k1 - k0, a, aOff, aRs, aCs, b, bOff, bRs, bCs, c, cOff, cRs, accumulate, bf16B);
                 } else if (k1 > k0) {
                     float[] part = WORKSPACE.get().partial(t, m * n);
                     block(0, m, 0, n, k1 - k0, a, aOff + k0 * aCs, aRs, aCs, b, bOff + k0 * bRs, bRs, bCs,
-                            MemorySegment.ofArray(part), 0, n, false);
+                            MemorySegment.ofArray(part), 0, n, false, bf16B);
                     parts[t] = part;
                 }
             }
@@ -210,7 +228,7 @@ final class GemmF32Vector {
     private static void block(int i0, int i1, int j0, int j1, int k,
             MemorySegment a, long aOff, long aRs, long aCs,
             MemorySegment b, long bOff, long bRs, long bCs,
-            MemorySegment c, long cOff, long cRs, boolean accumulate) {
+            MemorySegment c, long cOff, long cRs, boolean accumulate, boolean bf16B) {
         Workspace w = WORKSPACE.get();
         int kcMax = chunk(k, KC, 1);
         int mcMax = chunk(i1 - i0, MC, MR);
@@ -221,7 +239,11 @@ final class GemmF32Vector {
             int nc = Math.min(ncMax, j1 - jc);
             for (int pc = 0; pc < k; pc += kcMax) {
                 int kc = Math.min(kcMax, k - pc);
-                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, bp, w.column);
+                if (bf16B) {
+                    packTransposedBf16B(kc, nc, b, bOff + pc * bRs + jc * bCs, bCs, bp, w.column);
+                } else {
+                    packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, bp, w.column);
+                }
                 boolean add = accumulate || pc > 0;
                 for (int ic = i0; ic < i1; ic += mcMax) {
                     int mc = Math.min(mcMax, i1 - ic);
@@ -381,22 +403,6 @@ final class GemmF32Vector {
         long co = crow + (long) j * Float.BYTES;
         if (accumulate) s0 = s0.add(FloatVector.fromMemorySegment(S, c, co, NATIVE, mask));
         s0.intoMemorySegment(c, co, NATIVE, mask);
-    }
-
-    /**
-     * C = A·B for at most {@link #FEW_ROWS_BY_DOTS} rows of row-major A and a BF16 B stored transposed (column j at
-     * {@code bOff + j·bCs}, contiguous): {@link #fewRowsByDotsBf16} over the threads as {@link #sgemm} splits
-     * {@link #fewRowsByDots}, so the result is the float32 product's with B widened.
-     */
-    static void sgemmBf16(int m, int n, int k,
-            MemorySegment a, long aOff, long aRs,
-            MemorySegment b, long bOff, long bCs,
-            MemorySegment c, long cOff, long cRs) {
-        int threads = CpuPool.threads();
-        int groups = (n + 3) / 4;
-        long grain = threads <= 1 ? groups : Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) m * 4 * k));
-        CpuPool.parallelFor(groups, grain, (s, e) -> fewRowsByDotsBf16(m, (int) s * 4, (int) Math.min(n, e * 4), k,
-                a, aOff, aRs, b, bOff, bCs, c, cOff, cRs));
     }
 
     /**
@@ -604,4 +610,28 @@ final class GemmF32Vector {
             }
         }
     }
+
+    /**
+     * {@link #packB}'s transposed case (a linear layer's Wᵀ: column j's kc values contiguous at {@code off + j·cs})
+     * with B in BF16: each column's values are widened to floats on their way into the panel, the panel then holding
+     * exactly what packing the widened F32 matrix would.
+     */
+    private static void packTransposedBf16B(int kc, int nc, MemorySegment b, long off, long cs, float[] bp, float[] column) {
+        int vk = kc - kc % L;
+        for (int j = 0; j < nc; j += NR) {
+            int nr = Math.min(NR, nc - j);
+            int dst = j * kc;
+            for (int jj = 0; jj < nr; jj++) {
+                long s = (off + (j + jj) * cs) * 2;
+                int p = 0;
+                for (; p < vk; p += L) widen(b, s + p * 2L).intoArray(column, p);
+                for (; p < kc; p++) column[p] = widen(b.get(BF16, s + p * 2L));
+                for (int q = 0, d = dst + jj; q < kc; q++, d += NR) bp[d] = column[q];
+            }
+            for (int jj = nr; jj < NR; jj++) {
+                for (int p = 0, d = dst + jj; p < kc; p++, d += NR) bp[d] = 0f;
+            }
+        }
+    }
+
 }
