@@ -76,7 +76,13 @@ final class Linalg {
         }
         return Autograd.record("matmul", out, new Tensor[] {a, b}, new Tensor[] {a, b}, (g, s) -> new Tensor[] {
                 a.requiresGrad ? g.matmul(s[1].transpose(-1, -2)) : null,
-                b.requiresGrad ? s[0].reshape(rows, k).transpose(0, 1).matmul(g.reshape(rows, n)).to(DType.BF16) : null});
+                b.requiresGrad ? weightGradient(s[0], g, b.shape).to(DType.BF16) : null});
+    }
+
+    /** aᵀ·g summed to b's shape, as {@link #core}'s backward forms it (a 1-D a as its one row). */
+    private static Tensor weightGradient(Tensor a, Tensor g, int[] bShape) {
+        if (a.shape.length == 1) return a.unsqueeze(1).matmul(g.unsqueeze(0));
+        return Pointwise.sumTo(a.transpose(-1, -2).matmul(g), bShape);
     }
 
     /** Autocast takes F32 products, and products of F32 with BF16: at least one F32 operand, the other F32 or BF16. */

@@ -112,6 +112,12 @@ class Bf16WeightProductTest {
             assertEquals(DType.BF16, w.grad().dtype(), "the BF16 weight's gradient is BF16, as the promotion's cast gives");
             assertArrayEquals(bits(xr.grad()), bits(x.grad()));
             assertArrayEquals(bits(wr.grad().to(DType.F32)), bits(w.grad().to(DType.F32)));
+            // batch dimensions: the weight's gradient summed over them as the promotion's product sums it
+            Tensor x3 = Tensor.randn(gen, 4, 50, 20), dy3 = Tensor.randn(gen, 4, 50, 9);
+            Tensor w3 = w0.detach().requiresGrad(true), w3r = w0.detach().requiresGrad(true);
+            x3.matmul(w3.t()).backward(dy3);
+            x3.matmul(w3r.to(DType.F32).t()).backward(dy3);
+            assertArrayEquals(bits(w3r.grad().to(DType.F32)), bits(w3.grad().to(DType.F32)));
             Tensor frozen = w0.detach(), x2 = x0.detach().requiresGrad(true);
             x2.matmul(frozen.t()).sum().backward();
             assertNull(frozen.grad());
