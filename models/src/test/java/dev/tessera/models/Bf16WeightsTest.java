@@ -92,6 +92,47 @@ class Bf16WeightsTest {
         }
     }
 
+    /**
+     * On {@code cuda:0} a model with BF16 linear weights (its products promote the weight, as the CUDA backend has no
+     * F32 × BF16 kernel) follows the CPU's: forward logits and decoding steps to F32 rounding, states in F32.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("gpu")
+    @SuppressWarnings("try")
+    void onCudaTheModelFollowsTheCpu() {
+        String why = dev.tessera.kernels.testing.GpuOrEmulator.unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why == null, () -> "needs an NVIDIA GPU or the CUDA emulator: " + why);
+        for (String preset : List.of("hnet-tiny", "transformer-tiny")) {
+            try (ByteLanguageModel cpu = ModelCatalog.create(preset, new Generator(5)); ByteLanguageModel gpu = ModelCatalog.create(preset, new Generator(5));
+                 Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
+                cpu.module().storeLinearWeightsAs(DType.BF16);
+                gpu.module().storeLinearWeightsAs(DType.BF16);
+                gpu.onDevice(dev.tessera.runtime.Device.cuda(0));
+                assertEquals(DType.F32, gpu.module().dtype());
+                Tensor bytes = Tensor.randint(new Generator(9), 0, 256, 2, 24);
+                assertClose(cpu.forward(bytes).logits().toFloatArray(),
+                        gpu.forward(bytes.to(dev.tessera.runtime.Device.cuda(0))).logits().to(dev.tessera.runtime.Device.cpu()).toFloatArray(), preset + " forward");
+                long[] v = bytes.toLongArray();
+                try (ByteLanguageModel.Decoder dc = cpu.newDecoder(2, 32); ByteLanguageModel.Decoder dg = gpu.newDecoder(2, 32)) {
+                    for (int t = 0; t < 12; t++) {
+                        try (Scope step = Scope.open()) {
+                            Tensor col = Tensor.of(new long[] {v[t], v[24 + t]}, 2);
+                            assertClose(dc.step(col).toFloatArray(),
+                                    dg.step(col.to(dev.tessera.runtime.Device.cuda(0))).to(dev.tessera.runtime.Device.cpu()).toFloatArray(), preset + " step " + t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void assertClose(float[] want, float[] got, String what) {
+        assertEquals(want.length, got.length, what);
+        for (int i = 0; i < want.length; i++) {
+            assertTrue(Math.abs(want[i] - got[i]) <= 1e-3f + 1e-3f * Math.abs(want[i]), what + " at " + i + ": " + got[i] + " against " + want[i]);
+        }
+    }
+
     private static long bytes(Module m) {
         long n = 0;
         for (Parameter p : m.parameters()) n += p.numel() * p.value().dtype().byteSize();

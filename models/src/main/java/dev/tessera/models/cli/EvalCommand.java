@@ -57,8 +57,9 @@ final class EvalCommand implements Callable<Integer> {
             int len = seqLen != null ? seqLen : Integer.parseInt(meta.getOrDefault("train.seq_len", "256"));
             double frac = heldOut != null ? heldOut : Double.parseDouble(meta.getOrDefault("train.held_out", "0.1"));
             HeldOutEvaluation.Result r = HeldOutEvaluation.run(m, corpus, frac, len, windows, batch);
-            if (opened.fromCheckpoint()) System.out.printf(Locale.ROOT, "checkpoint %s (step %d)%n", opened.origin(), opened.step());
-            else System.out.println("weights " + opened.origin());
+            String stored = storage.dtype == dev.tessera.runtime.DType.F32 ? "" : ", linear weights in " + storage.dtype;
+            if (opened.fromCheckpoint()) System.out.printf(Locale.ROOT, "checkpoint %s (step %d)%s%n", opened.origin(), opened.step(), stored);
+            else System.out.println("weights " + opened.origin() + stored);
             System.out.printf(Locale.ROOT, "data %s, held-out %,d bytes in windows of %d%n", corpus.name(), r.bytes(), len);
             System.out.printf(Locale.ROOT, "bits per byte %.4f%n", r.bitsPerByte());
             if (r.bytesPerChunk().length > 0) System.out.println("bytes per chunk " + BoundaryMarks.format(r.bytesPerChunk()));

@@ -139,6 +139,17 @@ class ExternalWeightsTest {
                 assertTrue(r.out().contains(block), "expected\n" + block + "in\n" + r.out());
             }
         }
+        Path corpus = dir.resolve("eval-dtype.txt");
+        Files.writeString(corpus, "Now is the winter of our discontent made glorious summer by this sun of York. ".repeat(40));
+        double roundedBpb;
+        try (HNetByteModel m = model(); ByteCorpus c = CorpusSource.open(corpus.toString())) {
+            m.module().storeLinearWeightsAs(dev.tessera.runtime.DType.BF16).storeLinearWeightsAs(dev.tessera.runtime.DType.F32);
+            roundedBpb = HeldOutEvaluation.run(m, c, 0.1, 64, 4, 8).bitsPerByte();
+        }
+        TesseraCliTest.Result e = TesseraCliTest.succeed("eval", "--checkpoint", checkpoint.toString(), "--data", corpus.toString(), "--seq-len", "64",
+                "--windows", "4", "--weights-dtype", "bf16");
+        assertTrue(e.out().contains(String.format(Locale.ROOT, "bits per byte %.4f%n", roundedBpb)), e.out());
+        assertTrue(e.out().contains("(step 0), linear weights in BF16"), e.out());
         TesseraCliTest.Result bad = TesseraCliTest.tessera("eval", "--checkpoint", checkpoint.toString(), "--weights-dtype", "fp8");
         assertEquals(2, bad.exit(), bad.err());
         assertTrue(bad.err().contains("expected F32 or BF16, got 'fp8'"), bad.err());
