@@ -72,7 +72,7 @@ left=$(( 470 - ($(date +%s) - start) ))
 if [ -n "$rehearsal" ]; then
   # Every benchmark once at toy sizes on the emulator: it proves they run, not how fast.
   timeout 600 "$java" "${flags[@]}" -cp "$bcp" org.openjdk.jmh.Main 'dev\.tessera\.jmh\.gpu\.' -f 1 -wi 0 -i 1 -r 100ms \
-    -p n=64 -p batch=2 -p heads=2 -p length=128 -p l=128 -p dim=64 -p rows=64 -p cols=128 -p f=128 -p b=1 -p h=2 \
+    -p n=64 -p batch=2 -p heads=2 -p length=128 -p l=128 -p dim=64 -p rows=64 -p cols=128 -p f=128 -p b=1 -p h=2 -p in=64 -p out=128 -p layers=2 \
     -rf json -rff "$out/jmh-gpu.json" > "$out/jmh-gpu.log" 2>&1
   echo "== jmh (rehearsal, toy sizes) exit status $? (log: $out/jmh-gpu.log)"
 elif [ "$left" -gt 60 ]; then

@@ -79,6 +79,13 @@ interface Backend {
     /** Batched C[b] = A[b]·B[b]: a [batch,m,k], b [batch,k,n] with any strides (batch stride 0 broadcasts); out contiguous. */
     void matmul(Tensor a, Tensor b, Tensor out);
 
+    /**
+     * out [rows, n] (F32, contiguous) = a [rows, k] (F32) · b, for b [k, n] a BF16 weight stored transposed (Wᵀ of a
+     * row-major W): the weight read where it lies. False, computing nothing, where this backend cannot for these
+     * shapes and layouts; the caller then widens b to F32.
+     */
+    default boolean matmulBf16Weight(Tensor a, Tensor b, Tensor out) { return false; }
+
     /** Softmax (or log-softmax) over the last dim of a contiguous [rows, n] x. */
     void softmax(Tensor x, Tensor out, boolean log);
 

@@ -78,6 +78,14 @@ final class CpuBackend implements Backend {
         return true;
     }
 
+    @Override public boolean matmulBf16Weight(Tensor a, Tensor b, Tensor out) {
+        long t0 = Profiler.start();
+        boolean done = Gemm.sgemmBf16Weights(a.shape[0], b.shape[1], a.shape[1], a.segment(), a.offset, a.strides[0], a.strides[1],
+                b.segment(), b.offset, b.strides[0], b.strides[1], out.segment(), out.offset, out.strides[0]);
+        if (t0 != 0 && done) Profiler.stop("matmul", t0);
+        return done;
+    }
+
     @Override public void matmul(Tensor a, Tensor b, Tensor out) {
         long t0 = Profiler.start();
         int batch = out.shape[0], m = out.shape[1], n = out.shape[2], k = a.shape[2];

@@ -105,6 +105,19 @@ final class CudaBackend implements Backend {
         if (t0 != 0) Profiler.stop("matmul", t0);
     }
 
+    /** A few rows against a BF16 W stored contiguous (b = Wᵀ): the warp-per-column kernel; more rows go to cuBLAS widened. */
+    @Override public boolean matmulBf16Weight(Tensor a, Tensor b, Tensor out) {
+        int rows = a.shape[0], k = a.shape[1], n = b.shape[1];
+        if (rows < 1 || rows > CudaMatmul.BF16_WEIGHT_ROWS || k == 0 || (k > 1 && a.strides[1] != 1) || b.strides[0] != 1
+                || (n > 1 && b.strides[1] != k)) {
+            return false;
+        }
+        long t0 = Profiler.start();
+        CudaMatmul.bf16WeightRows(device, op(a), rows == 1 ? k : a.strides[0], op(b), op(out), rows, n, k);
+        if (t0 != 0) Profiler.stop("matmul", t0);
+        return true;
+    }
+
     @Override public boolean hasFusedCrossEntropy() { return true; }
 
     @Override public void crossEntropy(Tensor x, Tensor targets, int rows, int c, long ignoreIndex, Tensor loss, Tensor lse) {

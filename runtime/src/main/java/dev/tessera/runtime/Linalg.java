@@ -33,7 +33,7 @@ final class Linalg {
             a = a.to(DType.BF16);
             b = b.to(DType.BF16);
             outType = DType.F32;
-        } else if (a.dtype == DType.F32 && b.dtype == DType.BF16 && a.device().isCpu() && b.device().isCpu() && b.shape.length == 2) {
+        } else if (a.dtype == DType.F32 && b.dtype == DType.BF16 && a.device().equals(b.device()) && b.shape.length == 2) {
             return timesBf16Weight(a, b);
         } else if (a.dtype != b.dtype) {
             DType t = DType.promote(a.dtype, b.dtype);
@@ -49,11 +49,12 @@ final class Linalg {
     }
 
     /**
-     * F32 a [..., k] times a BF16 matrix b [k, n] on the CPU: a layer's input times a weight kept in BF16 (half the
-     * memory, and half the bytes a decoding step reads). The result is F32 and equals, bit for bit, the product
-     * with b widened to F32 first, which is what the promotion of mixed dtypes gives: against a transposed
-     * row-major b (Wᵀ, as a linear layer multiplies) the GEMM reads the BF16 values in place, taking the route an F32
-     * weight takes; other layouts widen b once. Gradients are the promotion's: a's in F32, b's cast to BF16.
+     * F32 a [..., k] times a BF16 matrix b [k, n] on one device: a layer's input times a weight kept in BF16 (half the
+     * memory, and half the bytes a decoding step reads). The result is F32 and equals the product with b widened to F32
+     * first, which is what the promotion of mixed dtypes gives: against a transposed row-major b (Wᵀ, as a linear layer
+     * multiplies) the CPU's GEMM reads the BF16 values in place on the route an F32 weight takes (bit for bit), and on
+     * CUDA a few rows take a kernel that does (to rounding); otherwise b is widened once. Gradients are the promotion's:
+     * a's in F32, b's cast to BF16.
      */
     private static Tensor timesBf16Weight(Tensor a, Tensor b) {
         int k = b.shape[0], n = b.shape[1];
@@ -64,10 +65,7 @@ final class Linalg {
         boolean done;
         try (Grad.Region g = Grad.noGrad(); Scope s = Scope.open()) {
             Tensor a2 = a.reshape(rows, k); // a view where one exists, as the F32 route folds a's rows
-            long t0 = Profiler.start();
-            done = dev.tessera.runtime.cpu.Gemm.sgemmBf16Weights(rows, n, k, a2.segment(), a2.offset, a2.strides[0], a2.strides[1],
-                    b.segment(), b.offset, b.strides[0], b.strides[1], out.segment(), out.offset, n);
-            if (t0 != 0 && done) Profiler.stop("matmul", t0);
+            done = rows == 0 || n == 0 || Backend.of("matmul", a2, b).matmulBf16Weight(a2, b, out.view(new int[] {rows, n}, new long[] {n, 1}, 0));
         }
         if (!done) { // another layout, or no Vector API: b widened, in its own layout where it is Wᵀ
             out.close();

@@ -101,6 +101,34 @@ class Bf16WeightProductTest {
         }
     }
 
+    /**
+     * On {@code cuda:0}, a few rows against a BF16 Wᵀ take linear_bf16.cu's kernel (the weight read in place, one
+     * allocation: the result) and give the CPU's product to float rounding; more rows widen the weight for cuBLAS.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("gpu")
+    void onCudaAFewRowsReadTheBf16WeightInPlace() {
+        dev.tessera.runtime.cuda.Gpu.assumeAvailable();
+        Device gpu = Device.cuda(0);
+        int[][] cases = {{1, 64, 96}, {3, 130, 37}, {8, 1000, 33}, {5, 31, 1}, {20, 48, 40}};
+        for (int[] c : cases) {
+            try (Scope s = Scope.open()) {
+                Tensor w = weight(c[2], c[1]), x = Tensor.randn(gen, c[0], c[1]);
+                float[] want = bits(x.matmul(w.t())), got;
+                Tensor xg = x.to(gpu), wg = w.to(gpu).t();
+                long before = RuntimeInfo.memory(gpu).allocations();
+                Tensor y = xg.matmul(wg);
+                long allocations = RuntimeInfo.memory(gpu).allocations() - before;
+                assertEquals(DType.F32, y.dtype());
+                got = bits(y.to(Device.cpu()));
+                if (c[0] <= 8) assertEquals(1, allocations, java.util.Arrays.toString(c) + ": the result only, no widened weight");
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 1e-5 * (1 + Math.abs(want[i])), java.util.Arrays.toString(c) + " element " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void gradientsAreThoseOfThePromotedProduct() {
         try (Scope s = Scope.open()) {

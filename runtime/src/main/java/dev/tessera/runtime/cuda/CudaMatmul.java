@@ -64,4 +64,26 @@ public final class CudaMatmul {
                 a.address(), type, va.ld(), va.batchStride(),
                 0.0, out.address(), outType, n, (long) m * n, batch, compute);
     }
+
+    /** The most rows {@link #bf16WeightRows} takes (LB_ROWS in linear_bf16.cu). */
+    public static final int BF16_WEIGHT_ROWS = 8;
+
+    /**
+     * y [rows, n] = x [rows, k] · Wᵀ in F32 for a weight W [n, k] kept in BF16 (native/cuda/runtime/linear_bf16.cu):
+     * W read where it lies, at half an F32 weight's bytes, instead of widened into a copy for cuBLAS. x's values
+     * contiguous, its rows {@code xRow} apart; W and y contiguous; at most {@link #BF16_WEIGHT_ROWS} rows.
+     */
+    public static void bf16WeightRows(CudaDevice d, DeviceOperand x, long xRow, DeviceOperand w, DeviceOperand y, int rows, int n, int k) {
+        if (x.dtype() != DType.F32 || w.dtype() != DType.BF16 || y.dtype() != DType.F32) {
+            throw new IllegalArgumentException("matmul: F32 rows times a BF16 weight into F32, got " + x.dtype() + ", " + w.dtype() + ", " + y.dtype());
+        }
+        if (rows < 1 || rows > BF16_WEIGHT_ROWS) throw new IllegalArgumentException("matmul: 1 to " + BF16_WEIGHT_ROWS + " rows against a BF16 weight, got " + rows);
+        if (n == 0) return;
+        int warpsPerBlock = 8;
+        long blocks = Math.min((n + warpsPerBlock - 1) / warpsPerBlock, 65_535L); // the warp loop strides over the rest
+        d.kernel("linear_bf16", "linear_bf16_weight_rows").grid((int) blocks).block(32 * warpsPerBlock)
+                .ptr(x.address()).i64(xRow).ptr(w.address()).ptr(y.address()).i32(rows).i32(n).i32(k)
+                .launch();
+    }
+
 }
