@@ -16,6 +16,7 @@ import dev.tessera.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -97,7 +98,7 @@ class Bf16WeightsTest {
      * F32 × BF16 kernel) follows the CPU's: forward logits and decoding steps to F32 rounding, states in F32.
      */
     @Test
-    @org.junit.jupiter.api.Tag("gpu")
+    @Tag("gpu")
     @SuppressWarnings("try")
     void onCudaTheModelFollowsTheCpu() {
         String why = dev.tessera.kernels.testing.GpuOrEmulator.unavailableReason();

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -106,7 +107,7 @@ class Bf16WeightProductTest {
      * allocation: the result) and give the CPU's product to float rounding; more rows widen the weight for cuBLAS.
      */
     @Test
-    @org.junit.jupiter.api.Tag("gpu")
+    @Tag("gpu")
     void onCudaAFewRowsReadTheBf16WeightInPlace() {
         dev.tessera.runtime.cuda.Gpu.assumeAvailable();
         Device gpu = Device.cuda(0);
