@@ -83,8 +83,8 @@ class HNetConfigFuzzStepTest {
     private static String checkOnCuda(HNetConfig config, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         int b = 1 + r.nextInt(2), l = 8 + r.nextInt(17);
-        Tensor x = Tensor.randint(new Generator(seed), 0, 256, b, l), y = Tensor.randint(new Generator(seed + 1), 0, 256, b, l);
-        try (HNetLM cpu = new HNetLM(config, new Generator(seed)); HNetLM gpu = new HNetLM(config, new Generator(seed)); Scope s = Scope.open()) {
+        try (Scope s = Scope.open(); HNetLM cpu = new HNetLM(config, new Generator(seed)); HNetLM gpu = new HNetLM(config, new Generator(seed))) {
+            Tensor x = Tensor.randint(new Generator(seed), 0, 256, b, l), y = Tensor.randint(new Generator(seed + 1), 0, 256, b, l);
             for (var routing : cpu.forward(x).routings()) {
                 for (double p : routing.p().to(DType.F64).toDoubleArray()) if (Math.abs(p - 0.5) < 1e-3) return SKIP; // rounding may flip it
             }
