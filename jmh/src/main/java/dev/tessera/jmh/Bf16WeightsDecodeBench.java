@@ -1,6 +1,5 @@
 package dev.tessera.jmh;
 
-import dev.tessera.runtime.DType;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Scope;
 import dev.tessera.runtime.Tensor;
@@ -29,48 +28,32 @@ public class Bf16WeightsDecodeBench extends JmhDefaults {
     public int layers;
 
     private Tensor x;
-    private Tensor[] wBf16, wF32;
-    private int next;
+    private WeightRing weights;
 
     @Setup(Level.Trial)
     public void setup() {
         Generator g = new Generator(3);
         x = Tensor.randn(g, rows, in);
-        wBf16 = new Tensor[layers];
-        wF32 = new Tensor[layers];
-        for (int i = 0; i < layers; i++) {
-            try (Scope s = Scope.open()) {
-                wBf16[i] = s.keep(Tensor.randn(g, out, in).to(DType.BF16));
-                wF32[i] = s.keep(wBf16[i].to(DType.F32));
-            }
-        }
+        weights = new WeightRing(g, dev.tessera.runtime.Device.cpu(), layers, out, in);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
         x.close();
-        for (int i = 0; i < layers; i++) {
-            wBf16[i].close();
-            wF32[i].close();
-        }
-    }
-
-    private int nextLayer() {
-        next = (next + 1) % layers;
-        return next;
+        weights.close();
     }
 
     @Benchmark
     public double tessera() {
         try (Scope s = Scope.open()) {
-            return x.matmul(wBf16[nextLayer()].t()).numel();
+            return x.matmul(weights.bf16(weights.next()).t()).numel();
         }
     }
 
     @Benchmark
     public double f32Weights() {
         try (Scope s = Scope.open()) {
-            return x.matmul(wF32[nextLayer()].t()).numel();
+            return x.matmul(weights.f32(weights.next()).t()).numel();
         }
     }
 }

@@ -1,7 +1,7 @@
 package dev.tessera.jmh.gpu;
 
 import dev.tessera.jmh.JmhDefaults;
-import dev.tessera.runtime.DType;
+import dev.tessera.jmh.WeightRing;
 import dev.tessera.runtime.Generator;
 import dev.tessera.runtime.Grad;
 import dev.tessera.runtime.Scope;
@@ -25,42 +25,27 @@ public class CudaBf16WeightsBench extends JmhDefaults {
     @Param({"8"}) public int layers;
 
     private Tensor x;
-    private Tensor[] wBf16, wF32;
-    private int next;
+    private WeightRing weights;
 
     @Setup(Level.Trial)
     public void setup() {
         Generator g = new Generator(3);
-        wBf16 = new Tensor[layers];
-        wF32 = new Tensor[layers];
         try (Scope s = Scope.open()) {
             x = s.keep(Tensor.randn(g, rows, in).to(GpuBench.GPU));
-            for (int i = 0; i < layers; i++) {
-                Tensor w = Tensor.randn(g, out, in).to(DType.BF16);
-                wBf16[i] = s.keep(w.to(GpuBench.GPU));
-                wF32[i] = s.keep(w.to(DType.F32).to(GpuBench.GPU));
-            }
         }
+        weights = new WeightRing(g, GpuBench.GPU, layers, out, in);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
         x.close();
-        for (int i = 0; i < layers; i++) {
-            wBf16[i].close();
-            wF32[i].close();
-        }
-    }
-
-    private int nextLayer() {
-        next = (next + 1) % layers;
-        return next;
+        weights.close();
     }
 
     @Benchmark
     public void tessera() {
         try (Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
-            x.matmul(wBf16[nextLayer()].t());
+            x.matmul(weights.bf16(weights.next()).t());
             GpuBench.sync();
         }
     }
@@ -68,7 +53,7 @@ public class CudaBf16WeightsBench extends JmhDefaults {
     @Benchmark
     public void f32Weights() {
         try (Scope s = Scope.open(); Grad.Region g = Grad.noGrad()) {
-            x.matmul(wF32[nextLayer()].t());
+            x.matmul(weights.f32(weights.next()).t());
             GpuBench.sync();
         }
     }

@@ -120,13 +120,8 @@ final class GemmF32Vector {
             // product of two contiguous rows; packing both operands for the blocked kernel cost more than the product.
             int groups = (n + 3) / 4;
             long grain = threads <= 1 ? groups : Math.max(1, Gemm.MIN_FMAS_PER_TASK / ((long) m * 4 * k));
-            if (bf16B) {
-                CpuPool.parallelFor(groups, grain, (s, e) -> fewRowsByDotsBf16(m, (int) s * 4, (int) Math.min(n, e * 4), k,
-                        a, aOff, aRs, b, bOff, bCs, c, cOff, cRs));
-            } else {
-                CpuPool.parallelFor(groups, grain, (s, e) -> fewRowsByDots(m, (int) s * 4, (int) Math.min(n, e * 4), k,
-                        a, aOff, aRs, b, bOff, bCs, c, cOff, cRs, accumulate));
-            }
+            CpuPool.parallelFor(groups, grain, (s, e) -> fewRowsByDots(m, (int) s * 4, (int) Math.min(n, e * 4), k,
+                    a, aOff, aRs, b, bOff, bCs, c, cOff, cRs, accumulate, bf16B));
             return;
         }
         if (threads <= 1 || fmas < 2 * Gemm.MIN_FMAS_PER_TASK) {
@@ -408,20 +403,24 @@ final class GemmF32Vector {
     /**
      * Columns [j0, j1) of C for m rows, C[i][j] = ⟨A row i, B column j⟩ where both are contiguous (A row-major, B
      * stored transposed: column j at {@code bOff + j·bCs}): four columns at a time, their rows loaded once per
-     * vector of k for each row of A, each sum reduced in {@link Lanes}'s fixed order (the same bits in every tier).
+     * vector of k for each row of A, each sum reduced in {@link Lanes}'s fixed order (the same bits in every tier); B in
+     * BF16 when {@code bf16B} ({@link #dots4Bf16}).
      */
     private static void fewRowsByDots(int m, int j0, int j1, int k,
             MemorySegment a, long aOff, long aRs,
             MemorySegment b, long bOff, long bCs,
-            MemorySegment c, long cOff, long cRs, boolean accumulate) {
+            MemorySegment c, long cOff, long cRs, boolean accumulate, boolean bf16B) {
         float[] sums = new float[4];
+        long eb = bf16B ? 2 : Float.BYTES; // bytes per element of B
         for (int j = j0; j < j1; j += 4) {
             int cols = Math.min(4, j1 - j);
             // Columns past j1 repeat the last one: their sums are computed and dropped.
-            long b0 = (bOff + j * bCs) * Float.BYTES, b1 = (bOff + (j + Math.min(1, cols - 1)) * bCs) * Float.BYTES;
-            long b2 = (bOff + (j + Math.min(2, cols - 1)) * bCs) * Float.BYTES, b3 = (bOff + (j + Math.min(3, cols - 1)) * bCs) * Float.BYTES;
+            long b0 = (bOff + j * bCs) * eb, b1 = (bOff + (j + Math.min(1, cols - 1)) * bCs) * eb;
+            long b2 = (bOff + (j + Math.min(2, cols - 1)) * bCs) * eb, b3 = (bOff + (j + Math.min(3, cols - 1)) * bCs) * eb;
             for (int i = 0; i < m; i++) {
-                dots4(k, a, (aOff + i * aRs) * Float.BYTES, b, b0, b1, b2, b3, sums);
+                long ai = (aOff + i * aRs) * Float.BYTES;
+                if (bf16B) dots4Bf16(k, a, ai, b, b0, b1, b2, b3, sums);
+                else dots4(k, a, ai, b, b0, b1, b2, b3, sums);
                 long co = (cOff + i * cRs + j) * Float.BYTES;
                 for (int q = 0; q < cols; q++) {
                     long at = co + (long) q * Float.BYTES;
@@ -462,29 +461,9 @@ final class GemmF32Vector {
     }
 
     /**
-     * {@link #fewRowsByDots} with B in BF16 (a model's weight kept in BF16, read as it lies): each BF16 value is
-     * widened to the float it stands for, exactly, and the dot products run in {@link #dots4}'s order, so C equals
-     * the float32 product with B widened beforehand, bit for bit, reading half the bytes. Byte offsets of B count
-     * 2-byte elements.
+     * {@link #dots4} with B's four rows in BF16 at byte offsets {@code b0..b3}: each value widened exactly to the float
+     * it stands for and the products summed in dots4's order, so the sums are the F32 weight's, bit for bit.
      */
-    static void fewRowsByDotsBf16(int m, int j0, int j1, int k,
-            MemorySegment a, long aOff, long aRs,
-            MemorySegment b, long bOff, long bCs,
-            MemorySegment c, long cOff, long cRs) {
-        float[] sums = new float[4];
-        for (int j = j0; j < j1; j += 4) {
-            int cols = Math.min(4, j1 - j);
-            long b0 = (bOff + j * bCs) * 2, b1 = (bOff + (j + Math.min(1, cols - 1)) * bCs) * 2;
-            long b2 = (bOff + (j + Math.min(2, cols - 1)) * bCs) * 2, b3 = (bOff + (j + Math.min(3, cols - 1)) * bCs) * 2;
-            for (int i = 0; i < m; i++) {
-                dots4Bf16(k, a, (aOff + i * aRs) * Float.BYTES, b, b0, b1, b2, b3, sums);
-                long co = (cOff + i * cRs + j) * Float.BYTES;
-                for (int q = 0; q < cols; q++) c.set(F, co + (long) q * Float.BYTES, sums[q]);
-            }
-        }
-    }
-
-    /** {@link #dots4} with B's four rows in BF16 at byte offsets {@code b0..b3}. */
     private static void dots4Bf16(int k, MemorySegment a, long ai, MemorySegment b, long b0, long b1, long b2, long b3, float[] sums) {
         FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
         long o = 0, ob = 0, v = (long) L * Float.BYTES, vb = (long) L * 2;
