@@ -1,5 +1,6 @@
 package dev.tessera.models;
 
+import dev.tessera.nn.ForwardFlops;
 import dev.tessera.nn.Module;
 import dev.tessera.nn.Optimizer;
 import dev.tessera.runtime.Tensor;
@@ -45,6 +46,14 @@ public interface ByteLanguageModel extends AutoCloseable {
     List<Optimizer.Group> parameterGroups();
 
     default long parameterCount() { return module().parameterCount(); }
+
+    /**
+     * The forward's floating-point operations over one window of {@code length} bytes ({@link ForwardFlops}), each
+     * routing stage's chunks holding {@code bytesPerChunk[s]} bytes on average (as {@link TrainingLoss} and the
+     * held-out evaluation measure them; ignored by a model without stages). Divided by {@code length}: the compute
+     * per byte that matched-compute comparisons equalise.
+     */
+    default ForwardFlops forwardFlops(int length, double[] bytesPerChunk) { return module().forwardFlops(length); }
 
     /** Moves the parameters to {@code device} (before any optimizer is made); returns this model. */
     default ByteLanguageModel onDevice(dev.tessera.runtime.Device device) {

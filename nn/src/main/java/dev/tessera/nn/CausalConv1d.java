@@ -25,6 +25,10 @@ public final class CausalConv1d extends Module {
 
     public int channels() { return channels; }
 
+    @Override public ForwardFlops forwardFlops(double positions) {
+        return new ForwardFlops(0, 0, 2.0 * width * channels * positions, 0);
+    }
+
     /** x [B, L, C] → [B, L, C]. */
     public Tensor forward(Tensor x) { return forward(x, null); }
 

@@ -36,6 +36,12 @@ public final class CausalSelfAttention extends Module implements Mixer {
 
     public Linear outProj() { return outProj; }
 
+    /** The projections, and 4·D per query–key pair: q·k over each head's P channels, then the weights times v. */
+    @Override public ForwardFlops forwardFlops(double positions) {
+        double pairs = ForwardFlops.causalPairs(positions, window);
+        return super.forwardFlops(positions).plus(new ForwardFlops(0, 4.0 * heads * headDim * pairs, 0, 0));
+    }
+
     private AttentionOptions options() { return options(null); }
 
     private AttentionOptions options(int[] cuSeqlens) {

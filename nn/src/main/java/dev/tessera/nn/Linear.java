@@ -31,6 +31,9 @@ public final class Linear extends Module {
 
     public int outFeatures() { return out; }
 
+    /** 2·in·out per position (the bias's adds left out, as elementwise ops are). */
+    @Override public ForwardFlops forwardFlops(double positions) { return ForwardFlops.matmul(2.0 * in * out * positions); }
+
     /** x [..., in] → [..., out]. */
     public Tensor forward(Tensor x) {
         if (x.dim() == 0 || x.size(-1) != in) {

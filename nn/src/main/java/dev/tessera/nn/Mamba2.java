@@ -77,6 +77,11 @@ public final class Mamba2 extends Module implements Mixer {
         return Tensor.of(out, heads);
     }
 
+    /** The projections and the convolution, and the scan's 5 operations per state element (H·P·N) and position. */
+    @Override public ForwardFlops forwardFlops(double positions) {
+        return super.forwardFlops(positions).plus(new ForwardFlops(0, 0, 0, 5.0 * heads * headDim * dState * positions));
+    }
+
     public Linear inProj() { return inProj; }
 
     public Linear outProj() { return outProj; }

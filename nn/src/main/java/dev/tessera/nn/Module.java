@@ -54,6 +54,17 @@ public abstract class Module implements AutoCloseable {
     /** Direct submodules by name. */
     public Map<String, Module> children() { return java.util.Collections.unmodifiableMap(children); }
 
+    /**
+     * The floating-point operations of a forward pass over one sequence of {@code positions} (fractional for an average
+     * length): by default the sum of the submodules', each run over the same positions. A module whose parts run over
+     * other lengths (a chunking stage) or that computes more than its submodules (attention, a scan) says so itself.
+     */
+    public ForwardFlops forwardFlops(double positions) {
+        ForwardFlops sum = ForwardFlops.NONE;
+        for (Module m : children.values()) sum = sum.plus(m.forwardFlops(positions));
+        return sum;
+    }
+
     /** Total number of scalar parameters. */
     public long parameterCount() {
         long n = 0;

@@ -82,7 +82,7 @@ final class CpuBackend implements Backend {
         long t0 = Profiler.start();
         boolean done = Gemm.sgemmBf16Weights(a.shape[0], b.shape[1], a.shape[1], a.segment(), a.offset, a.strides[0], a.strides[1],
                 b.segment(), b.offset, b.strides[0], b.strides[1], out.segment(), out.offset, out.strides[0]);
-        if (t0 != 0 && done) Profiler.stop("matmul", t0);
+        if (t0 != 0 && done) Profiler.stop("matmul", t0, Profiler.productFlops(1, a.shape[0], b.shape[1], a.shape[1]));
         return done;
     }
 
@@ -103,7 +103,7 @@ final class CpuBackend implements Backend {
         } else {
             throw new IllegalArgumentException("matmul: unsupported dtype " + a.dtype + " on cpu (F32 or F64)");
         }
-        if (t0 != 0) Profiler.stop("matmul", t0);
+        if (t0 != 0) Profiler.stop("matmul", t0, Profiler.productFlops(batch, m, n, k));
     }
 
     @Override public boolean hasFusedCrossEntropy() { return true; }

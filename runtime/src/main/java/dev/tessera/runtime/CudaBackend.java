@@ -102,7 +102,7 @@ final class CudaBackend implements Backend {
             Tensor bc = CudaMatmul.canRead(op(b)) ? b : ShapeOps.copyOf(b, b.dtype);
             CudaMatmul.matmul(device, op(ac), op(bc), op(out), Autocast.tf32Allowed());
         }
-        if (t0 != 0) Profiler.stop("matmul", t0);
+        if (t0 != 0) Profiler.stop("matmul", t0, Profiler.productFlops(out.shape[0], out.shape[1], out.shape[2], a.shape[2]));
     }
 
     /** A few rows against a BF16 W stored contiguous (b = Wᵀ): the warp-per-column kernel; more rows go to cuBLAS widened. */
@@ -114,7 +114,7 @@ final class CudaBackend implements Backend {
         }
         long t0 = Profiler.start();
         CudaMatmul.bf16WeightRows(device, op(a), rows == 1 ? k : a.strides[0], op(b), op(out), rows, n, k);
-        if (t0 != 0) Profiler.stop("matmul", t0);
+        if (t0 != 0) Profiler.stop("matmul", t0, Profiler.productFlops(1, rows, n, k));
         return true;
     }
 

@@ -9,6 +9,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import dev.tessera.nn.ForwardFlops;
 import java.util.Locale;
 
 /**
@@ -74,6 +75,16 @@ final class BoundaryMarks {
             out[st] = (text.length + 1.0) / n;
         }
         return out;
+    }
+
+    /**
+     * "forward compute 0.437 MFLOP per byte (matrix products 0.358, attention 0.012, convolutions 0.008, scans 0.059)":
+     * a model's {@link ForwardFlops} over a window of {@code length} bytes, per byte.
+     */
+    static String computeLine(ForwardFlops f, int length) {
+        double mega = 1e6 * length;
+        return String.format(Locale.ROOT, "forward compute %.3f MFLOP per byte (matrix products %.3f, attention %.3f, convolutions %.3f, scans %.3f)",
+                f.total() / mega, f.matmul() / mega, f.attention() / mega, f.convolution() / mega, f.scan() / mega);
     }
 
     /** "boundaries at spaces or word starts 41.2 % (stage 0) (all positions: 37.3 %)", or null without stages. */

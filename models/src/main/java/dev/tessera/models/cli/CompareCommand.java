@@ -22,8 +22,9 @@ import picocli.CommandLine.Option;
 /**
  * {@code tessera compare}: trains H-Net and the isotropic baselines on the same data, the same windows in the same
  * order, the same steps (or, with {@code --time}, the same wall-clock time each), batch and sequence length (the
- * presets are sized to roughly equal compute per byte), each into a subfolder of {@code --out}, and prints one
- * table: steps, held-out bits per byte, bytes per chunk, training bytes/s, parameters. With several seeds every model
+ * baseline presets carry hnet-tiny's compute per byte at its target ratio within a few percent), each into a subfolder of {@code --out}, and prints one
+ * table: steps, held-out bits per byte, bytes per chunk, training bytes/s, parameters, and the forward's compute per
+ * byte ({@link ByteLanguageModel#forwardFlops}, H-Net's at the chunking it learned: what matched compute means). With several seeds every model
  * trains once per seed (all models for the first seed, then for the next, so that a machine that slows down over the
  * runs does not favour one model) and the table ends with each model's means and the spread of its bits per byte.
  */
@@ -75,7 +76,8 @@ final class CompareCommand implements Callable<Integer> {
     private static String percent(double share) { return Double.isFinite(share) ? String.format(Locale.ROOT, "%.1f %%", 100 * share) : "-"; }
 
     /** One trained run of the table. */
-    private record Row(String model, long seed, long steps, long params, double bpb, double bps, double[] bytesPerChunk, double atWordStarts) {
+    private record Row(String model, long seed, long steps, long params, double bpb, double bps, double mflopsPerByte, double[] bytesPerChunk,
+                       double atWordStarts) {
         String chunks() { return bytesPerChunk.length == 0 ? "-" : BoundaryMarks.format(bytesPerChunk); }
     }
 
@@ -111,7 +113,8 @@ final class CompareCommand implements Callable<Integer> {
                         extra.put(CheckpointFiles.CONFIG, m.configJson());
                         TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name, 0, null);
                         if (r.interrupted()) return 1; // the process is exiting; the run said where it stopped
-                        rows.add(new Row(name, seed, r.step(), r.parameters(), r.heldOut().bitsPerByte(), r.bytesPerSecond(),
+                        double mflops = m.forwardFlops(seqLen, r.heldOut().bytesPerChunk()).total() / seqLen / 1e6; // at its held-out chunking
+                        rows.add(new Row(name, seed, r.step(), r.parameters(), r.heldOut().bitsPerByte(), r.bytesPerSecond(), mflops,
                                 r.heldOut().bytesPerChunk(), atWordStarts(r.heldOut())));
                     }
                 }
@@ -119,13 +122,14 @@ final class CompareCommand implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "%s each, steps of %d windows x %d bytes on %s%n", length, batch, seqLen, data);
         String seedHead = several ? String.format(Locale.ROOT, " %6s", "seed") : "";
-        System.out.printf(Locale.ROOT, "%-20s%s %12s %8s %14s %12s  %-16s %s%n", "model", seedHead, "parameters", "steps", "held-out bpb", "bytes/s",
-                "bytes per chunk", "stage-0 boundaries at spaces or word starts");
+        System.out.printf(Locale.ROOT, "%-20s%s %12s %8s %14s %12s %11s  %-16s %s%n", "model", seedHead, "parameters", "steps", "held-out bpb", "bytes/s",
+                "MFLOP/byte", "bytes per chunk", "stage-0 boundaries at spaces or word starts");
         for (Row r : rows) {
             String seedCell = several ? String.format(Locale.ROOT, " %6d", r.seed()) : "";
-            System.out.printf(Locale.ROOT, "%-20s%s %,12d %,8d %14.4f %,12.0f  %-16s %s%n", r.model(), seedCell, r.params(), r.steps(), r.bpb(), r.bps(),
-                    r.chunks(), percent(r.atWordStarts()));
+            System.out.printf(Locale.ROOT, "%-20s%s %,12d %,8d %14.4f %,12.0f %11.3f  %-16s %s%n", r.model(), seedCell, r.params(), r.steps(), r.bpb(), r.bps(),
+                    r.mflopsPerByte(), r.chunks(), percent(r.atWordStarts()));
         }
+        System.out.println("(MFLOP/byte: the forward's compute per byte of a window, H-Net's chunks as many as on the held-out text)");
         if (several) printMeans(rows);
         return 0;
     }
@@ -133,18 +137,19 @@ final class CompareCommand implements Callable<Integer> {
     /** Per model, over its seeds: mean steps, bits per byte and their sample standard deviation, bytes/s, chunks, share. */
     private void printMeans(List<Row> rows) {
         System.out.printf(Locale.ROOT, "%nmeans over seeds %s:%n", seeds.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(", ")));
-        System.out.printf(Locale.ROOT, "%-20s %8s %14s %8s %12s  %-16s %s%n", "model", "steps", "held-out bpb", "sd", "bytes/s", "bytes per chunk",
-                "stage-0 boundaries at spaces or word starts");
+        System.out.printf(Locale.ROOT, "%-20s %8s %14s %8s %12s %11s  %-16s %s%n", "model", "steps", "held-out bpb", "sd", "bytes/s", "MFLOP/byte",
+                "bytes per chunk", "stage-0 boundaries at spaces or word starts");
         for (String name : models) {
             List<Row> of = rows.stream().filter(r -> r.model().equals(name)).toList();
             double steps = of.stream().mapToLong(Row::steps).average().orElseThrow();
             double bpb = of.stream().mapToDouble(Row::bpb).average().orElseThrow();
             double sd = Math.sqrt(of.stream().mapToDouble(r -> (r.bpb() - bpb) * (r.bpb() - bpb)).sum() / (of.size() - 1));
             double bps = of.stream().mapToDouble(Row::bps).average().orElseThrow();
+            double mflops = of.stream().mapToDouble(Row::mflopsPerByte).average().orElseThrow();
             double[] chunks = new double[of.get(0).bytesPerChunk().length];
             for (Row r : of) for (int st = 0; st < chunks.length; st++) chunks[st] += r.bytesPerChunk()[st] / of.size();
             double share = of.stream().mapToDouble(Row::atWordStarts).average().orElseThrow();
-            System.out.printf(Locale.ROOT, "%-20s %,8.0f %14.4f %8.4f %,12.0f  %-16s %s%n", name, steps, bpb, sd, bps,
+            System.out.printf(Locale.ROOT, "%-20s %,8.0f %14.4f %8.4f %,12.0f %11.3f  %-16s %s%n", name, steps, bpb, sd, bps, mflops,
                     chunks.length == 0 ? "-" : BoundaryMarks.format(chunks), percent(share));
         }
     }

@@ -5,6 +5,7 @@ import dev.tessera.kernels.routing.Chunks;
 import dev.tessera.kernels.routing.Routing;
 import dev.tessera.kernels.routing.RoutingState;
 import dev.tessera.kernels.routing.StepRouting;
+import dev.tessera.nn.ForwardFlops;
 import dev.tessera.nn.Isotropic;
 import dev.tessera.nn.Linear;
 import dev.tessera.nn.Mixer;
@@ -30,7 +31,7 @@ public final class HNet extends Module {
      */
     public record StageRouting(Tensor p, Tensor b, Tensor mask, long chunks) {}
 
-    private final int stage, inWidth, width;
+    private final int stage, stages, inWidth, width;
     private final boolean innermost;
     /** Chunks start at whitespace bytes instead of where the routing module says ({@link HNetConfig.Boundaries}). */
     private final boolean whitespaceRouting;
@@ -39,6 +40,8 @@ public final class HNet extends Module {
     private final RoutingModule routing;
     private final Linear residualProj;
     private final HNet mainStage;
+    /** The config's target ratio of this stage (positions per chunk); NaN for the innermost. */
+    private final double targetRatio;
 
     /**
      * Replaces the straight-through factor STE(c) (1 forward, identity backward) by an explicit factor of c, for
@@ -57,9 +60,11 @@ public final class HNet extends Module {
 
     HNet(HNetConfig cfg, int stage, int inWidth, Generator gen) {
         this.stage = stage;
+        this.stages = cfg.stages();
         this.inWidth = inWidth;
         this.width = cfg.dModel()[stage];
         this.innermost = stage == cfg.stages();
+        this.targetRatio = innermost ? Double.NaN : cfg.targetRatio()[stage];
         this.whitespaceRouting = stage == 0 && cfg.routing() == HNetConfig.Boundaries.WHITESPACE;
         this.padDimension = width > inWidth
                 ? parameter("pad_dimension", new Parameter(Tensor.zeros(DType.F32, width - inWidth), true)) : null;
@@ -240,6 +245,40 @@ public final class HNet extends Module {
             }
         }
         return Tensor.cat(rows, 0);
+    }
+
+    /**
+     * The forward's floating-point operations over {@code positions} of this stage, its chunks at the target ratios:
+     * what the ratio loss aims at. {@link #forwardFlops(double, double[])} takes the ratios a model actually routes.
+     */
+    @Override public ForwardFlops forwardFlops(double positions) {
+        double perChunk = 1;
+        double[] bytesPerChunk = new double[stages]; // indexed by stage; those outside this one are not read
+        for (HNet s = this; !s.innermost; s = s.mainStage) bytesPerChunk[s.stage] = perChunk *= s.targetRatio;
+        return flops(positions, bytesPerChunk, 1);
+    }
+
+    /**
+     * The forward's floating-point operations over a sequence of {@code bytes} entering stage 0, whose stage-s chunks
+     * hold {@code bytesPerChunk[s]} bytes on average (as training and evaluation report them): each stage's encoder,
+     * routing, residual projection and decoder over its own positions, the innermost network over the last chunks.
+     */
+    public ForwardFlops forwardFlops(double bytes, double[] bytesPerChunk) {
+        if (stage != 0) throw new IllegalStateException("forwardFlops(bytes, bytesPerChunk) counts from stage 0, this is stage " + stage);
+        return flops(bytes, bytesPerChunk, 1);
+    }
+
+    /** {@code bytes} per sequence; this stage's positions are those over {@code bytesPerPosition} bytes each. */
+    private ForwardFlops flops(double bytes, double[] bytesPerChunk, double bytesPerPosition) {
+        double positions = bytes / bytesPerPosition;
+        if (innermost) return mainStack.forwardFlops(positions);
+        if (bytesPerChunk.length <= stage || !(bytesPerChunk[stage] >= bytesPerPosition)) {
+            throw new IllegalArgumentException("H-Net stage " + stage + ": bytes per chunk " + java.util.Arrays.toString(bytesPerChunk)
+                    + " must give every stage at least as many bytes per chunk as the stage outside it");
+        }
+        ForwardFlops routed = whitespaceRouting ? ForwardFlops.NONE : routing.forwardFlops(positions); // a rule multiplies nothing
+        return encoder.forwardFlops(positions).plus(decoder.forwardFlops(positions)).plus(routed).plus(residualProj.forwardFlops(positions))
+                .plus(mainStage.flops(bytes, bytesPerChunk, bytesPerChunk[stage]));
     }
 
     /** x [B, L, inWidth] with the learned pad vector appended to every position, [B, L, width]. */

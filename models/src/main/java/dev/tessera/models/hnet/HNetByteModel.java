@@ -1,6 +1,7 @@
 package dev.tessera.models.hnet;
 
 import dev.tessera.models.ByteLanguageModel;
+import dev.tessera.nn.ForwardFlops;
 import dev.tessera.nn.Module;
 import dev.tessera.nn.Optimizer;
 import dev.tessera.runtime.Generator;
@@ -17,6 +18,8 @@ public final class HNetByteModel implements ByteLanguageModel {
     public HNetLM model() { return model; }
 
     @Override public Module module() { return model; }
+
+    @Override public ForwardFlops forwardFlops(int length, double[] bytesPerChunk) { return model.forwardFlops(length, bytesPerChunk); }
 
     @Override
     public Decoder newDecoder(int batch, int maxLength) {

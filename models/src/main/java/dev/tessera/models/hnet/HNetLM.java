@@ -2,6 +2,7 @@ package dev.tessera.models.hnet;
 
 import dev.tessera.kernels.routing.ChunkRouter;
 import dev.tessera.nn.Embedding;
+import dev.tessera.nn.ForwardFlops;
 import dev.tessera.nn.Init;
 import dev.tessera.nn.Linear;
 import dev.tessera.nn.Module;
@@ -49,6 +50,14 @@ public final class HNetLM extends Module {
         List<HNet.StageRouting> routings = new ArrayList<>();
         Tensor h = backbone.forward(embeddings.forward(bytes), bytes, null, routings);
         return new Output(lmHead.forward(h), routings);
+    }
+
+    /**
+     * The forward's floating-point operations over a sequence of {@code bytes} whose stage-s chunks hold
+     * {@code bytesPerChunk[s]} bytes on average ({@link HNet#forwardFlops(double, double[])}), the LM head included.
+     */
+    public ForwardFlops forwardFlops(double bytes, double[] bytesPerChunk) {
+        return backbone.forwardFlops(bytes, bytesPerChunk).plus(lmHead.forwardFlops(bytes));
     }
 
     /** Decoding state of a batch: one per {@link #newDecodeState}; close it when done. */

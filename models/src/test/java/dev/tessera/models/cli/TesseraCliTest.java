@@ -200,6 +200,13 @@ class TesseraCliTest {
         double bpb = Double.parseDouble(m.group(1));
         assertTrue(bpb > 0 && bpb < 9, r.out());
         assertTrue(r.out().contains("bytes per chunk"), r.out());
+        Matcher compute = Pattern.compile("forward compute (\\S+) MFLOP per byte \\(matrix products (\\S+), attention (\\S+), convolutions (\\S+), scans (\\S+)\\)")
+                .matcher(r.out());
+        assertTrue(compute.find(), r.out());
+        double parts = 0;
+        for (int g = 2; g <= 5; g++) parts += Double.parseDouble(compute.group(g));
+        assertEquals(Double.parseDouble(compute.group(1)), parts, 0.003, r.out());
+        assertTrue(Double.parseDouble(compute.group(2)) > 0.1 && Double.parseDouble(compute.group(5)) > 0, "a tiny H-Net multiplies and scans: " + r.out());
         Matcher share = Pattern.compile("boundaries at spaces or word starts (\\S+) % \\(stage 0\\) \\(all positions: (\\S+) %\\)").matcher(r.out());
         assertTrue(share.find(), r.out());
         double base = Double.parseDouble(share.group(2));
@@ -265,8 +272,13 @@ class TesseraCliTest {
         for (String m : List.of("hnet-tiny", "transformer-tiny", "mamba-tiny")) assertTrue(r.out().contains(m), r.out());
         assertTrue(r.out().contains("held-out bpb"), r.out());
         // steps, and for H-Net its chunks and where their boundaries fall; the baselines have neither
-        assertTrue(Pattern.compile("(?m)^hnet-tiny +[\\d,]+ +2 +\\S+ +\\S+ +\\S+ \\(stage 0\\) +\\d+\\.\\d %$").matcher(r.out()).find(), r.out());
-        assertTrue(Pattern.compile("(?m)^mamba-tiny +[\\d,]+ +2 +\\S+ +\\S+ +- +-$").matcher(r.out()).find(), r.out());
+        assertTrue(Pattern.compile("(?m)^hnet-tiny +[\\d,]+ +2 +\\S+ +\\S+ +\\d\\.\\d{3} +\\S+ \\(stage 0\\) +\\d+\\.\\d %$").matcher(r.out()).find(), r.out());
+        Matcher mamba = Pattern.compile("(?m)^mamba-tiny +[\\d,]+ +2 +\\S+ +\\S+ +(\\d\\.\\d{3}) +- +-$").matcher(r.out());
+        assertTrue(mamba.find(), r.out());
+        // the forward's compute per byte: the preset's at 32-byte windows (its attention-free stack does not depend on the length)
+        try (dev.tessera.models.ByteLanguageModel m = dev.tessera.models.ModelCatalog.create("mamba-tiny", new dev.tessera.runtime.Generator(1))) {
+            assertEquals(m.forwardFlops(32, new double[0]).total() / 32 / 1e6, Double.parseDouble(mamba.group(1)), 5e-4, r.out());
+        }
     }
 
     /**
