@@ -64,12 +64,16 @@ final class StepProfile {
         if (steps == 0) return "profile: no step was profiled\n";
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "profile of %d %s (%d to %d; %s): %.3f ms per step%n",
                 steps, stepKind, first, last, leftOut, nanos / 1e6 / steps));
-        sb.append(String.format(Locale.ROOT, "%-30s %12s %10s%n", "op", "calls/step", "ms/step"));
+        sb.append(String.format(Locale.ROOT, "%-30s %12s %10s %10s%n", "op", "calls/step", "ms/step", "GFLOP/s"));
         Profiler.snapshot().entrySet().stream()
                 .sorted((a, b) -> Long.compare(b.getValue().nanos(), a.getValue().nanos()))
-                .forEach((Map.Entry<String, Profiler.OpStats> e) -> sb.append(String.format(Locale.ROOT, "%-30s %12.1f %10.3f%n", e.getKey(),
-                        (double) e.getValue().calls() / steps, e.getValue().millis() / steps)));
-        sb.append("(an op's time includes the ops its kernel calls: the times overlap and do not sum to the step)\n");
+                .forEach((Map.Entry<String, Profiler.OpStats> e) -> {
+                    double rate = e.getValue().gflopsPerSecond();
+                    sb.append(String.format(Locale.ROOT, "%-30s %12.1f %10.3f %10s%n", e.getKey(), (double) e.getValue().calls() / steps,
+                            e.getValue().millis() / steps, Double.isNaN(rate) ? "" : String.format(Locale.ROOT, "%.1f", rate)));
+                });
+        sb.append("(an op's time includes the ops its kernel calls: the times overlap and do not sum to the step; GFLOP/s: the matrix\n"
+                + " products' 2·m·n·k over their own time, forward and backward)\n");
         return sb.toString();
     }
 }

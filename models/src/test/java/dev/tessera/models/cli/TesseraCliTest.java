@@ -71,6 +71,7 @@ class TesseraCliTest {
         Result r = tessera(trainArgs(run));
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("held-out bits per byte"), r.out());
+        assertTrue(r.out().contains("forward compute "), "the summary gives the compute per byte: " + r.out());
     }
 
     private static List<Double> trainLosses(Path runDir) throws IOException {
@@ -103,9 +104,13 @@ class TesseraCliTest {
         Map<String, Double> perStep = new java.util.HashMap<>();
         for (String line : r.out().split("\n")) {
             String[] f = line.trim().split("\\s+");
-            if (f.length == 3 && f[1].matches("[0-9.]+") && f[2].matches("[0-9.]+")) perStep.put(f[0], Double.parseDouble(f[1]));
+            if ((f.length == 3 || f.length == 4) && f[1].matches("[0-9.]+") && f[2].matches("[0-9.]+")) perStep.put(f[0], Double.parseDouble(f[1]));
         }
         assertEquals(1.0, perStep.get("chunk_route"), r.out());
+        // the matrix products alone count their operations, so their row alone shows a rate
+        String[] matmul = r.out().lines().filter(l -> l.startsWith("matmul ")).findFirst().orElseThrow().trim().split("\\s+");
+        assertEquals(4, matmul.length, r.out());
+        assertTrue(Double.parseDouble(matmul[3]) > 0.01, r.out());
         assertEquals(1.0, perStep.get("chunk_route_backward"), r.out());
         assertEquals(1.0, perStep.get("cross_entropy"), r.out());
         assertEquals(1.0, perStep.get("cross_entropy_backward"), r.out());
@@ -174,7 +179,7 @@ class TesseraCliTest {
         Map<String, Double> perStep = new java.util.HashMap<>();
         for (String line : r.out().split("\n")) {
             String[] f = line.trim().split("\\s+");
-            if (f.length == 3 && f[1].matches("[0-9.]+") && f[2].matches("[0-9.]+")) perStep.put(f[0], Double.parseDouble(f[1]));
+            if ((f.length == 3 || f.length == 4) && f[1].matches("[0-9.]+") && f[2].matches("[0-9.]+")) perStep.put(f[0], Double.parseDouble(f[1]));
         }
         assertTrue(perStep.getOrDefault("matmul", 0.0) >= 2, "every step runs the encoder's and decoder's projections: " + r.out());
         assertTrue(perStep.getOrDefault("selective_scan_step", 0.0) >= 2, r.out());
