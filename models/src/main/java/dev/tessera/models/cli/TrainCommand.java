@@ -221,7 +221,7 @@ final class TrainCommand implements Callable<Integer> {
             if (r.heldOut().bytesPerChunk().length > 0) System.out.println("bytes per chunk " + BoundaryMarks.format(r.heldOut().bytesPerChunk()));
             String placed = BoundaryMarks.placementLine(r.heldOut().placement());
             if (placed != null) System.out.println(placed);
-            System.out.println(BoundaryMarks.computeLine(m.forwardFlops(s.seqLen(), r.heldOut().bytesPerChunk()), s.seqLen()));
+            System.out.println(BoundaryMarks.computeLine(BoundaryMarks.measuredCompute(m, s.seqLen(), r.heldOut().bytesPerChunk()), s.seqLen()));
         }
         System.out.println("checkpoint " + r.checkpoint());
         System.out.println("metrics    " + out.resolve("metrics.jsonl") + (dev.tessera.nn.MetricsLog.chartsAvailable()
