@@ -117,6 +117,17 @@ class ForwardFlopsTest {
     }
 
     @Test
+    void aModulesOwnCountTakesTheTargetRatiosStageByStage() {
+        try (ByteLanguageModel m = ModelCatalog.create("hnet-2stage-tiny", new Generator(1))) {
+            // target ratios 3 and 3: stage 1 sees a third of the bytes, the main network a ninth
+            ForwardFlops own = m.module().forwardFlops(180), atTargets = m.forwardFlops(180, new double[] {3, 9});
+            assertEquals(atTargets.total(), own.total(), 1e-9 * own.total());
+            assertEquals(atTargets.attention(), own.attention(), 1e-9 * own.attention());
+            assertTrue(m.forwardFlops(180, new double[] {3, 12}).total() < own.total(), "fewer inner chunks, less work");
+        }
+    }
+
+    @Test
     void bytesPerChunkMustGrowInward() {
         try (ByteLanguageModel m = ModelCatalog.create("hnet-2stage-tiny", new Generator(1))) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> m.forwardFlops(64, new double[] {4, 2}));
