@@ -221,7 +221,13 @@ final class TrainCommand implements Callable<Integer> {
             if (r.heldOut().bytesPerChunk().length > 0) System.out.println("bytes per chunk " + BoundaryMarks.format(r.heldOut().bytesPerChunk()));
             String placed = BoundaryMarks.placementLine(r.heldOut().placement());
             if (placed != null) System.out.println(placed);
-            System.out.println(BoundaryMarks.computeLine(BoundaryMarks.measuredCompute(m, s.seqLen(), r.heldOut().bytesPerChunk()), s.seqLen()));
+            dev.tessera.nn.ForwardFlops compute = BoundaryMarks.measuredCompute(m, s.seqLen(), r.heldOut().bytesPerChunk());
+            System.out.println(BoundaryMarks.computeLine(compute, s.seqLen()));
+            if (compute != null && r.bytesPerSecond() > 0) {
+                // the usual accounting of a training step: a backward costs about twice its forward
+                System.out.printf(Locale.ROOT, "training ran about %.1f GFLOP/s of model compute (3 x the forward's per byte x bytes/s)%n",
+                        3 * compute.total() / s.seqLen() * r.bytesPerSecond() / 1e9);
+            }
         }
         System.out.println("checkpoint " + r.checkpoint());
         System.out.println("metrics    " + out.resolve("metrics.jsonl") + (dev.tessera.nn.MetricsLog.chartsAvailable()

@@ -71,7 +71,12 @@ class TesseraCliTest {
         Result r = tessera(trainArgs(run));
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("held-out bits per byte"), r.out());
-        assertTrue(r.out().contains("forward compute "), "the summary gives the compute per byte: " + r.out());
+        Matcher compute = Pattern.compile("forward compute (\\S+) MFLOP per byte").matcher(r.out());
+        Matcher speed = Pattern.compile("trained to step \\d+ in \\S+ s \\((\\S+) kB/s\\)").matcher(r.out());
+        Matcher rate = Pattern.compile("training ran about (\\S+) GFLOP/s of model compute").matcher(r.out());
+        assertTrue(compute.find() && speed.find() && rate.find(), "the summary gives the compute per byte and the rate: " + r.out());
+        double perByte = Double.parseDouble(compute.group(1)), expected = 3 * perByte * Double.parseDouble(speed.group(1)); // MFLOP/B x kB/s = GFLOP/s
+        assertEquals(expected, Double.parseDouble(rate.group(1)), 3 * perByte * 0.05 + 0.05 + 0.001 * expected, "the printed figures' rounding: " + r.out());
     }
 
     private static List<Double> trainLosses(Path runDir) throws IOException {
