@@ -111,7 +111,7 @@ final class CompareCommand implements Callable<Integer> {
                         extra.put(CheckpointFiles.MODEL, name);
                         extra.put(CheckpointFiles.FAMILY, m.family());
                         extra.put(CheckpointFiles.CONFIG, m.configJson());
-                        TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name, 0, null);
+                        TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name, TrainingRun.Before.NOTHING, null);
                         if (r.interrupted()) return 1; // the process is exiting; the run said where it stopped
                         dev.tessera.nn.ForwardFlops compute = BoundaryMarks.measuredCompute(m, seqLen, r.heldOut().bytesPerChunk()); // at its held-out chunking
                         double mflops = compute == null ? Double.NaN : compute.total() / seqLen / 1e6;

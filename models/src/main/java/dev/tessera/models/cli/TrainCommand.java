@@ -141,7 +141,7 @@ final class TrainCommand implements Callable<Integer> {
                 extra.put(CheckpointFiles.CONFIG, m.configJson());
                 if (weights != null) extra.put("train.init_weights", weights.toString());
                 TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(s.seed() + 1), 0, or(stopAfter, Long.MAX_VALUE), corpus, s, products,
-                        extra, out, "train", 0, stepProfile);
+                        extra, out, "train", TrainingRun.Before.NOTHING, stepProfile);
                 report(m, corpus, s, r);
             } finally {
                 opt.close();
@@ -173,7 +173,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainingRun.Settings s = new TrainingRun.Settings(or(steps, saved.steps()), saved.batch(), saved.seqLen(), saved.lr(), saved.seed(),
                 or(evalEvery, saved.evalEvery()), or(saveEvery, saved.saveEvery()), or(evalWindows, saved.evalWindows()), saved.heldOut(),
                 data != null ? data : saved.data(), time != null ? DurationConverter.seconds(time) : saved.seconds());
-        double elapsed = elapsedIn(meta, file);
+        TrainingRun.Before before = new TrainingRun.Before(number(meta, TrainingRun.ELAPSED, file), number(meta, TrainingRun.FLOPS, file));
         Generator dataGen = new Generator(s.seed() + 1);
         try (ByteCorpus corpus = CorpusSource.open(s.data())) {
             CheckpointFiles.Loaded loaded;
@@ -188,16 +188,16 @@ final class TrainCommand implements Callable<Integer> {
                     System.out.println("the run in " + out + " already finished its " + s.steps() + " steps; pass a larger --steps to extend it");
                     return 0;
                 }
-                if (s.timed() && elapsed >= s.seconds()) {
+                if (s.timed() && before.seconds() >= s.seconds()) {
                     System.out.printf(Locale.ROOT, "the run in %s already used its %.0f s; pass a longer --time to extend it%n", out, s.seconds());
                     return 0;
                 }
-                System.out.printf(Locale.ROOT, "resuming %s from step %d (%.0f s trained) of %s (%s)%n", meta.get(CheckpointFiles.MODEL), start, elapsed,
+                System.out.printf(Locale.ROOT, "resuming %s from step %d (%.0f s trained) of %s (%s)%n", meta.get(CheckpointFiles.MODEL), start, before.seconds(),
                         s.length(), file);
                 Map<String, String> extra = new LinkedHashMap<>();
                 for (String k : List.of(CheckpointFiles.MODEL, CheckpointFiles.FAMILY, CheckpointFiles.CONFIG)) extra.put(k, meta.get(k));
                 TrainingRun.Result r = TrainingRun.run(m, opt, dataGen, start, or(stopAfter, Long.MAX_VALUE), corpus, s, products, extra, out, "train",
-                        elapsed, stepProfile);
+                        before, stepProfile);
                 report(m, corpus, s, r);
             }
         }
@@ -223,10 +223,9 @@ final class TrainCommand implements Callable<Integer> {
             if (placed != null) System.out.println(placed);
             dev.tessera.nn.ForwardFlops compute = BoundaryMarks.measuredCompute(m, s.seqLen(), r.heldOut().bytesPerChunk());
             System.out.println(BoundaryMarks.computeLine(compute, s.seqLen()));
-            if (compute != null && r.bytesPerSecond() > 0) {
-                // the usual accounting of a training step: a backward costs about twice its forward
-                System.out.printf(Locale.ROOT, "training ran about %.1f GFLOP/s of model compute (3 x the forward's per byte x bytes/s)%n",
-                        3 * compute.total() / s.seqLen() * r.bytesPerSecond() / 1e9);
+            if (r.flops() > 0 && r.seconds() > 0) {
+                System.out.printf(Locale.ROOT, "model compute %.4g TFLOP in %.1f s of training, %.1f GFLOP/s (%s)%n", r.flops() / 1e12, r.seconds(),
+                        r.flops() / r.seconds() / 1e9, TrainingRun.FLOPS_PER_STEP_NOTE);
             }
         }
         System.out.println("checkpoint " + r.checkpoint());
@@ -262,12 +261,12 @@ final class TrainCommand implements Callable<Integer> {
 
     private static <T> T or(T v, T fallback) { return v != null ? v : fallback; }
 
-    /** The seconds a saved run had trained (0 for a checkpoint written before it was recorded). */
-    private static double elapsedIn(Map<String, String> meta, Path file) {
+    /** A figure a saved run recorded, the seconds or FLOPs it had trained (0 for a checkpoint written before it was recorded). */
+    private static double number(Map<String, String> meta, String key, Path file) {
         try {
-            return Double.parseDouble(meta.getOrDefault(TrainingRun.ELAPSED, "0"));
+            return Double.parseDouble(meta.getOrDefault(key, "0"));
         } catch (NumberFormatException e) {
-            throw new CliFailure(file + ": bad '" + TrainingRun.ELAPSED + "' in its metadata: " + e.getMessage());
+            throw new CliFailure(file + ": bad '" + key + "' in its metadata: " + e.getMessage());
         }
     }
 }

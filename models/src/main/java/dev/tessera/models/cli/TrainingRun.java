@@ -5,6 +5,7 @@ import dev.tessera.models.ByteLanguageModel;
 import dev.tessera.models.ContextWindows;
 import dev.tessera.models.HeldOutEvaluation;
 import dev.tessera.nn.ByteCorpus;
+import dev.tessera.nn.ForwardFlops;
 import dev.tessera.nn.GradClip;
 import dev.tessera.nn.LrSchedule;
 import dev.tessera.nn.MetricsLog;
@@ -39,6 +40,15 @@ final class TrainingRun {
     static final String DATA_RNG = "data";
     /** Checkpoint metadata: wall-clock seconds the run had trained when it was saved (what a time budget counts). */
     static final String ELAPSED = "train.elapsed_s";
+    /** Checkpoint metadata: the model compute the run had trained with when it was saved ({@link #FLOPS_PER_STEP_NOTE}). */
+    static final String FLOPS = "train.flops";
+    /** How a step's model compute is counted: 3 × the forward's, at that step's own chunking. */
+    static final String FLOPS_PER_STEP_NOTE = "3 x the forward's FLOPs at the step's chunking: a backward costs about twice its forward";
+
+    /** What a run had done before this process resumed it: seconds trained (a time budget counts them) and model FLOPs. */
+    record Before(double seconds, double flops) {
+        static final Before NOTHING = new Before(0, 0);
+    }
     static final double WEIGHT_DECAY = 0.1, CLIP = 1.0;
 
     /**
@@ -111,8 +121,14 @@ final class TrainingRun {
     }
 
     /** Where a run ended: its last step, held-out evaluation, throughput and last checkpoint. */
+    /** {@code flops}: the model compute of the steps this process trained ({@link #FLOPS_PER_STEP_NOTE}). */
     record Result(long step, HeldOutEvaluation.Result heldOut, double bytesPerSecond, long parameters, Path checkpoint, double seconds,
-                  boolean interrupted) {}
+                  double flops, boolean interrupted) {}
+
+    private static boolean finite(double[] values) {
+        for (double v : values) if (!Double.isFinite(v)) return false;
+        return true;
+    }
 
     private TrainingRun() {}
 
@@ -128,8 +144,9 @@ final class TrainingRun {
      * {@code train.elapsed_s}), which a time budget counts. {@code profile} (or null) times the ops of the steps.
      */
     static Result run(ByteLanguageModel model, Optimizer opt, Generator data, long startStep, long stopAfter, ByteCorpus corpus,
-                      Settings s, Precision precision, Map<String, String> extra, Path out, String task, double elapsedBefore,
+                      Settings s, Precision precision, Map<String, String> extra, Path out, String task, Before before,
                       StepProfile profile) {
+        double elapsedBefore = before.seconds(), flops = before.flops();
         long end = Math.min(s.steps(), stopAfter);
         Path metrics = out.resolve("metrics.jsonl");
         trimMetrics(metrics, startStep);
@@ -160,11 +177,11 @@ final class TrainingRun {
         try (MetricsLog log = new MetricsLog(metrics);
              TrainingProgress bar = s.timed() ? TrainingProgress.timed(task, s.seconds(), elapsedBefore) : new TrainingProgress(task, s.steps(), startStep)) {
             for (long step = startStep + 1; step <= end; step++) {
-                double before = s.progress(step - 1, elapsed);
-                double lr = s.timed() ? LrSchedule.warmupStableDecayAt(s.lr(), before, 0.1, 0.2) : schedule.at(step - 1), total, ce, norm;
+                double progress = s.progress(step - 1, elapsed);
+                double lr = s.timed() ? LrSchedule.warmupStableDecayAt(s.lr(), progress, 0.1, 0.2) : schedule.at(step - 1), total, ce, norm;
                 double[] bpc;
                 opt.setLearningRate(lr);
-                if (profile != null) profile.beforeStep(step, before, end - startStep);
+                if (profile != null) profile.beforeStep(step, progress, end - startStep);
                 try (Scope sc = Scope.open(); Precision.Region pr = precision.enter()) {
                     ByteCorpus.Batch b = ContextWindows.fromSample(corpus.sample(data, ByteCorpus.Split.TRAIN, s.heldOut(), s.batch(), s.seqLen()));
                     ByteLanguageModel.TrainingLoss loss = model.loss(b.inputs(), b.targets());
@@ -177,6 +194,8 @@ final class TrainingRun {
                     ce = loss.crossEntropy().item();
                     bpc = loss.bytesPerChunk();
                 }
+                ForwardFlops forward = finite(bpc) ? model.forwardFlops(s.seqLen(), bpc) : null; // a dry run's chunking is NaN
+                if (forward != null) flops += 3 * forward.total() * s.batch();
                 if (profile != null) profile.afterStep();
                 bytes += (long) s.batch() * s.seqLen();
                 double seconds = (System.nanoTime() - t0) / 1e9, bps = bytes / seconds;
@@ -193,12 +212,13 @@ final class TrainingRun {
                 rec.put("grad_norm", norm);
                 for (int st = 0; st < bpc.length; st++) rec.put("bytes_per_chunk_" + st, bpc[st]);
                 rec.put("bytes_per_s", bps);
+                rec.put("train_flops", flops);
                 rec.put("elapsed_s", elapsed);
                 // native memory of live tensors and of the allocator's cache: flat in a healthy run
                 rec.put("native_mb", dev.tessera.runtime.MemoryStats.cpuLiveBytes() / 1e6);
                 rec.put("native_cached_mb", dev.tessera.runtime.MemoryStats.cpuCachedBytes() / 1e6);
                 log.log(rec);
-                if (due(step, s.evalEvery(), before, after, 5) || finished) {
+                if (due(step, s.evalEvery(), progress, after, 5) || finished) {
                     try (Precision.Region pr = precision.enter()) {
                         lastEval = HeldOutEvaluation.run(model, corpus, s.heldOut(), s.seqLen(), s.evalWindows(), s.batch());
                     }
@@ -206,6 +226,7 @@ final class TrainingRun {
                     ev.put("kind", "eval");
                     ev.put("step", step);
                     ev.put("bpb", lastEval.bitsPerByte());
+                    ev.put("train_flops", flops);
                     for (int st = 0; st < lastEval.bytesPerChunk().length; st++) ev.put("bytes_per_chunk_" + st, lastEval.bytesPerChunk()[st]);
                     for (int st = 0; st < lastEval.bytesPerChunk().length; st++) {
                         double share = lastEval.placement().shareAtWordStarts(st); // NaN when a stage drew no boundary
@@ -214,9 +235,10 @@ final class TrainingRun {
                     log.log(ev);
                     if (drawing == null || drawing.isDone()) drawing = charts.submit(() -> log.writeCharts(out));
                 }
-                if (due(step, s.saveEvery(), before, after, 3) || stopping) {
+                if (due(step, s.saveEvery(), progress, after, 3) || stopping) {
                     lastCheckpoint = CheckpointFiles.forStep(out, step);
                     meta.put(ELAPSED, Double.toString(elapsed));
+                    meta.put(FLOPS, Double.toString(flops));
                     TrainingCheckpoint.save(lastCheckpoint, model.module(), opt, step, meta, Map.of(DATA_RNG, data));
                 }
                 bar.update(s.timed() ? (long) elapsed : step, (s.timed() ? "step " + step + " " : "") + status(total, ce, bpc, lastEval, bps));
@@ -235,7 +257,8 @@ final class TrainingRun {
             }
             shutdown.close();
         }
-        return new Result(last, lastEval, bytes / Math.max(trained, 1e-9), model.parameterCount(), lastCheckpoint, trained, interrupted);
+        return new Result(last, lastEval, bytes / Math.max(trained, 1e-9), model.parameterCount(), lastCheckpoint, trained, flops - before.flops(),
+                interrupted);
     }
 
     /**

@@ -72,11 +72,15 @@ class TesseraCliTest {
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("held-out bits per byte"), r.out());
         Matcher compute = Pattern.compile("forward compute (\\S+) MFLOP per byte").matcher(r.out());
-        Matcher speed = Pattern.compile("trained to step \\d+ in \\S+ s \\((\\S+) kB/s\\)").matcher(r.out());
-        Matcher rate = Pattern.compile("training ran about (\\S+) GFLOP/s of model compute").matcher(r.out());
-        assertTrue(compute.find() && speed.find() && rate.find(), "the summary gives the compute per byte and the rate: " + r.out());
-        double perByte = Double.parseDouble(compute.group(1)), expected = 3 * perByte * Double.parseDouble(speed.group(1)); // MFLOP/B x kB/s = GFLOP/s
-        assertEquals(expected, Double.parseDouble(rate.group(1)), 3 * perByte * 0.05 + 0.05 + 0.001 * expected, "the printed figures' rounding: " + r.out());
+        Matcher spent = Pattern.compile("model compute (\\S+) TFLOP in (\\S+) s of training, (\\S+) GFLOP/s").matcher(r.out());
+        assertTrue(compute.find() && spent.find(), "the summary gives the compute per byte and the compute spent: " + r.out());
+        double tflop = Double.parseDouble(spent.group(1)), seconds = Double.parseDouble(spent.group(2));
+        assertEquals(tflop * 1e3 / seconds, Double.parseDouble(spent.group(3)), 0.05 + 0.01 * tflop * 1e3 / seconds, r.out());
+        // 3 x the forward at each step's chunking, summed: the metrics' last figure, and near 3 x the held-out per-byte figure x the bytes
+        double logged = trainFlops(run).getLast();
+        assertEquals(logged / 1e12, tflop, 1e-3 * tflop, r.out());
+        double bytes = 6.0 * 2 * 32; // trainArgs: 6 steps of 2 windows x 32 bytes
+        assertEquals(3 * Double.parseDouble(compute.group(1)) * 1e6 * bytes, logged, 0.25 * logged, "other chunkings, close counts: " + r.out());
     }
 
     private static List<Double> trainLosses(Path runDir) throws IOException {
@@ -151,6 +155,20 @@ class TesseraCliTest {
         // result depends on the compilation tier (VectorMath, Lanes). A wrong data offset or optimizer state would
         // differ in the first digits, a tier-dependent kernel in the last bits.
         assertEquals(straight, resumed, "losses of the straight run and of the stopped-and-resumed run");
+        // the model compute goes on from the checkpoint's: the same sum as the straight run's, step by step
+        assertEquals(trainFlops(run), trainFlops(split), "train_flops of the straight run and of the stopped-and-resumed run");
+    }
+
+    /** The cumulative model compute of each train record, which must grow with every step. */
+    private static List<Double> trainFlops(Path runDir) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        List<Double> flops = new ArrayList<>();
+        for (String line : Files.readAllLines(runDir.resolve("metrics.jsonl"))) {
+            var rec = json.readTree(line);
+            if (rec.path("kind").asText().equals("train")) flops.add(rec.path("train_flops").asDouble());
+        }
+        for (int i = 1; i < flops.size(); i++) assertTrue(flops.get(i) > flops.get(i - 1), "every step adds compute: " + flops);
+        return flops;
     }
 
     @Test
