@@ -132,7 +132,8 @@ class ForwardFlopsTest {
         try (ByteLanguageModel m = ModelCatalog.create("hnet-2stage-tiny", new Generator(1))) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> m.forwardFlops(64, new double[] {4, 2}));
             assertTrue(e.getMessage().contains("stage 1"), e.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> m.forwardFlops(64, new double[] {4}));
+            e = assertThrows(IllegalArgumentException.class, () -> m.forwardFlops(64, new double[] {4}));
+            assertTrue(e.getMessage().contains("one bytes-per-chunk figure per stage (2), got [4.0]"), e.getMessage());
         }
     }
 }

@@ -265,6 +265,10 @@ public final class HNet extends Module {
      */
     public ForwardFlops forwardFlops(double bytes, double[] bytesPerChunk) {
         if (stage != 0) throw new IllegalStateException("forwardFlops(bytes, bytesPerChunk) counts from stage 0, this is stage " + stage);
+        if (bytesPerChunk.length != stages) {
+            throw new IllegalArgumentException("H-Net forward FLOPs: one bytes-per-chunk figure per stage (" + stages + "), got "
+                    + java.util.Arrays.toString(bytesPerChunk));
+        }
         return flops(bytes, bytesPerChunk, 1);
     }
 
@@ -272,7 +276,7 @@ public final class HNet extends Module {
     private ForwardFlops flops(double bytes, double[] bytesPerChunk, double bytesPerPosition) {
         double positions = bytes / bytesPerPosition;
         if (innermost) return mainStack.forwardFlops(positions);
-        if (bytesPerChunk.length <= stage || !(bytesPerChunk[stage] >= bytesPerPosition)) {
+        if (!(bytesPerChunk[stage] >= bytesPerPosition)) {
             throw new IllegalArgumentException("H-Net stage " + stage + ": bytes per chunk " + java.util.Arrays.toString(bytesPerChunk)
                     + " must give every stage at least as many bytes per chunk as the stage outside it");
         }
