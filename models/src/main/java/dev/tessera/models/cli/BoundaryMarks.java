@@ -9,7 +9,6 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import dev.tessera.nn.ForwardFlops;
 import java.util.Locale;
 
 /**
@@ -75,26 +74,6 @@ final class BoundaryMarks {
             out[st] = (text.length + 1.0) / n;
         }
         return out;
-    }
-
-    /**
-     * "forward compute 0.437 MFLOP per byte (matrix products 0.358, attention 0.012, convolutions 0.008, scans 0.059)":
-     * a model's {@link ForwardFlops} over a window of {@code length} bytes, per byte ({@link #measuredCompute}).
-     */
-    /**
-     * The forward's compute over {@code length} bytes at the chunking measured ({@code bytesPerChunk}), or null where a
-     * stage's figure is not a number (a dry run computes none).
-     */
-    static ForwardFlops measuredCompute(dev.tessera.models.ByteLanguageModel m, int length, double[] bytesPerChunk) {
-        for (double v : bytesPerChunk) if (!Double.isFinite(v)) return null;
-        return m.forwardFlops(length, bytesPerChunk);
-    }
-
-    static String computeLine(ForwardFlops f, int length) {
-        if (f == null) return "forward compute unknown: no bytes per chunk were measured";
-        double mega = 1e6 * length;
-        return String.format(Locale.ROOT, "forward compute %.3f MFLOP per byte (matrix products %.3f, attention %.3f, convolutions %.3f, scans %.3f)",
-                f.total() / mega, f.matmul() / mega, f.attention() / mega, f.convolution() / mega, f.scan() / mega);
     }
 
     /** "boundaries at spaces or word starts 41.2 % (stage 0) (all positions: 37.3 %)", or null without stages. */

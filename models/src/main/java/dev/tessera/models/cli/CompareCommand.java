@@ -113,7 +113,7 @@ final class CompareCommand implements Callable<Integer> {
                         extra.put(CheckpointFiles.CONFIG, m.configJson());
                         TrainingRun.Result r = TrainingRun.run(m, opt, new Generator(seed + 1), 0, Long.MAX_VALUE, corpus, s, products, extra, dir, name, TrainingRun.Before.NOTHING, null);
                         if (r.interrupted()) return 1; // the process is exiting; the run said where it stopped
-                        dev.tessera.nn.ForwardFlops compute = BoundaryMarks.measuredCompute(m, seqLen, r.heldOut().bytesPerChunk()); // at its held-out chunking
+                        dev.tessera.nn.ForwardFlops compute = ComputeFigures.atChunking(m, seqLen, r.heldOut().bytesPerChunk()); // at its held-out chunking
                         double mflops = compute == null ? Double.NaN : compute.total() / seqLen / 1e6;
                         rows.add(new Row(name, seed, r.step(), r.parameters(), r.heldOut().bitsPerByte(), r.bytesPerSecond(), mflops,
                                 r.heldOut().bytesPerChunk(), atWordStarts(r.heldOut())));

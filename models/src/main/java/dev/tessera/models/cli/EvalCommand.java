@@ -63,7 +63,7 @@ final class EvalCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "data %s, held-out %,d bytes in windows of %d%n", corpus.name(), r.bytes(), len);
             System.out.printf(Locale.ROOT, "bits per byte %.4f%n", r.bitsPerByte());
             if (r.bytesPerChunk().length > 0) System.out.println("bytes per chunk " + BoundaryMarks.format(r.bytesPerChunk()));
-            System.out.println(BoundaryMarks.computeLine(BoundaryMarks.measuredCompute(m, len, r.bytesPerChunk()), len));
+            System.out.println(ComputeFigures.line(ComputeFigures.atChunking(m, len, r.bytesPerChunk()), len));
             String placed = BoundaryMarks.placementLine(r.placement());
             if (placed != null) System.out.println(placed);
             BoundaryMarks.placeLines(r.placement()).forEach(System.out::println);

@@ -221,8 +221,8 @@ final class TrainCommand implements Callable<Integer> {
             if (r.heldOut().bytesPerChunk().length > 0) System.out.println("bytes per chunk " + BoundaryMarks.format(r.heldOut().bytesPerChunk()));
             String placed = BoundaryMarks.placementLine(r.heldOut().placement());
             if (placed != null) System.out.println(placed);
-            dev.tessera.nn.ForwardFlops compute = BoundaryMarks.measuredCompute(m, s.seqLen(), r.heldOut().bytesPerChunk());
-            System.out.println(BoundaryMarks.computeLine(compute, s.seqLen()));
+            dev.tessera.nn.ForwardFlops compute = ComputeFigures.atChunking(m, s.seqLen(), r.heldOut().bytesPerChunk());
+            System.out.println(ComputeFigures.line(compute, s.seqLen()));
             if (r.flops() > 0 && r.seconds() > 0) {
                 System.out.printf(Locale.ROOT, "model compute %.4g TFLOP in %.1f s of training, %.1f GFLOP/s (%s)%n", r.flops() / 1e12, r.seconds(),
                         r.flops() / r.seconds() / 1e9, TrainingRun.FLOPS_PER_STEP_NOTE);

@@ -44,12 +44,12 @@ final class TrainingRun {
     static final String FLOPS = "train.flops";
     /** How a step's model compute is counted: 3 × the forward's, at that step's own chunking. */
     static final String FLOPS_PER_STEP_NOTE = "3 x the forward's FLOPs at the step's chunking: a backward costs about twice its forward";
+    static final double WEIGHT_DECAY = 0.1, CLIP = 1.0;
 
     /** What a run had done before this process resumed it: seconds trained (a time budget counts them) and model FLOPs. */
     record Before(double seconds, double flops) {
         static final Before NOTHING = new Before(0, 0);
     }
-    static final double WEIGHT_DECAY = 0.1, CLIP = 1.0;
 
     /**
      * What defines a run's curve (saved in every checkpoint as {@code train.*} metadata). {@code seconds} is a time
@@ -120,15 +120,12 @@ final class TrainingRun {
         }
     }
 
-    /** Where a run ended: its last step, held-out evaluation, throughput and last checkpoint. */
-    /** {@code flops}: the model compute of the steps this process trained ({@link #FLOPS_PER_STEP_NOTE}). */
+    /**
+     * Where a run ended: its last step, held-out evaluation, throughput and last checkpoint; {@code flops} is the model
+     * compute of the steps this process trained ({@link #FLOPS_PER_STEP_NOTE}).
+     */
     record Result(long step, HeldOutEvaluation.Result heldOut, double bytesPerSecond, long parameters, Path checkpoint, double seconds,
                   double flops, boolean interrupted) {}
-
-    private static boolean finite(double[] values) {
-        for (double v : values) if (!Double.isFinite(v)) return false;
-        return true;
-    }
 
     private TrainingRun() {}
 
@@ -140,8 +137,9 @@ final class TrainingRun {
     /**
      * Trains from {@code startStep} (0 for a fresh run) up to {@code min(steps, stopAfter)}, writing into {@code out}.
      * {@code extra} metadata (model name, family, config) goes into every checkpoint besides the settings.
-     * {@code elapsedBefore} is the wall-clock time the run trained before {@code startStep} (from its checkpoint's
-     * {@code train.elapsed_s}), which a time budget counts. {@code profile} (or null) times the ops of the steps.
+     * {@code before} is what the run did before {@code startStep} (from its checkpoint's {@code train.elapsed_s}, which a
+     * time budget counts, and {@code train.flops}, which the compute sums go on from). {@code profile} (or null) times
+     * the ops of the steps.
      */
     static Result run(ByteLanguageModel model, Optimizer opt, Generator data, long startStep, long stopAfter, ByteCorpus corpus,
                       Settings s, Precision precision, Map<String, String> extra, Path out, String task, Before before,
@@ -194,9 +192,9 @@ final class TrainingRun {
                     ce = loss.crossEntropy().item();
                     bpc = loss.bytesPerChunk();
                 }
-                ForwardFlops forward = finite(bpc) ? model.forwardFlops(s.seqLen(), bpc) : null; // a dry run's chunking is NaN
-                if (forward != null) flops += 3 * forward.total() * s.batch();
                 if (profile != null) profile.afterStep();
+                ForwardFlops forward = ComputeFigures.atChunking(model, s.seqLen(), bpc); // null: a dry run's chunking is NaN
+                if (forward != null) flops += 3 * forward.total() * s.batch();
                 bytes += (long) s.batch() * s.seqLen();
                 double seconds = (System.nanoTime() - t0) / 1e9, bps = bytes / seconds;
                 elapsed = elapsedBefore + seconds;
