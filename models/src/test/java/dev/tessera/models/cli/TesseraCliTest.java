@@ -75,7 +75,8 @@ class TesseraCliTest {
         Matcher spent = Pattern.compile("model compute (\\S+) TFLOP in (\\S+) s of training, (\\S+) GFLOP/s").matcher(r.out());
         assertTrue(compute.find() && spent.find(), "the summary gives the compute per byte and the compute spent: " + r.out());
         double tflop = Double.parseDouble(spent.group(1)), seconds = Double.parseDouble(spent.group(2));
-        assertEquals(tflop * 1e3 / seconds, Double.parseDouble(spent.group(3)), 0.05 + 0.01 * tflop * 1e3 / seconds, r.out());
+        double rate = tflop * 1e3 / seconds; // the seconds are printed to a tenth: a short run's rate is known only that well
+        assertEquals(rate, Double.parseDouble(spent.group(3)), 0.05 + rate * (0.05 / Math.max(seconds - 0.05, 0.01) + 1e-3), r.out());
         // 3 x the forward at each step's chunking, summed: the metrics' last figure, and near 3 x the held-out per-byte figure x the bytes
         double logged = trainFlops(run).getLast();
         assertEquals(logged / 1e12, tflop, 1e-3 * tflop, r.out());
